@@ -1,0 +1,39 @@
+# Set-up and everyday commands. A fresh machine needs only Python 3.11, git and make.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+# The venv is rebuilt from the lock file when the lock (or the project metadata) changes.
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format lock clean
+
+demo: $(STAMP) .env
+	$(PY) manage.py demo
+
+test: $(STAMP) .env
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	touch $(STAMP)
+
+# Development settings: DEBUG on, everything else on its embedded default.
+.env:
+	cp .env.example .env
+
+# Re-pin every dependency after editing pyproject.toml (needs network access to the package index).
+lock: $(STAMP)
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links --extra dev -o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) var/staticfiles .pytest_cache

@@ -1,0 +1,8 @@
+"""Provider accounts, clients, webhook checks and the ESP sandbox."""
+
+from django.apps import AppConfig
+
+
+class ProvidersConfig(AppConfig):
+    name = "providers"
+    verbose_name = "Providers"

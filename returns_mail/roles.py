@@ -1,0 +1,22 @@
+"""The two staff roles and what each may do.
+
+IT admins configure everything (accounts, rules, templates, thresholds, the task queue) and
+manage staff logins; Managers only read the analytics pages. Every model a later migration adds
+to one of the IT_ADMIN_APPS is granted automatically by `roles_sync`.
+"""
+
+IT_ADMINS = "IT admins"
+MANAGERS = "Managers"
+
+IT_ADMIN_APPS = ("providers", "templates_lib", "returns_mail", "analytics", "django_q")
+
+ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    IT_ADMINS: {
+        "apps": IT_ADMIN_APPS,
+        "permissions": ("auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group"),
+    },
+    MANAGERS: {
+        "apps": (),
+        "permissions": ("analytics.view_dashboards",),
+    },
+}

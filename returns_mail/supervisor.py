@@ -1,0 +1,60 @@
+"""Run several long-lived processes as one: start them all, stop them all.
+
+Used by `manage.py demo` for the web server, the worker and the ESP sandbox. Any of them exiting,
+Ctrl-C, SIGTERM, or our own parent going away (say `make` was killed) stops every one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+GRACE_SECONDS = 10.0
+
+
+def run_together(commands: Sequence[tuple[str, list[str]]], *, out: TextIO) -> int:
+    """Run ``commands`` (name, argv) until one exits or we are told to stop; return an exit code."""
+    stop_requested = False
+
+    def request_stop(signum, frame):
+        nonlocal stop_requested
+        stop_requested = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    parent = os.getppid()
+    running: list[tuple[str, subprocess.Popen]] = []
+    exit_code = 0
+    try:
+        for name, argv in commands:
+            running.append((name, subprocess.Popen(argv)))  # noqa: S603 - our own argv
+        while not stop_requested:
+            for name, process in running:
+                if process.poll() is not None:
+                    out.write(f"{name} exited with code {process.returncode}; stopping the rest\n")
+                    exit_code = process.returncode or 1
+                    stop_requested = True
+            if os.getppid() != parent:
+                stop_requested = True
+            time.sleep(0.2)
+    finally:
+        _stop_all(running)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return exit_code
+
+
+def _stop_all(running: list[tuple[str, subprocess.Popen]]) -> None:
+    for _, process in running:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + GRACE_SECONDS
+    for _, process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
