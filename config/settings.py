@@ -196,3 +196,9 @@ LOGGING = {
 
 # --- Demo ------------------------------------------------------------------------------------
 PORT = env.int("PORT", default=8000)
+
+# --- Providers -------------------------------------------------------------------------------
+# Seconds any single provider call may take (SDK calls, SMTP).
+PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=10.0)
+# The loopback ESP sandbox `make demo` starts; its SMTP server listens on the next port.
+ESP_SANDBOX_PORT = env.int("ESP_SANDBOX_PORT", default=8025)

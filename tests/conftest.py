@@ -59,3 +59,55 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def _esp_sandbox_server():
+    from providers.sandbox import EspSandbox
+
+    sandbox = EspSandbox().start("127.0.0.1", 0)
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def esp_sandbox(_esp_sandbox_server):
+    """The loopback ESP sandbox on a free port, empty at the start of every test."""
+    _esp_sandbox_server.reset()
+    yield _esp_sandbox_server
+    _esp_sandbox_server.reset()
+
+
+SANDBOX_PREFIX = {
+    "sendgrid": "sendgrid",
+    "mailchimp_marketing": "mailchimp",
+    "mailchimp_transactional": "mandrill",
+}
+TEST_KEYS = {
+    "sendgrid": "SG.testkeyid.testsecret-0001",
+    "mailchimp_marketing": "0123456789abcdef0123456789abcdef-us6",
+    "mailchimp_transactional": "md-test-key-0001",
+}
+
+
+@pytest.fixture
+def make_account(db, esp_sandbox):
+    """Create a ProviderAccount of `kind` pointing at the sandbox (override any field)."""
+    from providers.models import ProviderAccount
+
+    def make(kind: str, **fields):
+        defaults = {
+            "name": f"{kind} test {ProviderAccount.objects.count() + 1}",
+            "kind": kind,
+            "from_email": "returns@shop.example",
+            "from_name": "Shop Returns",
+        }
+        if kind in SANDBOX_PREFIX:
+            defaults["api_base_url"] = esp_sandbox.base_url(SANDBOX_PREFIX[kind])
+            defaults["api_key"] = TEST_KEYS[kind]
+        if kind == "mailchimp_marketing":
+            defaults["audience_id"] = "aud001"
+        defaults.update(fields)
+        return ProviderAccount.objects.create(**defaults)
+
+    return make

@@ -1,0 +1,146 @@
+"""The interface every provider client implements, and the registry that picks one.
+
+A client is built for one account, per use (cheap: the SDK objects are built lazily). Every
+call has a timeout (`settings.PROVIDER_TIMEOUT`). Errors leave a client only as
+`providers.exceptions.ProviderError`, with the account's secrets scrubbed from the message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from importlib import import_module
+from typing import TYPE_CHECKING, ClassVar
+
+from django.conf import settings
+
+from providers.clients.types import (
+    BatchEmail,
+    CredentialCheck,
+    OutgoingEmail,
+    SendResult,
+    TemplateContent,
+    TemplatePushResult,
+)
+from providers.exceptions import (
+    ProviderConfigurationError,
+    ProviderError,
+    ProviderRequestError,
+    is_permanent_status,
+)
+
+if TYPE_CHECKING:
+    from providers.models import ProviderAccount
+
+REDACTED = "[redacted]"
+
+
+class ProviderClient:
+    kind: ClassVar[str]
+    #: Where the provider's API lives when the account leaves `api_base_url` empty.
+    default_base_url: ClassVar[str] = ""
+
+    def __init__(self, account: ProviderAccount, *, timeout: float | None = None):
+        self.account = account
+        self.timeout = float(timeout if timeout is not None else settings.PROVIDER_TIMEOUT)
+
+    # --- the interface -----------------------------------------------------------------------
+    def send(self, email: OutgoingEmail) -> SendResult:
+        raise self.unsupported("sending a transactional email")
+
+    def send_batch(self, batch: BatchEmail) -> list[SendResult]:
+        raise self.unsupported("batch sending")
+
+    def check_credentials(self) -> CredentialCheck:
+        raise NotImplementedError
+
+    def push_template(
+        self, template: TemplateContent, *, remote_id: str = ""
+    ) -> TemplatePushResult:
+        """Create (no `remote_id`) or update the provider's copy of a template version."""
+        raise self.unsupported("templates")
+
+    # --- helpers for implementations ---------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return (self.account.api_base_url or self.default_base_url).rstrip("/")
+
+    def secret(self, field: str) -> str:
+        """The decrypted secret, or a configuration error: never ciphertext, never empty."""
+        return self.account.secret(field)
+
+    def sender(self, email_sender=None):
+        from providers.clients.types import Address
+
+        return email_sender or Address(self.account.from_email, self.account.from_name)
+
+    def scrub(self, text: str) -> str:
+        """Remove every secret of the account from ``text`` (provider messages can echo them)."""
+        for value in self.account.secret_values():
+            if value and len(value) >= 4:
+                text = text.replace(value, REDACTED)
+        return text
+
+    def error(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str = "",
+        permanent: bool | None = None,
+        retry_after: float | None = None,
+        ambiguous: bool = False,
+    ) -> ProviderRequestError:
+        return ProviderRequestError(
+            self.scrub(str(message)),
+            provider=self.kind,
+            account=self.account.name,
+            status=status,
+            code=code,
+            permanent=is_permanent_status(status) if permanent is None else permanent,
+            retry_after=retry_after,
+            ambiguous=ambiguous,
+        )
+
+    def unsupported(self, what: str) -> ProviderConfigurationError:
+        return ProviderConfigurationError(
+            f"{self.kind} accounts do not support {what}",
+            provider=self.kind,
+            account=self.account.name,
+        )
+
+    def timed_check(self, probe) -> CredentialCheck:
+        """Run ``probe()`` (returns the provider's answer as text) and measure its latency.
+
+        A provider error becomes a failed check carrying the provider's words."""
+        started = time.perf_counter()
+        try:
+            detail = probe()
+            ok = True
+        except ProviderError as exc:
+            detail, ok = str(exc), False
+        latency_ms = (time.perf_counter() - started) * 1000
+        return CredentialCheck(ok=ok, latency_ms=round(latency_ms, 1), detail=self.scrub(detail))
+
+
+def chunks(items: Sequence, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# kind -> "module:Class", imported on first use so an SDK is loaded only where it is needed.
+CLIENTS = {
+    "sendgrid": "providers.clients.sendgrid:SendGridClient",
+    "mailchimp_marketing": "providers.clients.mailchimp_marketing:MailchimpMarketingClient",
+    "mailchimp_transactional": "providers.clients.mailchimp_transactional:MandrillClient",
+    "smtp": "providers.clients.smtp:SmtpClient",
+}
+
+
+def client_class(kind: str) -> type[ProviderClient]:
+    module_name, _, class_name = CLIENTS[kind].partition(":")
+    return getattr(import_module(module_name), class_name)
+
+
+def client_for(account: ProviderAccount, *, timeout: float | None = None) -> ProviderClient:
+    return client_class(account.kind)(account, timeout=timeout)

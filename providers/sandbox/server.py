@@ -1,0 +1,260 @@
+"""The sandbox's HTTP server: routes `/<provider>/...` to provider apps, `/_sandbox/...` to
+its own control endpoints, applies injected faults, and keeps a record of what it accepted.
+
+Control endpoints (JSON):
+  GET    /_sandbox/requests[?provider=sendgrid]   what each provider accepted, oldest first
+  POST   /_sandbox/faults   {"key", "kind": 429|500|503|slow|drop, "times", "retry_after",
+                             "delay", "probability"}      ("key": "*" hits every key)
+  DELETE /_sandbox/faults
+  POST   /_sandbox/webhooks {"provider", "key", "url", "secret", "delay", "rates"}
+  POST   /_sandbox/reset    forget records, state, faults and webhook targets
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import import_module
+from itertools import count
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from providers.sandbox.core import (
+    Fault,
+    FaultBook,
+    ProviderApp,
+    SandboxRequest,
+    SandboxResponse,
+    key_hint,
+)
+from providers.sandbox.webhooks import WebhookDispatcher, WebhookPost, WebhookTarget
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PROVIDER_APPS = (
+    "providers.sandbox.sendgrid:SendGridApp",
+    "providers.sandbox.mailchimp:MailchimpMarketingApp",
+    "providers.sandbox.mandrill:MandrillApp",
+)
+
+
+def default_provider_apps() -> list[ProviderApp]:
+    apps = []
+    for dotted in DEFAULT_PROVIDER_APPS:
+        module_name, _, class_name = dotted.partition(":")
+        apps.append(getattr(import_module(module_name), class_name)())
+    return apps
+
+
+class EspSandbox:
+    def __init__(self, provider_apps: list[ProviderApp] | None = None):
+        self.lock = threading.RLock()
+        self.apps = {app.name: app for app in (provider_apps or default_provider_apps())}
+        self.faults = FaultBook()
+        self.webhooks = WebhookDispatcher()
+        self.state: dict[str, dict[str, Any]] = {name: {} for name in self.apps}
+        self._records: list[dict] = []
+        self._ids = count(1)
+        self._targets: dict[tuple[str, str], WebhookTarget] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- life cycle --------------------------------------------------------------------------
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> EspSandbox:
+        handler = type("Handler", (_Handler,), {"sandbox": self})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="esp-sandbox", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        self.webhooks.stop()
+
+    def serve_forever(self, host: str, port: int) -> None:
+        """Run in the foreground (the `esp_sandbox` command) until interrupted."""
+        self.start(host, port)
+        try:
+            while self._thread and self._thread.is_alive():
+                self._thread.join(0.5)
+        finally:
+            self.stop()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def base_url(self, provider: str) -> str:
+        """What a provider account's `api_base_url` is set to, to send here."""
+        return f"{self.url}/{provider}"
+
+    # --- records -----------------------------------------------------------------------------
+    def record(self, provider: str, request: SandboxRequest, *, key: str | None, **extra) -> dict:
+        """Remember something the provider accepted. `extra` is provider-specific (message ids,
+        the parsed body without its key, ...)."""
+        with self.lock:
+            entry = {
+                "id": next(self._ids),
+                "provider": provider,
+                "method": request.method,
+                "path": request.path,
+                "key": key_hint(key),
+                "received_at": datetime.now(UTC).isoformat(),
+                **extra,
+            }
+            self._records.append(entry)
+            return entry
+
+    def records(self, provider: str | None = None, path: str | None = None) -> list[dict]:
+        with self.lock:
+            return [
+                r
+                for r in self._records
+                if (provider is None or r["provider"] == provider)
+                and (path is None or r["path"] == path)
+            ]
+
+    def reset(self) -> None:
+        with self.lock:
+            self._records.clear()
+            self._targets.clear()
+            for name in self.state:
+                self.state[name] = {}
+        self.faults.clear()
+        self.webhooks.clear()
+
+    # --- webhooks ----------------------------------------------------------------------------
+    def set_webhook_target(self, provider: str, key: str, target: WebhookTarget) -> None:
+        with self.lock:
+            self._targets[(provider, key)] = target
+
+    def webhook_target(self, provider: str, key: str | None) -> WebhookTarget | None:
+        with self.lock:
+            return self._targets.get((provider, key or "")) or self._targets.get((provider, "*"))
+
+    def post_webhook(self, delay: float, url: str, body: bytes, headers: dict[str, str]) -> None:
+        self.webhooks.post_later(delay, WebhookPost(url, body, headers))
+
+    # --- dispatch ----------------------------------------------------------------------------
+    def dispatch(self, request: SandboxRequest, provider: str) -> SandboxResponse | None:
+        """Answer a provider request; None means "drop the connection"."""
+        app = self.apps[provider]
+        key = app.api_key(request)
+        fault = self.faults.take(key)
+        if fault is not None:
+            if fault.kind == "drop":
+                return None
+            if fault.kind == "slow":
+                time.sleep(fault.delay)
+            else:
+                response = app.fault_response(int(fault.kind), request)
+                if fault.kind == "429":
+                    response.headers["Retry-After"] = str(fault.retry_after)
+                return response
+        return app.handle(request, self)
+
+    def control(self, request: SandboxRequest) -> SandboxResponse:
+        try:
+            return self._control(request)
+        except (ValueError, TypeError, KeyError) as exc:
+            return SandboxResponse.json(400, {"error": str(exc)})
+
+    def _control(self, request: SandboxRequest) -> SandboxResponse:
+        route = (request.method, request.path)
+        if route == ("GET", "/requests"):
+            provider = request.query.get("provider", [None])[0]
+            return SandboxResponse.json(200, {"requests": self.records(provider)})
+        if route == ("POST", "/faults"):
+            body = request.json()
+            key = body.pop("key")
+            self.faults.add(key, Fault(**body))
+            return SandboxResponse.json(201, {"faults": self.faults.describe()})
+        if route == ("DELETE", "/faults"):
+            self.faults.clear()
+            return SandboxResponse(204)
+        if route == ("GET", "/faults"):
+            return SandboxResponse.json(200, {"faults": self.faults.describe()})
+        if route == ("POST", "/webhooks"):
+            body = request.json()
+            provider, key = body.pop("provider"), body.pop("key")
+            if provider not in self.apps:
+                raise ValueError(f"unknown provider {provider!r}")
+            self.set_webhook_target(provider, key, WebhookTarget(**body))
+            return SandboxResponse.json(201, {"provider": provider, "key": key_hint(key)})
+        if route == ("GET", "/webhooks/log"):
+            return SandboxResponse.json(200, {"posts": list(self.webhooks.log)})
+        if route == ("POST", "/reset"):
+            self.reset()
+            return SandboxResponse(204)
+        if route == ("GET", "/health"):
+            return SandboxResponse.json(200, {"status": "ok", "providers": sorted(self.apps)})
+        return SandboxResponse.json(
+            404, {"error": f"no sandbox control {request.method} {request.path}"}
+        )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sandbox: EspSandbox
+    protocol_version = "HTTP/1.1"
+    server_version = "esp-sandbox"
+
+    def log_message(self, format, *args):
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+    def _handle(self):
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        prefix, _, rest = parts.path.lstrip("/").partition("/")
+        request = SandboxRequest(
+            method=self.command,
+            path="/" + rest,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers=self.headers,
+            body=body,
+        )
+        if prefix == "_sandbox":
+            response = self.sandbox.control(request)
+        elif prefix in self.sandbox.apps:
+            try:
+                response = self.sandbox.dispatch(request, prefix)
+            except Exception:
+                logger.exception("sandbox %s failed on %s %s", prefix, self.command, parts.path)
+                response = SandboxResponse.json(500, {"error": "sandbox bug; see its log"})
+            if response is None:
+                self._drop()
+                return
+        else:
+            response = SandboxResponse.json(
+                404,
+                {"error": f"unknown provider prefix /{prefix}; known: {sorted(self.sandbox.apps)}"},
+            )
+        self._send(response)
+
+    def _send(self, response: SandboxResponse) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD" and response.body:
+            self.wfile.write(response.body)
+
+    def _drop(self) -> None:
+        """Close the connection without answering, as a crashed load balancer would."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
