@@ -190,7 +190,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "django-q": {"level": env.str("Q_LOG_LEVEL", default="INFO" if DEBUG else "WARNING")}
+        "mail.log": {"level": "ERROR"},  # aiosmtpd (the sandbox's SMTP server) logs every line
+        "django-q": {"level": env.str("Q_LOG_LEVEL", default="INFO" if DEBUG else "WARNING")},
     },
 }
 
@@ -202,3 +203,5 @@ PORT = env.int("PORT", default=8000)
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=10.0)
 # The loopback ESP sandbox `make demo` starts; its SMTP server listens on the next port.
 ESP_SANDBOX_PORT = env.int("ESP_SANDBOX_PORT", default=8025)
+# CA bundle to trust for SMTP relays besides the system's (a private relay, the sandbox).
+SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")

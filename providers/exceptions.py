@@ -25,9 +25,11 @@ def is_permanent_status(status: int | None) -> bool:
 
 
 def retry_after_seconds(
-    headers: Mapping[str, str] | None, *, now: float | None = None
+    headers: Mapping[str, str] | None, *, status: int | None = None, now: float | None = None
 ) -> float | None:
-    """Delay the provider asked for: `Retry-After` (seconds or HTTP date) or `X-RateLimit-Reset`."""
+    """Delay the provider asked for: `Retry-After` (seconds or HTTP date), or on a 429 the
+    `X-RateLimit-Reset` time (SendGrid sends that header on every answer, so on a 500 it is not
+    a request to wait)."""
     if not headers:
         return None
     lowered = {k.lower(): v for k, v in headers.items()}
@@ -44,7 +46,7 @@ def retry_after_seconds(
         if when is not None:
             return max(0.0, when.timestamp() - now)
     reset = lowered.get("x-ratelimit-reset")
-    if reset:
+    if reset and status == 429:
         try:
             return max(0.0, float(reset) - now)
         except ValueError:
@@ -79,6 +81,9 @@ class ProviderError(Exception):
             self.permanent = permanent
         self.retry_after = retry_after
         self.ambiguous = ambiguous
+        # A batch that failed part-way: the results of the requests the provider already
+        # accepted. Those recipients must not be sent again.
+        self.partial_results: list = []
 
     @property
     def transient(self) -> bool:

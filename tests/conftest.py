@@ -78,6 +78,7 @@ def esp_sandbox(_esp_sandbox_server):
     _esp_sandbox_server.reset()
 
 
+TEST_SMTP_PASSWORD = "SG.smtp-relay-password-0001"
 SANDBOX_PREFIX = {
     "sendgrid": "sendgrid",
     "mailchimp_marketing": "mailchimp",
@@ -107,6 +108,14 @@ def make_account(db, esp_sandbox):
             defaults["api_key"] = TEST_KEYS[kind]
         if kind == "mailchimp_marketing":
             defaults["audience_id"] = "aud001"
+        if kind == "smtp":
+            defaults.update(
+                smtp_host="127.0.0.1",
+                smtp_port=esp_sandbox.smtp.port,
+                smtp_security="none",
+                smtp_username="apikey",
+                smtp_password=TEST_SMTP_PASSWORD,
+            )
         defaults.update(fields)
         return ProviderAccount.objects.create(**defaults)
 

@@ -62,10 +62,17 @@ class EspSandbox:
         self._ids = count(1)
         self._targets: dict[tuple[str, str], WebhookTarget] = {}
         self._server: ThreadingHTTPServer | None = None
+        self.smtp = None
         self._thread: threading.Thread | None = None
 
     # --- life cycle --------------------------------------------------------------------------
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> EspSandbox:
+    def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, smtp_port: int | None = None
+    ) -> EspSandbox:
+        """Serve HTTP on `port` (0: any free one) and SMTP on `smtp_port` (None: any free one)."""
+        from providers.sandbox.smtp import SmtpSandbox
+
+        self.smtp = SmtpSandbox(self, host=host, port=smtp_port).start()
         handler = type("Handler", (_Handler,), {"sandbox": self})
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -76,14 +83,16 @@ class EspSandbox:
         return self
 
     def stop(self) -> None:
+        if self.smtp:
+            self.smtp.stop()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
         self.webhooks.stop()
 
-    def serve_forever(self, host: str, port: int) -> None:
+    def serve_forever(self, host: str, port: int, smtp_port: int) -> None:
         """Run in the foreground (the `esp_sandbox` command) until interrupted."""
-        self.start(host, port)
+        self.start(host, port, smtp_port=smtp_port)
         try:
             while self._thread and self._thread.is_alive():
                 self._thread.join(0.5)
@@ -100,15 +109,17 @@ class EspSandbox:
         return f"{self.url}/{provider}"
 
     # --- records -----------------------------------------------------------------------------
-    def record(self, provider: str, request: SandboxRequest, *, key: str | None, **extra) -> dict:
+    def record(
+        self, provider: str, request: SandboxRequest | None, *, key: str | None, **extra
+    ) -> dict:
         """Remember something the provider accepted. `extra` is provider-specific (message ids,
-        the parsed body without its key, ...)."""
+        the parsed body without its key, ...). SMTP records have no HTTP request."""
         with self.lock:
             entry = {
                 "id": next(self._ids),
                 "provider": provider,
-                "method": request.method,
-                "path": request.path,
+                "method": request.method if request else "SMTP",
+                "path": request.path if request else "",
                 "key": key_hint(key),
                 "received_at": datetime.now(UTC).isoformat(),
                 **extra,

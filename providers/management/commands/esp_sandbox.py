@@ -19,9 +19,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=settings.ESP_SANDBOX_PORT)
+        parser.add_argument(
+            "--smtp-port", type=int, default=None, help="default: the HTTP port + 1"
+        )
 
-    def handle(self, *args, host, port, **options):
-        sandbox = EspSandbox()
-        self.stdout.write(f"ESP sandbox on http://{host}:{port}/ (records at /_sandbox/requests)")
+    def handle(self, *args, host, port, smtp_port, **options):
+        smtp_port = smtp_port or port + 1
+        self.stdout.write(
+            f"ESP sandbox on http://{host}:{port}/ (records at /_sandbox/requests), "
+            f"SMTP on {host}:{smtp_port}"
+        )
         with contextlib.suppress(KeyboardInterrupt):
-            sandbox.serve_forever(host, port)
+            EspSandbox().serve_forever(host, port, smtp_port)

@@ -1,0 +1,243 @@
+"""Admin for provider accounts. Declarative; the actions and views call providers.services."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from providers.exceptions import ProviderError
+from providers.fields import UndecryptableSecret
+from providers.forms import ProviderAccountForm, SendTestEmailForm
+from providers.models import ProviderAccount, SecretChange
+from providers.services.accounts import (
+    account_check_credentials,
+    account_secrets_set,
+    account_send_test,
+)
+
+
+def secret_status(value) -> str:
+    """What the admin may say about a secret: whether it is set, at most its last 4 chars."""
+    if isinstance(value, UndecryptableSecret):
+        return "cannot be decrypted with the current key"
+    if not value:
+        return "not set"
+    if len(value) >= 16:
+        return f"set (ending …{value[-4:]})"
+    return "set"
+
+
+class SecretChangeInline(admin.TabularInline):
+    model = SecretChange
+    fields = ("field", "changed_by", "changed_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "secret changes (who and when; never the value)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProviderAccount)
+class ProviderAccountAdmin(admin.ModelAdmin):
+    form = ProviderAccountForm
+    change_form_template = "admin/providers/provideraccount/change_form.html"
+    list_display = (
+        "name",
+        "kind",
+        "purpose",
+        "priority",
+        "is_active",
+        "sandbox_mode",
+        "last_check",
+    )
+    list_filter = ("kind", "purpose", "is_active", "sandbox_mode")
+    search_fields = ("name", "from_email")
+    actions = ("test_connection",)
+    inlines = (SecretChangeInline,)
+    readonly_fields = (
+        "api_key_status",
+        "webhook_secret_status",
+        "smtp_password_status",
+        "last_check_at",
+        "last_check_ok",
+        "last_check_latency_ms",
+        "last_check_detail",
+    )
+    fieldsets = (
+        (None, {"fields": ("name", "kind", "purpose", "priority", "is_active", "sandbox_mode")}),
+        ("Sender", {"fields": ("from_email", "from_name", "reply_to")}),
+        (
+            "API (SendGrid, Mailchimp Marketing, Mailchimp Transactional)",
+            {
+                "fields": (
+                    "api_base_url",
+                    "api_key_status",
+                    "new_api_key",
+                    "audience_id",
+                    "webhook_verification_key",
+                    "webhook_secret_status",
+                    "new_webhook_secret",
+                )
+            },
+        ),
+        (
+            "SMTP relay",
+            {
+                "fields": (
+                    "smtp_preset",
+                    "smtp_host",
+                    "smtp_port",
+                    "smtp_security",
+                    "smtp_username",
+                    "smtp_password_status",
+                    "new_smtp_password",
+                    "smtp_timeout",
+                )
+            },
+        ),
+        (
+            "Last credential check",
+            {
+                "fields": (
+                    "last_check_at",
+                    "last_check_ok",
+                    "last_check_latency_ms",
+                    "last_check_detail",
+                )
+            },
+        ),
+    )
+
+    @admin.display(description="API key")
+    def api_key_status(self, obj):
+        return secret_status(obj.api_key)
+
+    @admin.display(description="webhook secret")
+    def webhook_secret_status(self, obj):
+        return secret_status(obj.webhook_secret)
+
+    @admin.display(description="SMTP password")
+    def smtp_password_status(self, obj):
+        return secret_status(obj.smtp_password)
+
+    @admin.display(description="last check", ordering="last_check_at")
+    def last_check(self, obj):
+        if obj.last_check_at is None:
+            return "never"
+        verdict = "ok" if obj.last_check_ok else "failed"
+        when = timezone.localtime(obj.last_check_at).strftime("%Y-%m-%d %H:%M")
+        return f"{verdict} · {when} · {round(obj.last_check_latency_ms or 0)} ms"
+
+    def save_model(self, request, obj, form, change):
+        account_secrets_set(account=obj, secrets=form.secrets(), actor=request.user)
+
+    # --- credential checks and test emails -------------------------------------------------
+    @admin.action(description="Test connection", permissions=["change"])
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            self._report_check(request, account)
+
+    def _report_check(self, request, account):
+        try:
+            check = account_check_credentials(account_id=account.pk)
+        except ProviderError as exc:
+            self.message_user(request, f"{account.name}: {exc}", messages.ERROR)
+            return
+        level = messages.SUCCESS if check.ok else messages.ERROR
+        verdict = "connection ok" if check.ok else "connection failed"
+        self.message_user(
+            request,
+            f"{account.name}: {verdict} in {check.latency_ms:.0f} ms — {check.detail}",
+            level,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="providers_provideraccount_test_connection",
+            ),
+            path(
+                "<int:object_id>/send-test/",
+                self.admin_site.admin_view(self.send_test_view),
+                name="providers_provideraccount_send_test",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _account_for_change(self, request, object_id) -> ProviderAccount:
+        account = get_object_or_404(ProviderAccount, pk=object_id)
+        if not self.has_change_permission(request, account):
+            raise PermissionDenied
+        return account
+
+    def _change_url(self, account) -> str:
+        return reverse("admin:providers_provideraccount_change", args=[account.pk])
+
+    def test_connection_view(self, request, object_id):
+        return require_POST(self._test_connection)(request, object_id)
+
+    def _test_connection(self, request, object_id):
+        account = self._account_for_change(request, object_id)
+        self._report_check(request, account)
+        return HttpResponseRedirect(self._change_url(account))
+
+    def send_test_view(self, request, object_id):
+        account = self._account_for_change(request, object_id)
+        if request.method == "POST":
+            form = SendTestEmailForm(request.POST)
+            if form.is_valid():
+                to = form.cleaned_data["to"]
+                try:
+                    result = account_send_test(account_id=account.pk, to=to)
+                except ProviderError as exc:
+                    self.message_user(request, f"Test email not sent: {exc}", messages.ERROR)
+                else:
+                    sandboxed = (
+                        " (sandbox mode: validated, not delivered)" if result.sandboxed else ""
+                    )
+                    self.message_user(
+                        request,
+                        f"Test email to {to} accepted by {account.get_kind_display()}"
+                        f"{sandboxed}; provider message id {result.provider_message_id or '—'}.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(self._change_url(account))
+        else:
+            form = SendTestEmailForm(initial={"to": request.user.email})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Send a test email through {account.name}",
+            "opts": self.model._meta,
+            "original": account,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/providers/provideraccount/send_test.html", context)
+
+
+@admin.register(SecretChange)
+class SecretChangeAdmin(admin.ModelAdmin):
+    list_display = ("account", "field", "changed_by", "changed_at")
+    list_filter = ("field",)
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

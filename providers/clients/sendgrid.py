@@ -1,0 +1,314 @@
+"""SendGrid through its official SDK (`sendgrid` 6.x on `python_http_client`, i.e. urllib).
+
+SDK quirks kept here (reference §1.9):
+- `SendGridAPIClient.send()` takes no timeout: mail goes through `client.mail.send.post(...,
+  timeout=)`, like every other call.
+- Request headers live in one dict shared by every chained client and persist between calls,
+  and the host is fixed at construction: each request gets a freshly built SDK client.
+  `set_sendgrid_data_residency` would overwrite the host, so it is never called; the EU host
+  comes from the account's `api_base_url`.
+- HTTP errors arrive as `python_http_client.exceptions.HTTPError` subclasses; transport errors
+  as raw urllib / socket / http.client exceptions. Both leave as `ProviderRequestError`.
+- `python_http_client` logs request headers, Authorization included, at DEBUG: a filter on its
+  logger redacts the token.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import re
+import urllib.error
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import python_http_client
+import sendgrid
+from django.core.serializers.json import DjangoJSONEncoder
+
+from providers.clients.base import REDACTED, ProviderClient
+from providers.clients.types import (
+    CORRELATION_KEY,
+    Address,
+    BatchEmail,
+    BatchRecipient,
+    CredentialCheck,
+    OutgoingEmail,
+    RecipientResult,
+    SendResult,
+    TemplateContent,
+    TemplatePushResult,
+)
+from providers.exceptions import ProviderRequestError, retry_after_seconds
+
+MAX_PERSONALIZATIONS = 1000
+MAX_RECIPIENTS = 1000
+MAIL_SEND_SCOPE = "mail.send"
+_BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+")
+
+
+class _RedactBearer(logging.Filter):
+    """Blank the API key out of python_http_client's DEBUG lines (it logs every header)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg, record.args = record.getMessage(), None
+        if isinstance(record.msg, str) and "Bearer" in record.msg:
+            record.msg = _BEARER.sub(rf"\g<1>{REDACTED}", record.msg)
+        return True
+
+
+_sdk_logger = logging.getLogger("python_http_client.client")
+if not any(isinstance(f, _RedactBearer) for f in _sdk_logger.filters):
+    _sdk_logger.addFilter(_RedactBearer())
+
+
+def _address(address: Address, *, recipient: bool = False) -> dict[str, str]:
+    value = {"email": address.email}
+    if address.name:
+        name = address.name
+        # SendGrid refuses an unquoted , or ; in a recipient name; quoting is its documented way
+        # round (anymail does the same).
+        if recipient and re.search(r"[,;]", name) and not (name[:1] == name[-1:] == '"'):
+            name = '"{}"'.format(name.replace("\\", "\\\\").replace('"', '\\"'))
+        value["name"] = name
+    return value
+
+
+def batch_chunks(recipients: Sequence[BatchRecipient]) -> list[list[BatchRecipient]]:
+    """Split so each request has at most 1,000 personalizations (one recipient each) and never
+    the same address twice (SendGrid rejects a request that repeats an address)."""
+    size = min(MAX_PERSONALIZATIONS, MAX_RECIPIENTS)
+    chunks: list[list[BatchRecipient]] = []
+    seen: list[set[str]] = []
+    first_open = 0  # chunks fill in order: every one before this is full
+    for recipient in recipients:
+        email = recipient.to.email.lower()
+        for index in range(first_open, len(chunks)):
+            if len(chunks[index]) < size and email not in seen[index]:
+                chunks[index].append(recipient)
+                seen[index].add(email)
+                break
+        else:
+            chunks.append([recipient])
+            seen.append({email})
+        while first_open < len(chunks) and len(chunks[first_open]) >= size:
+            first_open += 1
+    return chunks
+
+
+class SendGridClient(ProviderClient):
+    kind = "sendgrid"
+    default_base_url = "https://api.sendgrid.com"
+
+    # --- the interface -----------------------------------------------------------------------
+    def send(self, email: OutgoingEmail) -> SendResult:
+        payload: dict[str, Any] = {
+            "personalizations": [
+                {
+                    "to": [_address(email.to, recipient=True)],
+                    "custom_args": {CORRELATION_KEY: email.correlation_id},
+                }
+            ],
+            **self._envelope(email.sender, email.reply_to, email.categories),
+            "subject": email.subject,
+            "content": [
+                {"type": kind, "value": value}
+                for kind, value in (("text/plain", email.text), ("text/html", email.html))
+                if value
+            ],
+        }
+        if email.headers:
+            payload["headers"] = dict(email.headers)
+        message_id = self._mail_send(payload)
+        return self._result(message_id, [email.to.email])
+
+    def send_batch(self, batch: BatchEmail) -> list[SendResult]:
+        """One request per chunk of recipients, rendered by the dynamic template.
+
+        If a later chunk fails, the error carries the chunks already sent as `partial_results`:
+        those were accepted and must not be sent again."""
+        if not batch.remote_template_id:
+            raise self.unsupported(
+                "batch sending without a dynamic template: SendGrid renders per-recipient data "
+                "only in dynamic templates, so publish the template to this account first"
+            )
+        envelope = self._envelope(batch.sender, batch.reply_to, batch.categories)
+        results: list[SendResult] = []
+        for chunk in batch_chunks(batch.recipients):
+            payload: dict[str, Any] = {
+                "personalizations": [
+                    {
+                        "to": [_address(r.to, recipient=True)],
+                        "dynamic_template_data": _plain_json(r.data),
+                        "custom_args": {CORRELATION_KEY: r.correlation_id},
+                    }
+                    for r in chunk
+                ],
+                **envelope,
+                "template_id": batch.remote_template_id,
+            }
+            if batch.unsubscribe_group_id is not None:
+                payload["asm"] = {"group_id": batch.unsubscribe_group_id}
+            try:
+                message_id = self._mail_send(payload)
+            except ProviderRequestError as exc:
+                exc.partial_results = list(results)
+                raise
+            results.append(self._result(message_id, [r.to.email for r in chunk]))
+        return results
+
+    def check_credentials(self) -> CredentialCheck:
+        def probe() -> str:
+            answer = self._call(lambda api: api.scopes.get(timeout=self.timeout))
+            scopes = _json_object(answer.body).get("scopes") or []
+            if MAIL_SEND_SCOPE not in scopes:
+                raise self.error(
+                    f"the API key lacks the {MAIL_SEND_SCOPE} scope ({len(scopes)} scopes granted)",
+                    permanent=True,
+                )
+            return f"{MAIL_SEND_SCOPE} granted ({len(scopes)} scopes)"
+
+        return self.timed_check(probe)
+
+    def push_template(
+        self, template: TemplateContent, *, remote_id: str = ""
+    ) -> TemplatePushResult:
+        """A new active version of the dynamic template (created first if `remote_id` is empty).
+        Versions are never edited in place: every push is a version, like templates_lib's."""
+        if not remote_id:
+            created = self._call(
+                lambda api: api.templates.post(
+                    request_body={"name": template.name[:100], "generation": "dynamic"},
+                    timeout=self.timeout,
+                )
+            )
+            remote_id = _json_object(created.body).get("id", "")
+            if not remote_id:
+                raise self.error("SendGrid created a template but returned no id", permanent=False)
+        version_name = " ".join(p for p in (template.name, template.version_label) if p)
+        body = {
+            "name": version_name[:100],
+            "subject": template.subject,
+            "html_content": template.html,
+            "plain_content": template.text,
+            "generate_plain_content": not template.text,
+            "editor": "code",
+            "active": 1,
+        }
+        added = self._call(
+            lambda api: api.templates._(remote_id).versions.post(
+                request_body=body, timeout=self.timeout
+            )
+        )
+        version_id = _json_object(added.body).get("id", "")
+        return TemplatePushResult(remote_id=remote_id, remote_version_id=version_id)
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _envelope(
+        self, sender: Address | None, reply_to: Address | None, categories: Sequence[str]
+    ) -> dict[str, Any]:
+        """What every mail/send request carries besides recipients and content."""
+        envelope: dict[str, Any] = {"from": _address(self.sender(sender))}
+        reply_to = reply_to or (Address(self.account.reply_to) if self.account.reply_to else None)
+        if reply_to:
+            envelope["reply_to"] = _address(reply_to)
+        if categories:
+            envelope["categories"] = list(categories)
+        if self.account.sandbox_mode:
+            envelope["mail_settings"] = {"sandbox_mode": {"enable": True}}
+        return envelope
+
+    def _mail_send(self, payload: dict[str, Any]) -> str:
+        response = self._call(
+            lambda api: api.mail.send.post(request_body=payload, timeout=self.timeout)
+        )
+        return response.headers.get("X-Message-Id", "") or ""
+
+    def _result(self, message_id: str, emails: Sequence[str]) -> SendResult:
+        return SendResult(
+            provider_message_id=message_id,
+            recipients=tuple(
+                RecipientResult(email=e, status="accepted", provider_message_id=message_id)
+                for e in emails
+            ),
+            sandboxed=self.account.sandbox_mode,
+        )
+
+    def _api(self):
+        """A fresh SDK client: its header dict is shared and sticky, its host fixed at birth."""
+        return sendgrid.SendGridAPIClient(api_key=self.secret("api_key"), host=self.base_url).client
+
+    def _call(self, request: Callable[[Any], Any]):
+        """Run one SDK request; every failure leaves as a classified ProviderRequestError."""
+        api = self._api()
+        try:
+            return request(api)
+        except python_http_client.exceptions.HTTPError as exc:
+            raise self._http_error(exc) from None
+        except ValueError as exc:  # urllib refusing the URL itself
+            raise self.error(
+                f"unusable SendGrid API base URL {self.base_url!r}: {exc}", permanent=True
+            ) from None
+        except urllib.error.URLError as exc:
+            # Raised while connecting or writing the request: SendGrid never got it.
+            raise self.error(
+                f"cannot reach SendGrid at {self.base_url}: {exc.reason}", permanent=False
+            ) from None
+        # From here on the request went out: SendGrid may have accepted it, so a retry may
+        # duplicate (ambiguous).
+        except TimeoutError:
+            raise self.error(
+                f"no answer from SendGrid within {self.timeout:g}s", permanent=False, ambiguous=True
+            ) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise self.error(
+                f"connection to SendGrid lost while waiting for its answer ({exc!r})",
+                permanent=False,
+                ambiguous=True,
+            ) from None
+
+    def _http_error(self, exc: python_http_client.exceptions.HTTPError) -> ProviderRequestError:
+        status = getattr(exc, "status_code", None)
+        headers = dict(exc.headers.items()) if getattr(exc, "headers", None) else {}
+        return self.error(
+            _provider_message(exc.body) or f"{exc.reason}",
+            status=status,
+            retry_after=retry_after_seconds(headers, status=status),
+        )
+
+
+def _json(body: bytes | str | None) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _json_object(body: bytes | str | None) -> dict[str, Any]:
+    payload = _json(body)
+    return payload if isinstance(payload, dict) else {}
+
+
+def _plain_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Template data as plain JSON: the SDK's json.dumps cannot take dates, Decimals, UUIDs."""
+    return json.loads(json.dumps(dict(data), cls=DjangoJSONEncoder))
+
+
+def _provider_message(body: bytes | str | None) -> str:
+    """SendGrid's own words: every `errors[].message`, with its field when there is one."""
+    payload = _json(body)
+    if isinstance(payload, dict) and isinstance(payload.get("errors"), list):
+        parts = []
+        for item in payload["errors"]:
+            if isinstance(item, dict) and item.get("message"):
+                field = item.get("field")
+                parts.append(f"{field}: {item['message']}" if field else str(item["message"]))
+        if parts:
+            return "; ".join(parts)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    return (body or "").strip()[:500]

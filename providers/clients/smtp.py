@@ -1,0 +1,150 @@
+"""SMTP relays (SendGrid's, Mailchimp Transactional's, or any other) through Django's backend.
+
+The correlation id travels in our own header and in the relays' own header conventions
+(SendGrid `X-SMTPAPI` unique_args, Mandrill `X-MC-Metadata`), so their webhooks echo it back.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import socket
+import ssl
+from email.utils import formataddr, make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.smtp import EmailBackend
+
+from providers.clients.base import ProviderClient
+from providers.clients.types import (
+    CORRELATION_HEADER,
+    CORRELATION_KEY,
+    CredentialCheck,
+    OutgoingEmail,
+    RecipientResult,
+    SendResult,
+)
+from providers.exceptions import ProviderRequestError
+from providers.models import SmtpSecurity
+
+
+class _Backend(EmailBackend):
+    """Django's SMTP backend, also trusting SMTP_CA_FILE (a private relay's or the sandbox's CA)."""
+
+    @property
+    def ssl_context(self):
+        return ssl.create_default_context(cafile=settings.SMTP_CA_FILE or None)
+
+
+class SmtpClient(ProviderClient):
+    kind = "smtp"
+
+    def _backend(self) -> _Backend:
+        account = self.account
+        username = account.smtp_username
+        return _Backend(
+            host=account.smtp_host,
+            port=account.smtp_port,
+            username=username,
+            password=self.secret("smtp_password") if username else "",
+            use_tls=account.smtp_security == SmtpSecurity.STARTTLS,
+            use_ssl=account.smtp_security == SmtpSecurity.TLS,
+            timeout=account.smtp_timeout or self.timeout,
+            fail_silently=False,
+        )
+
+    def send(self, email: OutgoingEmail) -> SendResult:
+        sender = self.sender(email.sender)
+        message_id = make_msgid(domain=sender.email.rpartition("@")[2] or None)
+        headers = {
+            "Message-ID": message_id,
+            CORRELATION_HEADER: email.correlation_id,
+            "X-SMTPAPI": json.dumps(
+                {
+                    "unique_args": {CORRELATION_KEY: email.correlation_id},
+                    "category": list(email.categories),
+                }
+            ),
+            "X-MC-Metadata": json.dumps({CORRELATION_KEY: email.correlation_id}),
+            **email.headers,
+        }
+        if email.categories:
+            headers["X-MC-Tags"] = ",".join(email.categories)
+        reply_to = email.reply_to.email if email.reply_to else self.account.reply_to
+        message = EmailMultiAlternatives(
+            subject=email.subject,
+            body=email.text,
+            from_email=formataddr((sender.name, sender.email)),
+            to=[formataddr((email.to.name, email.to.email))],
+            reply_to=[reply_to] if reply_to else None,
+            headers=headers,
+        )
+        message.attach_alternative(email.html, "text/html")
+        backend = self._backend()
+        self._open(backend)
+        try:
+            backend.send_messages([message])
+        except (smtplib.SMTPException, OSError) as exc:
+            # The DATA may have reached the relay before the failure: ambiguous unless the
+            # relay answered with a definite refusal.
+            raise self._error(exc, during_send=True) from exc
+        finally:
+            backend.close()
+        return SendResult(
+            provider_message_id=message_id,
+            recipients=(
+                RecipientResult(email.to.email, "accepted", provider_message_id=message_id),
+            ),
+        )
+
+    def check_credentials(self) -> CredentialCheck:
+        def probe() -> str:
+            backend = self._backend()
+            self._open(backend)
+            try:
+                code, _ = backend.connection.noop()
+            finally:
+                backend.close()
+            login = (
+                f"logged in as {self.account.smtp_username}"
+                if self.account.smtp_username
+                else "no login"
+            )
+            return f"{self.account.smtp_host}:{self.account.smtp_port} answered {code} ({login})"
+
+        return self.timed_check(probe)
+
+    def _open(self, backend: _Backend) -> None:
+        try:
+            backend.open()
+        except (smtplib.SMTPException, OSError) as exc:
+            backend.close()
+            raise self._error(exc, during_send=False) from exc
+
+    def _error(self, exc: Exception, *, during_send: bool) -> ProviderRequestError:
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            code, text = next(iter(exc.recipients.values()))
+            return self._coded(code, text, "recipient refused")
+        if isinstance(exc, smtplib.SMTPResponseException):
+            what = (
+                "authentication failed"
+                if isinstance(exc, smtplib.SMTPAuthenticationError)
+                else "refused"
+            )
+            return self._coded(exc.smtp_code, exc.smtp_error, what)
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return self.error(f"relay does not support it: {exc}", permanent=True)
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return self.error(f"TLS certificate not trusted: {exc.verify_message}", permanent=True)
+        ambiguous = during_send and isinstance(
+            exc,
+            socket.timeout | TimeoutError | smtplib.SMTPServerDisconnected | ConnectionResetError,
+        )
+        return self.error(f"{type(exc).__name__}: {exc}", permanent=False, ambiguous=ambiguous)
+
+    def _coded(self, code: int, text, what: str) -> ProviderRequestError:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+        # SMTP's own classification: 4xx try again later, 5xx do not.
+        return self.error(f"{what}: {code} {text}", code=str(code), permanent=code >= 500)
