@@ -18,6 +18,7 @@ from providers.clients.types import (
     BatchEmail,
     CredentialCheck,
     OutgoingEmail,
+    RemoteTemplate,
     SendResult,
     TemplateContent,
     TemplatePushResult,
@@ -58,6 +59,10 @@ class ProviderClient:
         self, template: TemplateContent, *, remote_id: str = ""
     ) -> TemplatePushResult:
         """Create (no `remote_id`) or update the provider's copy of a template version."""
+        raise self.unsupported("templates")
+
+    def fetch_template(self, remote_id: str) -> RemoteTemplate | None:
+        """The provider's current copy of a pushed template (None: it no longer exists)."""
         raise self.unsupported("templates")
 
     # --- helpers for implementations ---------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 # The key under which every message's correlation id travels to the provider and comes back in
@@ -96,6 +97,20 @@ class TemplateContent:
     html: str
     text: str
     version_label: str = ""
+
+
+@dataclass(frozen=True)
+class RemoteTemplate:
+    """The provider's current copy of a template, read back to detect drift."""
+
+    remote_id: str
+    subject: str = ""
+    html: str = ""
+    text: str = ""
+    # When the provider says it was last edited; the only signal where the API cannot return
+    # the content itself (Mailchimp Marketing).
+    edited_at: datetime | None = None
+    content_available: bool = True
 
 
 @dataclass(frozen=True)
