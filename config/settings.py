@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_q",
+    "ckeditor",
     # Ours, in dependency order: a lower app never imports a higher one.
     "providers",
     "templates_lib",
@@ -205,3 +206,35 @@ PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=10.0)
 ESP_SANDBOX_PORT = env.int("ESP_SANDBOX_PORT", default=8025)
 # CA bundle to trust for SMTP relays besides the system's (a private relay, the sandbox).
 SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
+
+# --- Template library ----------------------------------------------------------------------------
+# The module holding the return-event catalogue (CATALOGUE, sample_context): owned by returns_mail,
+# read by templates_lib through this setting so the lower app never imports the higher one.
+RETURN_EVENT_CATALOGUE = "returns_mail.catalogue"
+# The template HTML editor in the admin: "ckeditor" (CKEditor 4, as the design names; see the
+# README for its risk) or "textarea" (plain HTML source). One setting swaps it.
+TEMPLATE_EDITOR = env.str("TEMPLATE_EDITOR", default="ckeditor")
+CKEDITOR_CONFIGS = {
+    "email": {
+        "toolbar": "Custom",
+        "toolbar_Custom": [
+            ["Format", "Bold", "Italic", "Underline", "RemoveFormat"],
+            ["NumberedList", "BulletedList", "Outdent", "Indent"],
+            ["JustifyLeft", "JustifyCenter", "JustifyRight"],
+            ["Link", "Unlink", "Image", "Table", "HorizontalRule"],
+            ["TextColor", "BGColor"],
+            ["Source", "Maximize"],
+        ],
+        "height": 360,
+        "width": "100%",
+        # Protects every {{...}} Handlebars tag (a RegExp, so it lives in a JS file): CKEditor
+        # otherwise moves text between table rows out of the table, breaking {{#each}} blocks.
+        "customConfig": "/static/templates_lib/ckeditor-handlebars.js",
+        "entities": False,
+        "basicEntities": True,
+        "fillEmptyBlocks": False,
+        "removePlugins": "exportpdf",
+    },
+}
+# CKEditor 4 is past its end of life (ckeditor.W001): contained as described in the README.
+SILENCED_SYSTEM_CHECKS = ["ckeditor.W001"]

@@ -72,9 +72,12 @@ def _esp_sandbox_server():
 
 @pytest.fixture
 def esp_sandbox(_esp_sandbox_server):
-    """The loopback ESP sandbox on a free port, empty at the start of every test."""
+    """The loopback ESP sandbox on a free port, empty at the start of every test (a request a
+    slow fault kept running is finished first, so it cannot land in the next test)."""
+    _esp_sandbox_server.wait_idle()
     _esp_sandbox_server.reset()
     yield _esp_sandbox_server
+    _esp_sandbox_server.wait_idle()
     _esp_sandbox_server.reset()
 
 
@@ -120,3 +123,14 @@ def make_account(db, esp_sandbox):
         return ProviderAccount.objects.create(**defaults)
 
     return make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _tasks_run_inline():
+    """django-q2 tasks run in-process, at once, when queued (after commit): tests see their
+    effects without a cluster, and nothing is left in a shared broker."""
+    from django_q.conf import Conf
+
+    previous, Conf.SYNC = Conf.SYNC, True
+    yield
+    Conf.SYNC = previous

@@ -7,12 +7,14 @@ call has a timeout (`settings.PROVIDER_TIMEOUT`). Errors leave a client only as
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib import import_module
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 
 from providers.clients.types import (
     BatchEmail,
@@ -126,6 +128,11 @@ class ProviderClient:
             detail, ok = str(exc), False
         latency_ms = (time.perf_counter() - started) * 1000
         return CredentialCheck(ok=ok, latency_ms=round(latency_ms, 1), detail=self.scrub(detail))
+
+
+def plain_json(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Template data as plain JSON: the SDKs' json.dumps cannot take dates, Decimals, UUIDs."""
+    return json.loads(json.dumps(dict(data), cls=DjangoJSONEncoder))
 
 
 def chunks(items: Sequence, size: int):

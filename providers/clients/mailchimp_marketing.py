@@ -24,7 +24,6 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,11 +32,21 @@ import requests
 from mailchimp_marketing.api_client import ApiClientError
 
 from providers.clients.base import ProviderClient, chunks
+from providers.clients.mailchimp_marketing_types import (
+    AudienceMember,
+    MemberBatchResult,
+    MemberError,
+    MemberRecord,
+    MergeField,
+    SegmentChange,
+    batch_entry,
+)
 from providers.clients.requests_transport import describe_transport_failure
 from providers.clients.types import (
     BatchEmail,
     CredentialCheck,
     OutgoingEmail,
+    RemoteTemplate,
     SendResult,
     TemplateContent,
     TemplatePushResult,
@@ -70,49 +79,6 @@ def subscriber_hash(email: str) -> str:
     return hashlib.md5(email.lower().encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-@dataclass(frozen=True)
-class AudienceMember:
-    email: str
-    merge_fields: Mapping[str, Any] = field(default_factory=dict)
-    tags: tuple[str, ...] = ()
-    status: str = "subscribed"
-
-
-@dataclass(frozen=True)
-class MergeField:
-    tag: str
-    name: str
-    type: str = "text"
-
-
-@dataclass(frozen=True)
-class MemberRecord:
-    subscriber_hash: str
-    email: str
-    status: str
-
-
-@dataclass(frozen=True)
-class MemberError:
-    email: str
-    code: str
-    message: str
-
-
-@dataclass(frozen=True)
-class MemberBatchResult:
-    created: int = 0
-    updated: int = 0
-    errors: tuple[MemberError, ...] = ()
-
-
-@dataclass(frozen=True)
-class SegmentChange:
-    added: int = 0
-    removed: int = 0
-    not_on_list: tuple[str, ...] = ()
-
-
 class MailchimpMarketingClient(ProviderClient):
     kind = "mailchimp_marketing"
 
@@ -136,7 +102,8 @@ class MailchimpMarketingClient(ProviderClient):
     def push_template(
         self, template: TemplateContent, *, remote_id: str = ""
     ) -> TemplatePushResult:
-        """Create (or update) a user template; its remote id is Mailchimp's integer id."""
+        """Create (or update) a user template; its remote id is Mailchimp's integer id. A
+        `remote_id` Mailchimp no longer has is a 404 (`fetch_template` says None)."""
         body = {"name": template.name, "html": template.html}
         templates = self._client().templates
         if remote_id:
@@ -145,6 +112,22 @@ class MailchimpMarketingClient(ProviderClient):
             answer = self._call(templates.create, body)
         return TemplatePushResult(
             remote_id=str(answer["id"]), remote_version_id=str(answer.get("date_edited") or "")
+        )
+
+    def fetch_template(self, remote_id: str) -> RemoteTemplate | None:
+        """What Mailchimp says of the template: its `date_edited` only. The API never returns a
+        template's html, so `content_available` is False and an edit shows as a newer
+        `edited_at` than the push's (`remote_version_id`). None: no such template."""
+        try:
+            answer = self._call(self._client().templates.get_template, remote_id)
+        except ProviderRequestError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return RemoteTemplate(
+            remote_id=str(answer.get("id") or remote_id),
+            edited_at=_iso_time(answer.get("date_edited")),
+            content_available=False,
         )
 
     # --- audience ----------------------------------------------------------------------------
@@ -192,7 +175,7 @@ class MailchimpMarketingClient(ProviderClient):
         created = updated = 0
         errors: list[MemberError] = []
         for chunk in chunks(members, MEMBERS_PER_CALL):
-            body = {"members": [_batch_entry(m) for m in chunk], "update_existing": update_existing}
+            body = {"members": [batch_entry(m) for m in chunk], "update_existing": update_existing}
             answer = self._call(self._client().lists.batch_list_members, audience, body)
             created += int(answer.get("total_created") or 0)
             updated += int(answer.get("total_updated") or 0)
@@ -404,13 +387,13 @@ class MailchimpMarketingClient(ProviderClient):
         )
 
 
-def _batch_entry(member: AudienceMember) -> dict[str, Any]:
-    entry: dict[str, Any] = {"email_address": member.email, "status": member.status}
-    if member.merge_fields:
-        entry["merge_fields"] = dict(member.merge_fields)
-    if member.tags:
-        entry["tags"] = list(member.tags)
-    return entry
+def _iso_time(value: Any) -> datetime | None:
+    """Mailchimp's ISO 8601 timestamps ("2026-05-01T10:00:00+00:00"), always timezone-aware."""
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _json_or_none(text: Any) -> Any:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from email.utils import formataddr
 from typing import Any
 
@@ -22,7 +23,7 @@ import mailchimp_transactional
 import requests
 from mailchimp_transactional.api_client import ApiClientError
 
-from providers.clients.base import ProviderClient, chunks
+from providers.clients.base import ProviderClient, chunks, plain_json
 from providers.clients.requests_transport import describe_transport_failure
 from providers.clients.types import (
     CORRELATION_KEY,
@@ -31,6 +32,7 @@ from providers.clients.types import (
     CredentialCheck,
     OutgoingEmail,
     RecipientResult,
+    RemoteTemplate,
     SendResult,
     TemplateContent,
     TemplatePushResult,
@@ -103,7 +105,26 @@ class MandrillClient(ProviderClient):
         }
         if sender.name:
             message["from_name"] = sender.name
-        results = self._recipient_results(self._call("messages", "send", {"message": message}))
+        if email.remote_template_id:
+            # The stored template renders subject and content from the data.
+            for part in ("subject", "html", "text"):
+                message.pop(part)
+            message.update(
+                merge=True,
+                merge_language="handlebars",
+                global_merge_vars=[
+                    {"name": k, "content": v} for k, v in plain_json(email.template_data).items()
+                ],
+            )
+            body = {
+                "template_name": email.remote_template_id,
+                "template_content": [],
+                "message": message,
+            }
+            answer = self._call("messages", "send_template", body)
+        else:
+            answer = self._call("messages", "send", {"message": message})
+        results = self._recipient_results(answer)
         return SendResult(
             provider_message_id=results[0].provider_message_id if results else "",
             recipients=tuple(results),
@@ -148,7 +169,10 @@ class MandrillClient(ProviderClient):
     def push_template(
         self, template: TemplateContent, *, remote_id: str = ""
     ) -> TemplatePushResult:
-        """Add (or update) the draft, then publish it. The remote id is Mandrill's slug."""
+        """Add (or update) the draft, then publish it: what is sent is the published copy. The
+        remote id is Mandrill's slug. Without a remote id, a template already there under the
+        slug (a repeated task, a lost remote id) is updated; with one Mandrill no longer has,
+        the push fails with Unknown_Template (`fetch_template` says None)."""
         fields = {
             "from_email": self.account.from_email,
             "subject": template.subject,
@@ -173,6 +197,27 @@ class MandrillClient(ProviderClient):
         return TemplatePushResult(
             remote_id=str(published.get("slug") or name),
             remote_version_id=str(published.get("published_at") or ""),
+        )
+
+    def fetch_template(self, remote_id: str) -> RemoteTemplate | None:
+        """The PUBLISHED copy (what `send-template` sends; a draft edit is not drift until it is
+        published), or None when Mandrill has no such template."""
+        try:
+            info = self._call("templates", "info", {"name": remote_id})
+        except ProviderRequestError as exc:
+            if exc.code == "Unknown_Template":
+                return None
+            raise
+        if not isinstance(info, dict):
+            raise self.error(
+                f"unexpected answer to templates/info: {str(info)[:200]}", permanent=False
+            )
+        return RemoteTemplate(
+            remote_id=str(info.get("slug") or remote_id),
+            subject=str(info.get("publish_subject") or ""),
+            html=str(info.get("publish_code") or ""),
+            text=str(info.get("publish_text") or ""),
+            edited_at=_mandrill_time(info.get("published_at") or info.get("updated_at")),
         )
 
     # --- building requests -------------------------------------------------------------------
@@ -203,7 +248,7 @@ class MandrillClient(ProviderClient):
             merge_vars=[
                 {
                     "rcpt": r.to.email,
-                    "vars": [{"name": k, "content": v} for k, v in r.data.items()],
+                    "vars": [{"name": k, "content": v} for k, v in plain_json(r.data).items()],
                 }
                 for r in chunk
             ],
@@ -292,6 +337,17 @@ class MandrillClient(ProviderClient):
                 retry_after=None if permanent else self._retry_after(),
             )
         return self._status_error(status, str(text)[:500])
+
+
+def _mandrill_time(value: Any) -> datetime | None:
+    """Mandrill's timestamps: "YYYY-MM-DD HH:MM:SS" in UTC (sometimes with fractions)."""
+    text = str(value or "")
+    for layout in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return datetime.strptime(text, layout).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def _recipient(email: str, name: str) -> dict[str, str]:

@@ -20,14 +20,14 @@ import json
 import logging
 import re
 import urllib.error
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import python_http_client
 import sendgrid
-from django.core.serializers.json import DjangoJSONEncoder
 
-from providers.clients.base import REDACTED, ProviderClient
+from providers.clients.base import REDACTED, ProviderClient, plain_json
 from providers.clients.types import (
     CORRELATION_KEY,
     Address,
@@ -36,6 +36,7 @@ from providers.clients.types import (
     CredentialCheck,
     OutgoingEmail,
     RecipientResult,
+    RemoteTemplate,
     SendResult,
     TemplateContent,
     TemplatePushResult,
@@ -104,21 +105,25 @@ class SendGridClient(ProviderClient):
 
     # --- the interface -----------------------------------------------------------------------
     def send(self, email: OutgoingEmail) -> SendResult:
+        personalization: dict[str, Any] = {
+            "to": [_address(email.to, recipient=True)],
+            "custom_args": {CORRELATION_KEY: email.correlation_id},
+        }
         payload: dict[str, Any] = {
-            "personalizations": [
-                {
-                    "to": [_address(email.to, recipient=True)],
-                    "custom_args": {CORRELATION_KEY: email.correlation_id},
-                }
-            ],
+            "personalizations": [personalization],
             **self._envelope(email.sender, email.reply_to, email.categories),
-            "subject": email.subject,
-            "content": [
+        }
+        if email.remote_template_id:
+            # The dynamic template renders subject and content from the data.
+            payload["template_id"] = email.remote_template_id
+            personalization["dynamic_template_data"] = plain_json(email.template_data)
+        else:
+            payload["subject"] = email.subject
+            payload["content"] = [
                 {"type": kind, "value": value}
                 for kind, value in (("text/plain", email.text), ("text/html", email.html))
                 if value
-            ],
-        }
+            ]
         if email.headers:
             payload["headers"] = dict(email.headers)
         message_id = self._mail_send(payload)
@@ -141,7 +146,7 @@ class SendGridClient(ProviderClient):
                 "personalizations": [
                     {
                         "to": [_address(r.to, recipient=True)],
-                        "dynamic_template_data": _plain_json(r.data),
+                        "dynamic_template_data": plain_json(r.data),
                         "custom_args": {CORRELATION_KEY: r.correlation_id},
                     }
                     for r in chunk
@@ -176,17 +181,9 @@ class SendGridClient(ProviderClient):
         self, template: TemplateContent, *, remote_id: str = ""
     ) -> TemplatePushResult:
         """A new active version of the dynamic template (created first if `remote_id` is empty).
-        Versions are never edited in place: every push is a version, like templates_lib's."""
-        if not remote_id:
-            created = self._call(
-                lambda api: api.templates.post(
-                    request_body={"name": template.name[:100], "generation": "dynamic"},
-                    timeout=self.timeout,
-                )
-            )
-            remote_id = _json_object(created.body).get("id", "")
-            if not remote_id:
-                raise self.error("SendGrid created a template but returned no id", permanent=False)
+        Versions are never edited in place: every push is a version, like templates_lib's. A
+        `remote_id` SendGrid no longer has is a permanent 404 (`fetch_template` says None):
+        push again without it to create a new template."""
         version_name = " ".join(p for p in (template.name, template.version_label) if p)
         body = {
             "name": version_name[:100],
@@ -197,6 +194,20 @@ class SendGridClient(ProviderClient):
             "editor": "code",
             "active": 1,
         }
+        if remote_id:
+            return self._add_version(remote_id, body)
+        created = self._call(
+            lambda api: api.templates.post(
+                request_body={"name": template.name[:100], "generation": "dynamic"},
+                timeout=self.timeout,
+            )
+        )
+        new_id = _json_object(created.body).get("id", "")
+        if not new_id:
+            raise self.error("SendGrid created a template but returned no id", permanent=False)
+        return self._add_version(new_id, body)
+
+    def _add_version(self, remote_id: str, body: dict[str, Any]) -> TemplatePushResult:
         added = self._call(
             lambda api: api.templates._(remote_id).versions.post(
                 request_body=body, timeout=self.timeout
@@ -204,6 +215,48 @@ class SendGridClient(ProviderClient):
         )
         version_id = _json_object(added.body).get("id", "")
         return TemplatePushResult(remote_id=remote_id, remote_version_id=version_id)
+
+    def fetch_template(self, remote_id: str) -> RemoteTemplate | None:
+        """The dynamic template's ACTIVE version, what SendGrid sends (None: no such template).
+
+        `text` is "" while SendGrid generates the plain text from the HTML
+        (`generate_plain_content`, what a push with an empty text asks for): SendGrid then
+        rewrites it on every save, so only the HTML says what was edited. A template without
+        an active version comes back empty: nothing of what was pushed is sent."""
+        template = self._get_or_none(
+            lambda api: api.templates._(remote_id).get(timeout=self.timeout)
+        )
+        if template is None:
+            return None
+        active = next(
+            (
+                v
+                for v in template.get("versions") or []
+                if isinstance(v, dict) and v.get("active") == 1
+            ),
+            None,
+        )
+        nothing_active = RemoteTemplate(
+            remote_id=remote_id, edited_at=_sendgrid_time(template.get("updated_at"))
+        )
+        if active is None or not active.get("id"):
+            return nothing_active
+        # The template's version list may be the lean kind (no content): read the version itself.
+        version = self._get_or_none(
+            lambda api: (
+                api.templates._(remote_id).versions._(active["id"]).get(timeout=self.timeout)
+            )
+        )
+        if version is None:  # deleted between the two reads
+            return nothing_active
+        generated = version.get("generate_plain_content") is True
+        return RemoteTemplate(
+            remote_id=remote_id,
+            subject=str(version.get("subject") or ""),
+            html=str(version.get("html_content") or ""),
+            text="" if generated else str(version.get("plain_content") or ""),
+            edited_at=_sendgrid_time(version.get("updated_at")),
+        )
 
     # --- helpers -----------------------------------------------------------------------------
     def _envelope(
@@ -239,6 +292,15 @@ class SendGridClient(ProviderClient):
     def _api(self):
         """A fresh SDK client: its header dict is shared and sticky, its host fixed at birth."""
         return sendgrid.SendGridAPIClient(api_key=self.secret("api_key"), host=self.base_url).client
+
+    def _get_or_none(self, request: Callable[[Any], Any]) -> dict[str, Any] | None:
+        """A read's JSON object, or None when SendGrid answers 404."""
+        try:
+            return _json_object(self._call(request).body)
+        except ProviderRequestError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def _call(self, request: Callable[[Any], Any]):
         """Run one SDK request; every failure leaves as a classified ProviderRequestError."""
@@ -293,9 +355,12 @@ def _json_object(body: bytes | str | None) -> dict[str, Any]:
     return payload if isinstance(payload, dict) else {}
 
 
-def _plain_json(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Template data as plain JSON: the SDK's json.dumps cannot take dates, Decimals, UUIDs."""
-    return json.loads(json.dumps(dict(data), cls=DjangoJSONEncoder))
+def _sendgrid_time(value: Any) -> datetime | None:
+    """SendGrid's template timestamps: "YYYY-MM-DD HH:MM:SS" in UTC."""
+    try:
+        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _provider_message(body: bytes | str | None) -> str:

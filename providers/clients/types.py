@@ -32,6 +32,10 @@ class OutgoingEmail:
     reply_to: Address | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     categories: tuple[str, ...] = ()
+    # Send with the template stored at the provider instead of the content above: it renders
+    # `remote_template_id` with `template_data` (SendGrid dynamic template; Mandrill template).
+    remote_template_id: str = ""
+    template_data: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

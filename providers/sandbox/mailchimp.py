@@ -154,8 +154,10 @@ ROUTES = [
     ("POST", r"/campaigns/(?P<campaign_id>[^/]+)/actions/send", campaigns.send),
     ("POST", r"/campaigns/(?P<campaign_id>[^/]+)/actions/schedule", campaigns.schedule),
     ("POST", r"/templates", campaigns.create_template),
+    ("GET", r"/templates", campaigns.list_templates),
     ("GET", r"/templates/(?P<template_id>[^/]+)", campaigns.get_template),
     ("PATCH", r"/templates/(?P<template_id>[^/]+)", campaigns.update_template),
+    ("DELETE", r"/templates/(?P<template_id>[^/]+)", campaigns.delete_template),
 ]
 COMPILED_ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in ROUTES]
 
@@ -191,6 +193,11 @@ class MailchimpMarketingApp:
         return problem_response(status, title, detail)
 
     # --- in-flight accounting ----------------------------------------------------------------
+    def in_flight(self) -> int:
+        """Requests being answered now, over every key (a slow fault counts while it sleeps)."""
+        with self._lock:
+            return sum(self._in_flight.values())
+
     def _enter(self, request: SandboxRequest, key: str) -> None:
         with self._lock:
             count = self._in_flight.get(key, 0)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from providers.sandbox.mailchimp_audience import (
     BATCH_LIMIT,
@@ -308,6 +308,8 @@ def create_template(ctx: Context):
         "category": "",
         "date_created": timestamp,
         "date_edited": timestamp,
+        "created_by": "sandbox",
+        "edited_by": "sandbox",
         "active": True,
         "folder_id": body.get("folder_id", ""),
         "thumbnail": "",
@@ -331,9 +333,44 @@ def update_template(ctx: Context, template_id: str):
     for name in ("name", "html", "folder_id"):
         if name in body:
             template[name] = body[name]
-    template["date_edited"] = now()
+    template["date_edited"] = later_than(template["date_edited"])
     return 200, _template_view(template)
 
 
+def delete_template(ctx: Context, template_id: str):
+    template = _template(ctx, template_id)
+    del ctx.account["templates"][str(template["id"])]
+    return 204, None
+
+
+def list_templates(ctx: Context):
+    """User templates, newest first; `count` and `offset` as everywhere in the API."""
+    count = _int_query(ctx, "count", 10, maximum=1000)
+    offset = _int_query(ctx, "offset", 0)
+    ordered = sorted(ctx.account["templates"].values(), key=lambda t: t["id"], reverse=True)
+    page = [_template_view(t) for t in ordered[offset : offset + count]]
+    return 200, {"templates": page, "total_items": len(ordered), "_links": []}
+
+
+def _int_query(ctx: Context, name: str, default: int, *, maximum: int | None = None) -> int:
+    raw = (ctx.request.query.get(name) or [str(default)])[0]
+    if not raw.isdigit() or (maximum is not None and int(raw) > maximum):
+        raise invalid(
+            name, f"{name} must be a whole number" + (f" up to {maximum}" if maximum else "")
+        )
+    return int(raw)
+
+
+def later_than(previous: str) -> str:
+    """Now, but strictly after `previous`: `date_edited` has whole seconds, and it is the only
+    sign of an edit the API gives (GET never returns the html). A test, unlike a person, can
+    edit twice within a second; each edit must still show as newer."""
+    current = datetime.now(UTC).replace(microsecond=0)
+    last = datetime.fromisoformat(previous)
+    return max(current, last + timedelta(seconds=1)).isoformat(timespec="seconds")
+
+
 def _template_view(template: dict) -> dict:
+    """What GET answers: the template's metadata. The real API never returns a template's html
+    (campaign content does; the template endpoint does not)."""
     return copy.deepcopy({k: v for k, v in template.items() if k != "html"})

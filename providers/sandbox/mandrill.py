@@ -6,7 +6,8 @@ with the API key inside the JSON body. Errors are HTTP 500 with
 service answers. Keys start with "md-" (live) or "test-" (test mode: accepted, never delivered,
 no webhooks); a key containing "revoked" is refused. Recipients steer the outcome through
 `+tokens` in the local part (see `mandrill_events.py`). Templates live in
-`sandbox.state["mandrill"][<api key>]["templates"]`, keyed by slug.
+`sandbox.state["mandrill"][<api key>]["templates"]`, keyed by slug. Sends are recorded with
+what each recipient's email would be (`rendered`, see `mandrill_render.py`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import hashlib
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from providers.sandbox.core import SandboxRequest, SandboxResponse
 from providers.sandbox.mandrill_events import EMAIL_RE, local_tokens, post_message_events
+from providers.sandbox.mandrill_render import rendered_messages, with_rendered_subjects
 
 if TYPE_CHECKING:
     from providers.sandbox.server import EspSandbox
@@ -60,8 +62,21 @@ def key_is_valid(key: Any) -> bool:
     )
 
 
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.now(UTC).strftime(TIME_FORMAT)
+
+
+def later_than(previous: str | None) -> str:
+    """Now, but strictly after `previous`: Mandrill's timestamps have whole seconds, and a test
+    (unlike a person) can edit a template twice within one; each edit must show as newer."""
+    current = datetime.now(UTC).replace(microsecond=0)
+    if previous:
+        last = datetime.strptime(previous, TIME_FORMAT).replace(tzinfo=UTC)
+        current = max(current, last + timedelta(seconds=1))
+    return current.strftime(TIME_FORMAT)
 
 
 def slugify(name: str) -> str:
@@ -70,6 +85,8 @@ def slugify(name: str) -> str:
 
 class MandrillApp:
     name = "mandrill"
+    #: Recipients per call rendered with Handlebars (handlebars.js is slow in the sandbox).
+    render_limit = 100
 
     def api_key(self, request: SandboxRequest) -> str | None:
         try:
@@ -112,7 +129,11 @@ class MandrillApp:
         except MandrillError as error:
             return error.response()
         params = {k: v for k, v in body.items() if k != "key"}
-        extra = {"results": result} if deliveries is not None else {}
+        extra = {}
+        if deliveries is not None:  # a send: rendered outside the lock (it takes a while)
+            rendered, notes = rendered_messages(deliveries, limit=self.render_limit)
+            extra = {"results": result, "rendered": rendered, "render_notes": notes}
+            deliveries = with_rendered_subjects(deliveries, rendered)
         sandbox.record("mandrill", request, key=key, body=params, **extra)
         if deliveries and not key.startswith("test-"):
             post_message_events(sandbox, key, deliveries)
@@ -254,14 +275,14 @@ def _apply_template_fields(template: dict, body: dict) -> None:
         if any(not isinstance(label, str) or len(label) > 100 for label in labels):
             raise validation({"labels": "Labels are strings of at most 100 characters"})
         template["labels"] = labels
-    template["updated_at"] = now()
+    template["updated_at"] = later_than(template["updated_at"])
     if body.get("publish", True):
         _publish(template)
 
 
 def _publish(template: dict) -> None:
     template.update({f"publish_{f}": template[f] for f in ("name", *TEMPLATE_FIELDS)})
-    template["published_at"] = now()
+    template["published_at"] = later_than(template["published_at"])
 
 
 def templates_add(body: dict, state: dict):
@@ -279,7 +300,7 @@ def templates_add(body: dict, state: dict):
         **{f"publish_{f}": None for f in ("name", *TEMPLATE_FIELDS)},
         "published_at": None,
         "created_at": now(),
-        "updated_at": now(),
+        "updated_at": None,
         "is_broken_template": False,
     }
     _apply_template_fields(template, body)
@@ -303,6 +324,21 @@ def templates_info(body: dict, state: dict):
     return copy.deepcopy(_template(state, body.get("name"))), None
 
 
+def templates_delete(body: dict, state: dict):
+    template = _template(state, body.get("name"))
+    del state["templates"][template["slug"]]
+    return copy.deepcopy(template), None
+
+
+def templates_list(body: dict, state: dict):
+    label = body.get("label")
+    return [
+        copy.deepcopy(t)
+        for t in state["templates"].values()
+        if label is None or label in t["labels"]
+    ], None
+
+
 CALLS = {
     ("messages", "send"): messages_send,
     ("messages", "send-template"): messages_send_template,
@@ -313,4 +349,6 @@ CALLS = {
     ("templates", "update"): templates_update,
     ("templates", "publish"): templates_publish,
     ("templates", "info"): templates_info,
+    ("templates", "delete"): templates_delete,
+    ("templates", "list"): templates_list,
 }

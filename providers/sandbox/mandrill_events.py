@@ -84,7 +84,8 @@ def event_kinds(entry: dict, rates: dict[str, float]) -> list[str]:
     return kinds
 
 
-def _metadata(message: dict, email: str) -> dict:
+def recipient_metadata(message: dict, email: str) -> dict:
+    """The message's metadata overlaid by this recipient's `recipient_metadata` values."""
     metadata = dict(message.get("metadata") or {})
     for entry in message.get("recipient_metadata") or []:
         if isinstance(entry, dict) and str(entry.get("rcpt", "")).lower() == email.lower():
@@ -109,7 +110,7 @@ def build_events(entry: dict, message: dict, template: dict | None, kinds: list[
             "sender": sender,
             "subject": subject,
             "tags": list(message.get("tags") or []),
-            "metadata": _metadata(message, entry["email"]),
+            "metadata": recipient_metadata(message, entry["email"]),
             "state": STATES[kind],
             "opens": [{"ts": ts}] if kind in ("open", "click") else [],
             "clicks": [],

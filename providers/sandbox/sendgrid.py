@@ -1,7 +1,8 @@
 """SendGrid v3 inside the ESP sandbox, mounted at /sendgrid: the SDK's host is
 `{sandbox.url}/sendgrid` and it calls `/sendgrid/v3/...`.
 
-Endpoints: `POST /v3/mail/send`; `GET /v3/scopes`, `/v3/user/account`, `/v3/user/username`;
+Endpoints: `POST /v3/mail/send` (recorded with what each personalization's email would be:
+`rendered`, see sendgrid_render); `GET /v3/scopes`, `/v3/user/account`, `/v3/user/username`;
 `GET /v3/user/webhooks/event/settings/signed[/{id}]`; dynamic templates (sendgrid_templates).
 
 Keys behave like real ones: a Bearer token that does not start with "SG." or contains
@@ -31,6 +32,7 @@ from providers.sandbox.sendgrid_events import (
     public_key_text,
     signed_headers,
 )
+from providers.sandbox.sendgrid_render import rendered_mail
 from providers.sandbox.sendgrid_validation import (
     errors_response,
     not_found,
@@ -76,6 +78,8 @@ class SendGridApp:
     name = "sendgrid"
     #: Requests per key per minute. SendGrid publishes no number; this only stops runaways.
     rate_limit = 10_000
+    #: Personalizations per request rendered with a dynamic template (handlebars.js is slow here).
+    render_limit = 100
 
     def __init__(
         self, *, seed: int | None = None, signing_key: ec.EllipticCurvePrivateKey | None = None
@@ -178,8 +182,16 @@ class SendGridApp:
         message_id = secrets.token_urlsafe(16)
         setting = (body.get("mail_settings") or {}).get("sandbox_mode")
         sandbox_mode = isinstance(setting, dict) and setting.get("enable") is True
+        rendered, notes = rendered_mail(sandbox, body, limit=self.render_limit)
         sandbox.record(
-            self.name, request, key=key, body=body, message_id=message_id, sandbox_mode=sandbox_mode
+            self.name,
+            request,
+            key=key,
+            body=body,
+            message_id=message_id,
+            sandbox_mode=sandbox_mode,
+            rendered=rendered,
+            render_notes=notes,
         )
         target = None if sandbox_mode else sandbox.webhook_target(self.name, key)
         if target is not None:

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import html
-import re
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from providers.sandbox.core import SandboxRequest, SandboxResponse
+from providers.sandbox.rendering import plain_text_from_html
 from providers.sandbox.sendgrid_validation import error, errors_response, not_found, ok
 
 if TYPE_CHECKING:
@@ -88,8 +87,22 @@ def _version_errors(body: dict, *, creating: bool) -> list[dict]:
     return errors
 
 
-def _plain_from_html(source: str) -> str:
-    return html.unescape(re.sub(r"<[^>]+>", "", source)).strip()
+def _generate_plain(version: dict) -> None:
+    """SendGrid: "If true, plain_content is always generated from html_content. If false,
+    plain_content is not altered." (on every save, so a later HTML edit regenerates it)."""
+    if version["generate_plain_content"]:
+        version["plain_content"] = plain_text_from_html(version["html_content"] or "")
+
+
+def active_version(sandbox: EspSandbox, template_id: str) -> tuple[dict | None, dict | None]:
+    """Copies of a template (without versions) and of its active version (None: none)."""
+    with sandbox.lock:
+        found = _store(sandbox).get(template_id)
+        if found is None:
+            return None, None
+        active = next((v for v in found["versions"] if v["active"] == 1), None)
+        template = {k: v for k, v in found.items() if k != "versions"}
+        return template, dict(active) if active else None
 
 
 def _activate(template: dict, version: dict) -> None:
@@ -197,13 +210,13 @@ def add_version(request, sandbox: EspSandbox, key: str, template: str) -> Sandbo
         "updated_at": _now(),
         "thumbnail_url": "",
     }
-    if version["generate_plain_content"] and not version["plain_content"]:
-        version["plain_content"] = _plain_from_html(version["html_content"])
+    _generate_plain(version)
     with sandbox.lock:
         found, _ = _find(sandbox, template)
         if found:
             found["versions"].append(version)
-            if body.get("active") == 1:
+            # "The first version created for a template will automatically be set to Active."
+            if body.get("active") == 1 or len(found["versions"]) == 1:
                 _activate(found, version)
             found["updated_at"] = version["updated_at"]
             answer = dict(version)
@@ -232,9 +245,10 @@ def edit_version(request, sandbox, key: str, template: str, version: str) -> San
         owner, found = _find(sandbox, template, version)
         if found:
             found.update({k: body[k] for k in VERSION_FIELDS if k in body and k != "active"})
+            _generate_plain(found)
             if body.get("active") == 1:
                 _activate(owner, found)
-            found["updated_at"] = _now()
+            found["updated_at"] = owner["updated_at"] = _now()
             answer = dict(found)
     if not found:
         return not_found()

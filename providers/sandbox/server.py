@@ -63,6 +63,8 @@ class EspSandbox:
         self._targets: dict[tuple[str, str], WebhookTarget] = {}
         self._server: ThreadingHTTPServer | None = None
         self.smtp = None
+        self._in_flight = 0
+        self._idle = threading.Condition()
         self._thread: threading.Thread | None = None
 
     # --- life cycle --------------------------------------------------------------------------
@@ -107,6 +109,23 @@ class EspSandbox:
     def base_url(self, provider: str) -> str:
         """What a provider account's `api_base_url` is set to, to send here."""
         return f"{self.url}/{provider}"
+
+    # --- requests in flight ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def busy(self):
+        with self._idle:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._in_flight -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being answered (a slow fault may outlive its test)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
 
     # --- records -----------------------------------------------------------------------------
     def record(
@@ -224,6 +243,10 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s - %s", self.address_string(), format % args)
 
     def _handle(self):
+        with self.sandbox.busy():
+            self._answer()
+
+    def _answer(self):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""

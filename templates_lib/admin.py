@@ -1,0 +1,286 @@
+"""Admin of the template library. Declarative; custom views call services and are POST-only
+for anything that changes state. Template HTML is only ever shown inside a sandboxed iframe."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.views.decorators.http import require_POST
+
+from providers.exceptions import ProviderError
+from templates_lib.catalogue import sample_context
+from templates_lib.forms import (
+    LayoutForm,
+    PreviewForm,
+    SendTestForm,
+    TemplateForm,
+    TranslationForm,
+    TranslationFormSet,
+)
+from templates_lib.models import (
+    Layout,
+    SyncStatus,
+    Template,
+    TemplatePublication,
+    TemplateSync,
+    TemplateTranslation,
+    TemplateVersion,
+)
+from templates_lib.rendering import render_version
+from templates_lib.services.sync import template_sync_check
+from templates_lib.services.templates import (
+    layout_changed,
+    syncs_schedule,
+    template_publish,
+    template_send_test,
+    template_version_create,
+)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class TranslationInline(admin.StackedInline):
+    model = TemplateTranslation
+    form = TranslationForm
+    formset = TranslationFormSet
+    extra = 0
+
+
+class VersionInline(ReadOnlyInline):
+    model = TemplateVersion
+    fields = ("number", "locales_list", "created_by", "created_at", "state", "actions_links")
+    readonly_fields = fields
+    ordering = ("-number",)
+    verbose_name_plural = "versions (immutable; publish one to make it active)"
+
+    @admin.display(description="locales")
+    def locales_list(self, version):
+        return ", ".join(version.locales) if version.pk else ""
+
+    @admin.display(description="state")
+    def state(self, version):
+        if not version.pk:
+            return ""
+        return "active" if version.template.active_version_id == version.pk else ""
+
+    @admin.display(description="")
+    def actions_links(self, version):
+        if not version.pk:
+            return ""
+        preview = reverse("admin:templates_lib_template_preview", args=[version.template_id])
+        return format_html('<a href="{}?version={}">Preview</a>', preview, version.number)
+
+
+class SyncInline(ReadOnlyInline):
+    model = TemplateSync
+    fields = (
+        "account",
+        "locale",
+        "version",
+        "status",
+        "remote_id",
+        "pushed_at",
+        "checked_at",
+        "error",
+    )
+    readonly_fields = fields
+    verbose_name_plural = "copies at provider accounts"
+
+
+class PublicationInline(ReadOnlyInline):
+    model = TemplatePublication
+    fields = ("version", "published_by", "published_at")
+    readonly_fields = fields
+    verbose_name_plural = "publication history"
+
+
+@admin.register(Layout)
+class LayoutAdmin(admin.ModelAdmin):
+    form = LayoutForm
+    list_display = ("name", "brand_name", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:
+            count = layout_changed(layout=obj)
+            if count:
+                self.message_user(request, f"Pushing {count} template(s) using this layout again.")
+
+
+@admin.register(Template)
+class TemplateAdmin(admin.ModelAdmin):
+    form = TemplateForm
+    change_form_template = "admin/templates_lib/template/change_form.html"
+    list_display = ("name", "slug", "purpose", "active", "sync_summary")
+    list_filter = ("purpose", "layout")
+    search_fields = ("name", "slug", "subject")
+    prepopulated_fields = {"slug": ("name",)}
+    inlines = (TranslationInline, VersionInline, PublicationInline, SyncInline)
+    actions = ("check_sync", "push_again")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("active_version")
+
+    @admin.display(description="active version")
+    def active(self, template):
+        return f"v{template.active_version.number}" if template.active_version else "—"
+
+    @admin.display(description="provider copies")
+    def sync_summary(self, template):
+        statuses = [sync.status for sync in template.syncs.all()]
+        if not statuses:
+            return "—"
+        current = statuses.count(SyncStatus.CURRENT)
+        return f"{current}/{len(statuses)} current"
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        template = form.instance
+        version = template_version_create(template=template, actor=request.user)
+        if version is None:
+            return
+        if "_saveandpublish" in request.POST:
+            template_publish(version=version, actor=request.user)
+            self.message_user(request, f"Saved and published version {version.number}.")
+        else:
+            self.message_user(
+                request, f"Saved as version {version.number}; it is not active until published."
+            )
+
+    # --- actions ----------------------------------------------------------------------------
+    @admin.action(description="Check sync with providers", permissions=["change"])
+    def check_sync(self, request, queryset):
+        for template in queryset:
+            syncs = [template_sync_check(sync_id=s.pk) for s in template.syncs.all()]
+            drifted = [s for s in syncs if s.status == SyncStatus.DRIFTED]
+            level = messages.WARNING if drifted else messages.SUCCESS
+            summary = "; ".join(f"{s.account.name} ({s.locale}): {s.error}" for s in drifted)
+            self.message_user(
+                request,
+                f"{template.name}: {len(syncs) - len(drifted)}/{len(syncs)} current"
+                + (f"; drift — {summary}" if drifted else ""),
+                level,
+            )
+
+    @admin.action(description="Push the active version again", permissions=["change"])
+    def push_again(self, request, queryset):
+        for template in queryset.exclude(active_version=None):
+            syncs = syncs_schedule(template=template, version=template.active_version)
+            self.message_user(request, f"{template.name}: pushing to {len(syncs)} copies.")
+
+    # --- custom views -----------------------------------------------------------------------
+    def get_urls(self):
+        return [
+            path(
+                "<int:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="templates_lib_template_preview",
+            ),
+            path(
+                "<int:object_id>/publish/",
+                self.admin_site.admin_view(self.publish_view),
+                name="templates_lib_template_publish",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _template(self, request, object_id, *, change: bool) -> Template:
+        template = get_object_or_404(Template, pk=object_id)
+        allowed = (
+            self.has_change_permission(request, template)
+            if change
+            else self.has_view_or_change_permission(request, template)
+        )
+        if not allowed:
+            raise PermissionDenied
+        return template
+
+    def publish_view(self, request, object_id):
+        return require_POST(self._publish)(request, object_id)
+
+    def _publish(self, request, object_id):
+        template = self._template(request, object_id, change=True)
+        version = get_object_or_404(
+            TemplateVersion, template=template, number=request.POST.get("version")
+        )
+        syncs = template_publish(version=version, actor=request.user)
+        self.message_user(
+            request,
+            f"Published version {version.number}; pushing it to {len(syncs)} provider copies.",
+        )
+        return HttpResponseRedirect(
+            reverse("admin:templates_lib_template_change", args=[template.pk])
+        )
+
+    def preview_view(self, request, object_id):
+        template = self._template(request, object_id, change=False)
+        if not template.versions.exists():
+            self.message_user(request, "Save the template first.", messages.WARNING)
+            return HttpResponseRedirect(
+                reverse("admin:templates_lib_template_change", args=[template.pk])
+            )
+        data = request.POST if request.method == "POST" else request.GET
+        preview_form = PreviewForm(data or None, template=template)
+        if not preview_form.is_bound or not preview_form.is_valid():
+            active = template.active_version or template.versions.order_by("-number").first()
+            preview_form = PreviewForm(
+                {
+                    "version": active.number,
+                    "event_type": preview_form.fields["event_type"].choices[0][0],
+                    "locale": active.default_locale,
+                },
+                template=template,
+            )
+            preview_form.is_valid()
+        choice = preview_form.cleaned_data
+        version = template.versions.get(number=choice["version"])
+        send_form = SendTestForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST":
+            if not self.has_change_permission(request, template):
+                raise PermissionDenied
+            if send_form.is_valid():
+                self._send_test(request, version, choice, send_form.cleaned_data)
+        rendered = render_version(version, sample_context(choice["event_type"]), choice["locale"])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview: {template.name}",
+            "opts": self.model._meta,
+            "original": template,
+            "version": version,
+            "preview_form": preview_form,
+            "send_form": send_form,
+            "rendered": rendered,
+        }
+        return TemplateResponse(request, "admin/templates_lib/template/preview.html", context)
+
+    def _send_test(self, request, version, choice, data):
+        try:
+            result = template_send_test(
+                version=version,
+                account=data["account"],
+                to=data["to"],
+                event_type=choice["event_type"],
+                locale=choice["locale"],
+            )
+        except ProviderError as exc:
+            self.message_user(request, f"Test email not sent: {exc}", messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"Test email to {data['to']} accepted by {data['account'].name}; provider message id "
+            f"{result.provider_message_id or '—'}.",
+        )

@@ -1,0 +1,138 @@
+"""Admin forms of the template library: validation names the variable or the line."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+
+from providers.models import ProviderAccount, ProviderKind
+from templates_lib.catalogue import event_type_choices
+from templates_lib.models import Layout, Template, TemplateTranslation
+from templates_lib.validation import layout_errors, template_errors
+
+CODE = forms.Textarea(attrs={"rows": 20, "cols": 100, "style": "font-family: monospace"})
+
+
+def html_widget():
+    """The HTML editor: CKEditor (the design's choice) or plain source, by TEMPLATE_EDITOR."""
+    if settings.TEMPLATE_EDITOR == "ckeditor":
+        from ckeditor.widgets import CKEditorWidget
+
+        return CKEditorWidget(config_name="email")
+    return CODE
+
+
+def _add_errors(form, errors: dict[str, list[str]]) -> None:
+    for field, messages in errors.items():
+        form.add_error(field if field in form.fields else None, messages)
+
+
+class TemplateForm(forms.ModelForm):
+    event_types = forms.MultipleChoiceField(
+        choices=event_type_choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The template may use only the variables all of these provide.",
+    )
+
+    class Meta:
+        model = Template
+        fields = [
+            "name", "slug", "purpose", "event_types", "layout", "default_locale",
+            "subject", "html", "text",
+        ]  # fmt: skip
+        widgets = {"text": forms.Textarea(attrs={"rows": 8, "cols": 100})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["html"].widget = html_widget()
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            _add_errors(
+                self,
+                template_errors(
+                    subject=cleaned.get("subject", ""),
+                    html=cleaned.get("html", ""),
+                    text=cleaned.get("text", ""),
+                    event_keys=cleaned.get("event_types", []),
+                ),
+            )
+        return cleaned
+
+
+class TranslationForm(forms.ModelForm):
+    class Meta:
+        model = TemplateTranslation
+        fields = ["locale", "subject", "html", "text"]
+        widgets = {"html": CODE, "text": forms.Textarea(attrs={"rows": 6, "cols": 100})}
+
+
+class TranslationFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        template = self.instance
+        for form in self.forms:
+            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            if form.cleaned_data.get("locale") == template.default_locale:
+                form.add_error("locale", "This is the template's default locale.")
+            _add_errors(
+                form,
+                template_errors(
+                    subject=form.cleaned_data.get("subject", ""),
+                    html=form.cleaned_data.get("html", ""),
+                    text=form.cleaned_data.get("text", ""),
+                    event_keys=template.event_types,
+                ),
+            )
+
+
+class LayoutForm(forms.ModelForm):
+    logo_url = forms.URLField(required=False, assume_scheme="https")
+    website_url = forms.URLField(required=False, assume_scheme="https")
+
+    class Meta:
+        model = Layout
+        fields = [
+            "name", "html", "css", "brand_name", "logo_url", "primary_color", "support_email",
+            "website_url", "address",
+        ]  # fmt: skip
+        widgets = {"html": CODE, "css": forms.Textarea(attrs={"rows": 12, "cols": 100})}
+
+    def clean_html(self):
+        html = self.cleaned_data["html"]
+        errors = layout_errors(html=html)
+        if errors:
+            raise forms.ValidationError(errors)
+        return html
+
+
+class PreviewForm(forms.Form):
+    version = forms.TypedChoiceField(coerce=int)
+    event_type = forms.ChoiceField(label="Sample event")
+    locale = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, template: Template, **kwargs):
+        super().__init__(*args, **kwargs)
+        versions = list(template.versions.order_by("-number"))
+        self.fields["version"].choices = [
+            (v.number, f"v{v.number}{' (active)' if v.pk == template.active_version_id else ''}")
+            for v in versions
+        ]
+        keys = template.event_types or [key for key, _ in event_type_choices()]
+        self.fields["event_type"].choices = [
+            (key, label) for key, label in event_type_choices() if key in keys
+        ]
+        locales = sorted({loc for v in versions for loc in v.contents})
+        self.fields["locale"].choices = [(loc, loc) for loc in locales]
+
+
+class SendTestForm(forms.Form):
+    account = forms.ModelChoiceField(
+        queryset=ProviderAccount.objects.filter(is_active=True).exclude(
+            kind=ProviderKind.MAILCHIMP_MARKETING
+        )
+    )
+    to = forms.EmailField(label="Recipient")

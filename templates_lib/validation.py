@@ -1,0 +1,65 @@
+"""Checking template sources before they are saved: syntax, known variables, email-safe HTML."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from templates_lib import handlebars
+from templates_lib.catalogue import allowed_variables, event_types
+from templates_lib.html import disallowed_html
+from templates_lib.rendering import BODY_TAG
+
+
+def source_errors(source: str, allowed: set[str], event_keys: Iterable[str]) -> list[str]:
+    """Readable errors for one Handlebars source: syntax (with line and column) and every
+    variable the event types do not provide (with its line)."""
+    try:
+        references = handlebars.variable_references(handlebars.parse(source))
+    except handlebars.TemplateSyntaxError as exc:
+        return [f"Syntax error at line {exc.line}, column {exc.column}: {exc.message}"]
+    errors, seen = [], set()
+    for ref in references:
+        if ref.path in allowed or ref.path in seen:
+            continue
+        seen.add(ref.path)
+        labels = ", ".join(event_types()[k].label for k in event_keys if k in event_types())
+        errors.append(
+            f'Unknown variable "{ref.path}" at line {ref.line}: '
+            f"{labels or 'templates without event types'} do not provide it."
+        )
+    return errors
+
+
+def template_errors(
+    *, subject: str, html: str, text: str, event_keys: Iterable[str]
+) -> dict[str, list[str]]:
+    """Errors per field ("subject", "html", "text"); empty when the template may be saved."""
+    event_keys = list(event_keys)
+    unknown = [k for k in event_keys if k not in event_types()]
+    allowed = allowed_variables(event_keys)
+    errors: dict[str, list[str]] = {}
+    for field, source in (("subject", subject), ("html", html), ("text", text)):
+        problems = source_errors(source or "", allowed, event_keys)
+        if field == "html":
+            problems += [
+                f"{what} is not allowed in email HTML." for what in disallowed_html(source or "")
+            ]
+        if problems:
+            errors[field] = problems
+    if unknown:
+        errors["event_types"] = [f"Unknown event types: {', '.join(unknown)}"]
+    return errors
+
+
+def layout_errors(*, html: str) -> list[str]:
+    count = html.count(BODY_TAG)
+    errors = []
+    if count != 1:
+        errors.append(f"The layout must contain {BODY_TAG} exactly once (found {count}).")
+    brand = {
+        f"brand.{name}"
+        for name in ("name", "logo_url", "primary_color", "support_email", "website_url", "address")
+    } | {"brand", "body"}
+    errors += source_errors(html, brand, [])
+    errors += [f"{what} is not allowed in email HTML." for what in disallowed_html(html)]
+    return errors

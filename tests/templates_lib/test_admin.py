@@ -1,0 +1,242 @@
+"""IT admins edit, preview, test-send, publish and check templates in the admin."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from returns_mail.roles import IT_ADMINS, MANAGERS
+from templates_lib.models import SyncStatus, Template, TemplateVersion
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, role):
+    user = get_user_model().objects.create_user(
+        f"{role[:3]}", "x@shop.example", "pw", is_staff=True
+    )
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    return user
+
+
+def change_data(template: Template, client=None, **overrides) -> dict:
+    """The change form as the browser would post it (inline management forms included)."""
+    data = {
+        "name": template.name,
+        "slug": template.slug,
+        "purpose": template.purpose,
+        "event_types": template.event_types,
+        "layout": template.layout_id,
+        "default_locale": template.default_locale,
+        "subject": template.subject,
+        "html": template.html,
+        "text": template.text,
+    }
+    page = client.get(change_url(template))
+    for inline in page.context["inline_admin_formsets"]:
+        formset = inline.formset
+        data[f"{formset.prefix}-TOTAL_FORMS"] = str(formset.initial_form_count())
+        data[f"{formset.prefix}-INITIAL_FORMS"] = str(formset.initial_form_count())
+    data.update(overrides)
+    return data
+
+
+def change_url(template):
+    return reverse("admin:templates_lib_template_change", args=[template.pk])
+
+
+def test_editing_creates_a_version_and_publishing_pushes_it(
+    client, make_template, make_account, esp_sandbox, django_capture_on_commit_callbacks
+):
+    login(client, IT_ADMINS)
+    make_account("sendgrid")
+    template = make_template(publish=True)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            change_url(template),
+            change_data(
+                template, client, subject="Money back: {{refund.amount}}", _saveandpublish="1"
+            ),
+            follow=True,
+        )
+
+    assert response.status_code == 200
+    template.refresh_from_db()
+    assert template.active_version.number == 2
+    assert template.active_version.contents["en"]["subject"] == "Money back: {{refund.amount}}"
+    assert "Saved and published version 2." in [str(m) for m in response.context["messages"]]
+    assert {s.status for s in template.syncs.all()} == {SyncStatus.CURRENT}
+    last = esp_sandbox.records("sendgrid")[-1]
+    assert last["body"]["subject"] == "Money back: {{{refund.amount}}}"
+
+
+def test_unknown_variable_is_a_form_error_naming_it_and_nothing_is_saved(client, make_template):
+    login(client, IT_ADMINS)
+    template = make_template()
+
+    response = client.post(
+        change_url(template),
+        change_data(template, client, html="<p>ok</p>\n<p>{{refund.amount}} {{coupon}}</p>"),
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["html"]
+    assert errors == ['Unknown variable "coupon" at line 2: Refund processed do not provide it.']
+    assert TemplateVersion.objects.count() == 1
+    template.refresh_from_db()
+    assert "coupon" not in template.html
+
+
+def test_pasted_script_is_refused(client, make_template):
+    login(client, IT_ADMINS)
+    template = make_template()
+
+    response = client.post(
+        change_url(template), change_data(template, client, html="<p>x</p><script>steal()</script>")
+    )
+
+    assert response.context["adminform"].form.errors["html"] == [
+        "<script> is not allowed in email HTML."
+    ]
+    assert TemplateVersion.objects.count() == 1
+
+
+def test_translation_errors_are_shown_on_the_translation(client, make_template):
+    login(client, IT_ADMINS)
+    template = make_template()
+
+    response = client.post(
+        change_url(template),
+        change_data(
+            template,
+            client,
+            **{
+                "translations-TOTAL_FORMS": "1",
+                "translations-0-locale": "fr",
+                "translations-0-subject": "Remboursement {{bogus}}",
+                "translations-0-html": "<p>Bonjour</p>",
+                "translations-0-text": "",
+            },
+        ),
+    )
+
+    assert response.status_code == 200
+    [formset] = [
+        f for f in response.context["inline_admin_formsets"] if f.formset.prefix == "translations"
+    ]
+    assert "bogus" in str(formset.formset.forms[0].errors["subject"])
+
+
+def test_preview_renders_in_a_sandboxed_iframe_and_escapes_the_html(client, make_template):
+    login(client, IT_ADMINS)
+    template = make_template()
+    url = reverse("admin:templates_lib_template_preview", args=[template.pk])
+
+    response = client.get(url, {"version": 1, "event_type": "refund_processed", "locale": "en"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<span id="preview-subject">Refund 89.80 EUR for RMA-1001</span>' in page
+    assert '<iframe id="preview-html" sandbox=""' in page
+    assert "<h1" not in page.split('srcdoc="')[1].split('"')[0]  # escaped inside the attribute
+    srcdoc = html.unescape(page.split('srcdoc="')[1].split('"')[0])
+    assert "Hi Ada</h1>" in srcdoc
+
+
+def test_send_test_from_the_preview_reaches_the_sandbox(
+    client, make_template, make_account, esp_sandbox
+):
+    login(client, IT_ADMINS)
+    template = make_template()
+    account = make_account("sendgrid")
+    url = reverse("admin:templates_lib_template_preview", args=[template.pk])
+
+    response = client.post(
+        url,
+        {
+            "version": 1,
+            "event_type": "refund_processed",
+            "locale": "en",
+            "account": account.pk,
+            "to": "qa@shop.example",
+        },
+    )
+
+    assert response.status_code == 200
+    assert any(
+        "Test email to qa@shop.example accepted" in str(m) for m in response.context["messages"]
+    )
+    [record] = esp_sandbox.records("sendgrid")
+    assert record["body"]["subject"] == "Refund 89.80 EUR for RMA-1001"
+    assert record["body"]["personalizations"][0]["to"] == [{"email": "qa@shop.example"}]
+
+
+def test_publish_view_is_post_only_and_rolls_back(
+    client, make_template, django_capture_on_commit_callbacks
+):
+    login(client, IT_ADMINS)
+    template = make_template(publish=True)
+    template.subject = "v2 {{return_id}}"
+    template.save()
+    from templates_lib.services.templates import template_version_create
+
+    template_version_create(template=template)
+    url = reverse("admin:templates_lib_template_publish", args=[template.pk])
+
+    assert client.get(url).status_code == 405
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"version": 2})
+        client.post(url, {"version": 1})
+
+    template.refresh_from_db()
+    assert template.active_version.number == 1
+    assert list(template.publications.values_list("version__number", flat=True)) == [1, 2, 1]
+
+
+def test_check_sync_action_reports_drift(client, make_template, make_account, esp_sandbox):
+    login(client, IT_ADMINS)
+    make_account("sendgrid")
+    template = make_template(publish=True)
+    sync = template.syncs.get()
+    import requests
+
+    from tests.conftest import TEST_KEYS
+
+    requests.patch(
+        f"{esp_sandbox.base_url('sendgrid')}/v3/templates/{sync.remote_id}/versions/{sync.remote_version_id}",
+        headers={"Authorization": f"Bearer {TEST_KEYS['sendgrid']}"},
+        json={"name": "x", "subject": "Edited at SendGrid", "html_content": "<p>x</p>"},
+        timeout=10,
+    ).raise_for_status()
+
+    response = client.post(
+        reverse("admin:templates_lib_template_changelist"),
+        {"action": "check_sync", "_selected_action": [template.pk]},
+        follow=True,
+    )
+
+    [message] = [str(m) for m in response.context["messages"]]
+    assert message.startswith("Refund processed: 0/1 current; drift")
+    sync.refresh_from_db()
+    assert sync.status == SyncStatus.DRIFTED
+    assert (
+        "0/1 current"
+        in client.get(reverse("admin:templates_lib_template_changelist")).content.decode()
+    )
+
+
+def test_managers_cannot_see_or_edit_templates(client, make_template):
+    login(client, MANAGERS)
+    template = make_template()
+
+    assert client.get(change_url(template)).status_code == 403
+    assert (
+        client.get(reverse("admin:templates_lib_template_preview", args=[template.pk])).status_code
+        == 403
+    )

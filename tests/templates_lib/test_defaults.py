@@ -1,0 +1,42 @@
+"""The default templates: one per event type, valid, branded, idempotent to install."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from returns_mail.catalogue import CATALOGUE
+from templates_lib.catalogue import sample_context
+from templates_lib.models import Template
+from templates_lib.rendering import render_version
+from templates_lib.services.templates import template_version_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_event_type_gets_a_published_template_that_renders():
+    call_command("load_default_templates")
+    call_command("load_default_templates")  # idempotent
+
+    templates = Template.objects.all()
+    assert sorted(t.slug for t in templates) == sorted(CATALOGUE)
+    for template in templates:
+        assert template.active_version.number == 1
+        email = render_version(template.active_version, sample_context(template.slug))
+        assert "{{" not in email.subject + email.html + email.text
+        assert "RMA-1001" in email.subject + email.text
+        assert "Your Shop" in email.html
+        # The stored draft is valid as it stands: saving again makes no new version.
+        assert template_version_create(template=template) is None
+
+
+def test_refund_template_shows_amount_items_and_greeting():
+    call_command("load_default_templates")
+    template = Template.objects.get(slug="refund_processed")
+
+    email = render_version(template.active_version, sample_context("refund_processed"))
+
+    assert email.subject == "Your refund of 89.80 EUR is on its way"
+    assert "Hello Ada," in email.text
+    assert "Organic T-shirt, red, M" in email.html
+    assert "Visa ending 4242" in email.text

@@ -1,0 +1,68 @@
+"""Saving a template checks syntax, variables and HTML, and names the line or the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from templates_lib.validation import layout_errors, template_errors
+
+pytestmark = pytest.mark.django_db
+
+
+def errors(**fields):
+    base = {"subject": "Refund for {{return_id}}", "html": "<p>Hi</p>", "text": ""}
+    base.update(fields)
+    event_keys = base.pop("event_keys", ["refund_processed"])
+    return template_errors(event_keys=event_keys, **base)
+
+
+def test_valid_template_has_no_errors():
+    assert errors(html="{{#each items}}<p>{{name}} {{../refund.amount}}</p>{{/each}}") == {}
+
+
+def test_unknown_variable_is_named_with_its_line():
+    result = errors(html="<p>Hi</p>\n<p>{{refund.amount}}</p>\n<p>{{label_url}}</p>")
+
+    assert result == {
+        "html": ['Unknown variable "label_url" at line 3: Refund processed do not provide it.']
+    }
+
+
+def test_variables_must_be_provided_by_every_event_type():
+    # label_created has label_url, refund_processed does not.
+    result = errors(html="{{label_url}}", event_keys=["label_created", "refund_processed"])
+
+    assert "label_url" in result["html"][0]
+    assert errors(html="{{label_url}}", event_keys=["label_created"]) == {}
+
+
+def test_syntax_error_names_the_line():
+    result = errors(html="<p>a</p>\n{{#if refund}}\n<p>b</p>")
+
+    [message] = result["html"]
+    assert message.startswith("Syntax error at line 2")
+
+
+def test_subject_and_text_are_checked_too():
+    result = errors(subject="Hi {{nobody}}", text="{{#each}}")
+
+    assert "nobody" in result["subject"][0]
+    assert result["text"][0].startswith("Syntax error at line 1")
+
+
+def test_script_is_refused_at_save():
+    result = errors(html="<p>Hi</p><script>alert(1)</script>")
+
+    assert result == {"html": ["<script> is not allowed in email HTML."]}
+
+
+def test_unknown_event_type_is_an_error():
+    assert errors(event_keys=["parcel_lost"])["event_types"] == ["Unknown event types: parcel_lost"]
+
+
+def test_layout_needs_exactly_one_body_and_brand_variables_only():
+    assert layout_errors(html="<div>{{body}}</div>") == []
+    assert layout_errors(html="<div></div>") == [
+        "The layout must contain {{body}} exactly once (found 0)."
+    ]
+    assert 'Unknown variable "return_id"' in layout_errors(html="{{body}}{{return_id}}")[0]
