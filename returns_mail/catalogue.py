@@ -117,59 +117,84 @@ def _event(key, label, description, fields=(), **sample_data) -> EventType:
     return EventType(key, label, description, tuple(fields), sample_data)
 
 
+RETURN_BY = Field("return_by", "date", "Last day to send the items.", required=False)
+REASON = Field("reason", "string", "Why.")
+
 EVENT_TYPES: tuple[EventType, ...] = (
     _event(
-        "return_requested",
+        "return.initiated",
         "Return initiated",
         "The customer asked to return items; the request is being reviewed.",
         [ITEM],
         items=_SAMPLE_ITEMS,
     ),
     _event(
-        "return_approved",
+        "return.approved",
         "Return approved",
         "The return was approved; the customer may send the items back.",
-        [ITEM, Field("return_by", "date", "Last day to send the items.", required=False)],
+        [ITEM, RETURN_BY],
         items=_SAMPLE_ITEMS,
         return_by="2026-12-10",
     ),
     _event(
-        "return_rejected",
+        "return.rejected",
         "Return rejected",
         "The return was refused.",
-        [ITEM, Field("reason", "string", "Why it was refused.")],
+        [ITEM, REASON],
         items=_SAMPLE_ITEMS,
         reason="The return window of 30 days has passed.",
     ),
     _event(
-        "label_created",
+        "return.more_info_required",
+        "More information required",
+        "The shop needs more information (photos, order details) before deciding.",
+        [
+            ITEM,
+            Field("request", "string", "What the customer should provide."),
+            Field("respond_url", "url", "Where to answer.", required=False),
+        ],
+        items=_SAMPLE_ITEMS,
+        request="Please send a photo of the damaged seam.",
+        respond_url="https://shop.example/returns/RMA-1001",
+    ),
+    _event(
+        "return.label_created",
         "Return label created",
         "A prepaid shipping label is ready.",
-        [
-            Field("label_url", "url", "Where to download the label."),
-            *TRACKING,
-            Field("return_by", "date", "Last day to send the items.", required=False),
-        ],
+        [Field("label_url", "url", "Where to download the label."), *TRACKING, RETURN_BY],
         label_url="https://labels.example/RMA-1001.pdf",
         return_by="2026-12-10",
         **_SAMPLE_TRACKING,
     ),
     _event(
-        "return_in_transit",
+        "return.in_transit",
         "Return in transit",
         "The carrier picked up the parcel.",
         TRACKING,
         **_SAMPLE_TRACKING,
     ),
     _event(
-        "return_received",
+        "return.received",
         "Return received",
         "The warehouse received the parcel; inspection follows.",
         [ITEM],
         items=_SAMPLE_ITEMS,
     ),
     _event(
-        "refund_processed",
+        "return.inspected",
+        "Return inspected",
+        "The items were inspected.",
+        [
+            ITEM,
+            Field("outcome", "string", "accepted, partially_accepted or refused."),
+            Field("notes", "string", "What the inspection found.", required=False),
+        ],
+        items=_SAMPLE_ITEMS,
+        outcome="accepted",
+        notes="Both items are in resalable condition.",
+    ),
+    _event(
+        "refund.processed",
         "Refund processed",
         "The refund was issued.",
         [
@@ -185,15 +210,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
         refund={"amount": "89.80", "currency": "EUR", "method": "Visa ending 4242"},
     ),
     _event(
-        "exchange_shipped",
-        "Exchange shipped",
-        "The replacement items are on their way.",
-        [ITEM, *TRACKING],
-        items=_SAMPLE_ITEMS,
-        **_SAMPLE_TRACKING,
-    ),
-    _event(
-        "store_credit_issued",
+        "store_credit.issued",
         "Store credit issued",
         "The customer received store credit instead of a refund.",
         [
@@ -207,11 +224,69 @@ EVENT_TYPES: tuple[EventType, ...] = (
         credit={"amount": "89.80", "currency": "EUR", "code": "CREDIT-7Q4M-2K9P"},
     ),
     _event(
-        "return_cancelled",
+        "exchange.created",
+        "Exchange created",
+        "Replacement items were reserved for the customer.",
+        [ITEM],
+        items=_SAMPLE_ITEMS,
+    ),
+    _event(
+        "exchange.shipped",
+        "Exchange shipped",
+        "The replacement items are on their way.",
+        [ITEM, *TRACKING],
+        items=_SAMPLE_ITEMS,
+        **_SAMPLE_TRACKING,
+    ),
+    _event(
+        "exchange.out_of_stock",
+        "Exchange out of stock",
+        "A replacement is out of stock; the customer is offered a refund instead.",
+        [ITEM, Field("alternative", "string", "What the shop offers instead.")],
+        items=_SAMPLE_ITEMS,
+        alternative="a full refund to your original payment method",
+    ),
+    _event(
+        "return.reminder",
+        "Return reminder",
+        "The customer has not sent the items yet.",
+        [RETURN_BY, Field("label_url", "url", "The label, again.", required=False)],
+        return_by="2026-12-10",
+        label_url="https://labels.example/RMA-1001.pdf",
+    ),
+    _event(
+        "return.expired",
+        "Return expired",
+        "The items were not sent in time; the return is closed.",
+        [ITEM],
+        items=_SAMPLE_ITEMS,
+    ),
+    _event(
+        "return.cancelled",
         "Return cancelled",
         "The return was cancelled (by the customer or the shop).",
         [Field("reason", "string", "Why.", required=False)],
         reason="Cancelled at the customer's request.",
+    ),
+    _event(
+        "return.completed",
+        "Return completed",
+        "Everything about the return is settled.",
+        [ITEM],
+        items=_SAMPLE_ITEMS,
+    ),
+    _event(
+        "return.exception",
+        "Return exception",
+        "Something needs a person: a lost parcel, a failed refund, a fraud flag (staff alert).",
+        [
+            REASON,
+            Field("severity", "string", "low, medium or high.", required=False),
+            Field("details_url", "url", "Where staff see the case.", required=False),
+        ],
+        reason="Parcel marked delivered by the carrier but not received at the warehouse.",
+        severity="high",
+        details_url="https://returns.internal/RMA-1001",
     ),
 )
 

@@ -127,7 +127,7 @@ class _Visitor:
             close=block.close_strip[1],
             open_standalone=bool(_is_next_whitespace(program.body)),
             close_standalone=bool(
-                _is_prev_whitespace((first_inverse if first_inverse else program).body)
+                _is_prev_whitespace((program if first_inverse is None else first_inverse).body)
             ),
         )
         if block.open_strip[1]:

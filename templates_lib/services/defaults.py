@@ -38,12 +38,13 @@ def defaults_install(*, actor=None, brand: dict | None = None) -> list[Template]
     with transaction.atomic():
         layout = default_layout(brand)
         for key, event in event_types().items():
-            if key not in DEFAULTS or Template.objects.filter(slug=key).exists():
+            slug = key.replace(".", "-")
+            if key not in DEFAULTS or Template.objects.filter(slug=slug).exists():
                 continue
             subject, html = DEFAULTS[key]
             template = Template.objects.create(
                 name=event.label,
-                slug=key,
+                slug=slug,
                 purpose=Purpose.TRANSACTIONAL,
                 event_types=[key],
                 layout=layout,

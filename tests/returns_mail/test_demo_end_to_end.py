@@ -149,3 +149,59 @@ def test_it_admin_tests_the_connection_of_every_demo_account(running_demo):
     )
 
     assert response.text.count("connection ok in") == 4, response.text
+
+
+def _wait_for_text(session, url, text, timeout=90.0) -> str:
+    deadline = time.monotonic() + timeout
+    while True:
+        page = session.get(url, timeout=10).text
+        if text in page:
+            return page
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never appeared at {url}")
+        time.sleep(1)
+
+
+def test_templates_are_pushed_to_every_demo_account_and_drift_is_flagged(running_demo):
+    session = _admin_session(running_demo)
+    base = running_demo["base"]
+    listing_url = f"{base}/admin/templates_lib/template/"
+    # The worker pushes the published defaults to the SendGrid and Mandrill demo accounts.
+    listing = _wait_for_text(session, listing_url, "Refund processed")
+    deadline = time.monotonic() + 120
+    while listing.count("2/2 current") < 18 and time.monotonic() < deadline:
+        time.sleep(1)
+        listing = session.get(listing_url, timeout=10).text
+    assert listing.count("2/2 current") == 18, listing
+
+    template_id = re.search(
+        r'href="/admin/templates_lib/template/(\d+)/change/[^"]*">Refund processed<', listing
+    ).group(1)
+    preview = session.get(f"{base}/admin/templates_lib/template/{template_id}/preview/", timeout=10)
+    assert "Your refund of 89.80 EUR is on its way" in preview.text
+
+    # Someone edits the copy at "SendGrid": check sync flags it.
+    key = {"Authorization": "Bearer SG.demo-sandbox.key-0000000000000001"}
+    sendgrid = f"{running_demo['sandbox']}/sendgrid/v3/templates"
+    templates = requests.get(sendgrid, params={"generations": "dynamic", "page_size": 50}, headers=key, timeout=10).json()
+    [remote] = [t for t in templates["result"] if t["name"] == "Refund processed"]
+    [active] = [v for v in remote["versions"] if v["active"]]
+    requests.patch(
+        f"{sendgrid}/{remote['id']}/versions/{active['id']}",
+        headers=key,
+        json={"name": "edited", "subject": "Edited at SendGrid", "html_content": "<p>changed</p>"},
+        timeout=10,
+    ).raise_for_status()
+
+    response = session.post(
+        listing_url,
+        data={
+            "action": "check_sync",
+            "_selected_action": [template_id],
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        headers={"Referer": listing_url},
+        timeout=60,
+    )
+    assert "Refund processed: 1/2 current; drift" in response.text
+    assert "subject, HTML edited at the provider" in response.text

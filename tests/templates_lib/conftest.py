@@ -22,7 +22,7 @@ def make_template(layout, django_capture_on_commit_callbacks):
             "name": "Refund processed",
             "slug": "refund-processed",
             "purpose": "transactional",
-            "event_types": ["refund_processed"],
+            "event_types": ["refund.processed"],
             "layout": layout,
             "subject": "Refund {{refund.amount}} {{refund.currency}} for {{return_id}}",
             "html": "<h1>Hi {{customer.first_name}}</h1><p>We refunded {{refund.amount}}.</p>",

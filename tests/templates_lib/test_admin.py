@@ -138,7 +138,7 @@ def test_preview_renders_in_a_sandboxed_iframe_and_escapes_the_html(client, make
     template = make_template()
     url = reverse("admin:templates_lib_template_preview", args=[template.pk])
 
-    response = client.get(url, {"version": 1, "event_type": "refund_processed", "locale": "en"})
+    response = client.get(url, {"version": 1, "event_type": "refund.processed", "locale": "en"})
 
     page = response.content.decode()
     assert response.status_code == 200
@@ -161,7 +161,7 @@ def test_send_test_from_the_preview_reaches_the_sandbox(
         url,
         {
             "version": 1,
-            "event_type": "refund_processed",
+            "event_type": "refund.processed",
             "locale": "en",
             "account": account.pk,
             "to": "qa@shop.example",

@@ -50,7 +50,7 @@ def test_provider_template_and_local_rendering_give_the_same_email(
     sync = template.syncs.get()
     assert sync.status == SyncStatus.CURRENT
     version = template.active_version
-    context = sample_context("refund_processed")
+    context = sample_context("refund.processed")
     if values == "tricky":
         context.update(TRICKY)
     local = render_version(version, context)

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 def test_render_wraps_the_layout_fills_variables_and_escapes_values(make_template):
     template = make_template()
-    context = {**sample_context("refund_processed"), "customer": {"first_name": "<Ada & Bob>"}}
+    context = {**sample_context("refund.processed"), "customer": {"first_name": "<Ada & Bob>"}}
 
     email = render_version(template.versions.get(), context)
 
@@ -29,7 +29,7 @@ def test_subject_and_text_are_not_html_escaped(make_template):
     template = make_template(
         subject="For {{customer.first_name}}", html="<p>{{customer.first_name}}</p>"
     )
-    context = {**sample_context("refund_processed"), "customer": {"first_name": "O'Brien & Co"}}
+    context = {**sample_context("refund.processed"), "customer": {"first_name": "O'Brien & Co"}}
 
     email = render_version(template.versions.get(), context)
 
@@ -43,7 +43,7 @@ def test_text_is_generated_from_the_html_when_left_empty(make_template):
         html="<h1>Refund</h1><p>We refunded {{refund.amount}} {{refund.currency}}.</p>"
     )
 
-    email = render_version(template.versions.get(), sample_context("refund_processed"))
+    email = render_version(template.versions.get(), sample_context("refund.processed"))
 
     assert "We refunded 89.80 EUR." in email.text
     assert "<" not in email.text
@@ -54,7 +54,7 @@ def test_locale_falls_back_to_the_language_then_the_default(make_template):
         translations={"fr": {"subject": "Remboursement {{return_id}}", "html": "<p>Bonjour</p>"}}
     )
     version = template.versions.get()
-    context = sample_context("refund_processed")
+    context = sample_context("refund.processed")
 
     assert render_version(version, context, "fr").subject == "Remboursement RMA-1001"
     assert render_version(version, context, "fr-CA").locale == "fr"

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def errors(**fields):
     base = {"subject": "Refund for {{return_id}}", "html": "<p>Hi</p>", "text": ""}
     base.update(fields)
-    event_keys = base.pop("event_keys", ["refund_processed"])
+    event_keys = base.pop("event_keys", ["refund.processed"])
     return template_errors(event_keys=event_keys, **base)
 
 
@@ -29,11 +29,11 @@ def test_unknown_variable_is_named_with_its_line():
 
 
 def test_variables_must_be_provided_by_every_event_type():
-    # label_created has label_url, refund_processed does not.
-    result = errors(html="{{label_url}}", event_keys=["label_created", "refund_processed"])
+    # return.label_created has label_url, refund.processed does not.
+    result = errors(html="{{label_url}}", event_keys=["return.label_created", "refund.processed"])
 
     assert "label_url" in result["html"][0]
-    assert errors(html="{{label_url}}", event_keys=["label_created"]) == {}
+    assert errors(html="{{label_url}}", event_keys=["return.label_created"]) == {}
 
 
 def test_syntax_error_names_the_line():
