@@ -183,7 +183,9 @@ def test_templates_are_pushed_to_every_demo_account_and_drift_is_flagged(running
     # Someone edits the copy at "SendGrid": check sync flags it.
     key = {"Authorization": "Bearer SG.demo-sandbox.key-0000000000000001"}
     sendgrid = f"{running_demo['sandbox']}/sendgrid/v3/templates"
-    templates = requests.get(sendgrid, params={"generations": "dynamic", "page_size": 50}, headers=key, timeout=10).json()
+    templates = requests.get(
+        sendgrid, params={"generations": "dynamic", "page_size": 50}, headers=key, timeout=10
+    ).json()
     [remote] = [t for t in templates["result"] if t["name"] == "Refund processed"]
     [active] = [v for v in remote["versions"] if v["active"]]
     requests.patch(
