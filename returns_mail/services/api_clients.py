@@ -1,0 +1,51 @@
+"""API clients: tokens are shown once, stored only as digests, and can be rotated."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.utils import timezone
+
+from returns_mail.models import ApiClient
+from returns_mail.models.api_clients import SCOPES, token_digest
+
+TOKEN_PREFIX = "rm_"
+
+
+def _new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def api_client_create(
+    *, name: str, scopes: list[str], rate_limit_per_minute: int = 6000
+) -> tuple[ApiClient, str]:
+    """Create a client; returns it with its token, which is never available again."""
+    unknown = sorted(set(scopes) - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scopes: {', '.join(unknown)} (known: {', '.join(SCOPES)})")
+    token = _new_token()
+    client = ApiClient.objects.create(
+        name=name,
+        scopes=list(scopes),
+        rate_limit_per_minute=rate_limit_per_minute,
+        token_digest=token_digest(token),
+        token_prefix=token[:10],
+    )
+    return client, token
+
+
+def api_client_rotate(*, client: ApiClient) -> str:
+    """Replace the client's token (the old one stops working at once); returns the new one."""
+    token = _new_token()
+    ApiClient.objects.filter(pk=client.pk).update(
+        token_digest=token_digest(token), token_prefix=token[:10], token_rotated_at=timezone.now()
+    )
+    client.refresh_from_db()
+    return token
+
+
+def api_client_authenticate(token: str) -> ApiClient | None:
+    """The active client owning `token`, or None."""
+    if not token.startswith(TOKEN_PREFIX):
+        return None
+    return ApiClient.objects.filter(token_digest=token_digest(token), is_active=True).first()

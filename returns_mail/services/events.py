@@ -1,0 +1,203 @@
+"""Taking in return events: one transaction writes the event and its outbox rows; the sending
+tasks are queued on commit (DESIGN.md rule 1). Idempotency is the unique (client, key)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from config.queue import enqueue_on_commit
+from returns_mail.conditions import conditions_match
+from returns_mail.exceptions import IdempotencyConflict
+from returns_mail.models import (
+    ApiClient,
+    EventTypeSetting,
+    Message,
+    MessageStatus,
+    ReturnEvent,
+    TriggerRule,
+)
+from returns_mail.services.suppression import suppressed_emails
+from templates_lib.rendering import pick_locale
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """A validated event, as the API hands it over."""
+
+    type: str
+    occurred_at: datetime
+    return_id: str
+    customer_email: str
+    order_id: str = ""
+    customer_name: str = ""
+    customer_locale: str = ""
+    marketing_consent: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def request_digest(payload: Any) -> str:
+    """Of the request body as parsed JSON, so key order and spacing do not matter."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def event_ingest(
+    *, client: ApiClient, event: EventInput, idempotency_key: str, digest: str
+) -> tuple[ReturnEvent, bool]:
+    """Store the event and its messages once. Returns (event, created).
+
+    A repeat with the same key and body returns the first event; with another body raises
+    IdempotencyConflict. Concurrent repeats are settled by the unique constraint."""
+    existing = _existing(client, idempotency_key, digest)
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            stored = ReturnEvent.objects.create(
+                client=client,
+                idempotency_key=idempotency_key,
+                request_digest=digest,
+                type=event.type,
+                occurred_at=event.occurred_at,
+                return_id=event.return_id,
+                order_id=event.order_id,
+                customer_email=event.customer_email,
+                customer_name=event.customer_name,
+                customer_locale=event.customer_locale,
+                marketing_consent=event.marketing_consent,
+                data=event.data,
+            )
+            messages = messages_plan(event=stored)
+            messages_cancel_superseded(event=stored)
+            stored.response = event_response(stored, messages)
+            ReturnEvent.objects.filter(pk=stored.pk).update(response=stored.response)
+    except IntegrityError:
+        existing = _existing(client, idempotency_key, digest)
+        if existing is None:
+            raise
+        return existing, False
+    return stored, True
+
+
+def _existing(client, key, digest) -> ReturnEvent | None:
+    existing = ReturnEvent.objects.filter(client=client, idempotency_key=key).first()
+    if existing is not None and existing.request_digest != digest:
+        raise IdempotencyConflict(existing.pk)
+    return existing
+
+
+def event_type_enabled(event_type: str) -> bool:
+    return not EventTypeSetting.objects.filter(event_type=event_type, enabled=False).exists()
+
+
+def messages_plan(*, event: ReturnEvent) -> list[Message]:
+    """Create the outbox rows every matching rule asks for; queue the due ones on commit."""
+    if not event_type_enabled(event.type):
+        return []
+    context = event.template_context()
+    rules = (
+        TriggerRule.objects.filter(enabled=True, event_type=event.type)
+        .select_related("template__active_version", "pinned_version")
+        .order_by("priority", "pk")
+    )
+    now = timezone.now()
+    planned: list[Message] = []
+    for rule in rules:
+        if not conditions_match(context, rule.conditions, rule.match):
+            continue
+        version = rule.pinned_version or rule.template.active_version
+        if version is None:
+            logger.warning(
+                "rule %s matched event %s but its template has no active version", rule.pk, event.pk
+            )
+            continue
+        for email, name, internal in _recipients(rule, event):
+            locale = (
+                version.default_locale
+                if internal
+                else pick_locale(version.contents, event.customer_locale, version.default_locale)
+            )
+            planned.append(
+                Message(
+                    event=event,
+                    rule=rule,
+                    recipient=email,
+                    recipient_name=name,
+                    is_internal=internal,
+                    template_version=version,
+                    locale=locale,
+                    send_after=now + timedelta(minutes=rule.delay_minutes),
+                )
+            )
+    blocked = suppressed_emails([m.recipient for m in planned])
+    for message in planned:
+        if message.recipient.lower() in blocked.get(message.rule.template.purpose, set()):
+            message.status = MessageStatus.SUPPRESSED
+            message.error = "recipient is on the suppression list"
+    Message.objects.bulk_create(planned)
+    for message in planned:
+        if message.status == MessageStatus.QUEUED and message.send_after <= now:
+            enqueue_on_commit("returns_mail.tasks.send_message", message.pk)
+    return planned
+
+
+def _recipients(rule: TriggerRule, event: ReturnEvent):
+    seen = set()
+    if rule.send_to_customer:
+        seen.add(event.customer_email.lower())
+        yield event.customer_email, event.customer_name, False
+    for email in rule.internal_recipients:
+        if email.lower() not in seen:
+            seen.add(email.lower())
+            yield email, "", True
+
+
+def messages_cancel_superseded(*, event: ReturnEvent) -> int:
+    """A later event cancels pending messages of rules that list its type in `cancel_on`
+    (e.g. return.received cancels a queued return.reminder) for the same return."""
+    pending = (
+        Message.objects.filter(
+            event__client=event.client,
+            event__return_id=event.return_id,
+            status=MessageStatus.QUEUED,
+            rule__isnull=False,
+        )
+        .exclude(event=event)
+        .select_related("rule")
+    )
+    # cancel_on is a short JSON list: filtered here (JSON containment is not portable).
+    ids = [m.pk for m in pending if event.type in m.rule.cancel_on]
+    return Message.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).update(
+        status=MessageStatus.CANCELLED,
+        status_changed_at=timezone.now(),
+        error=f"cancelled by {event.type} (event {event.pk})",
+    )
+
+
+def event_response(event: ReturnEvent, messages: list[Message]) -> dict:
+    """The API's answer for an accepted event (also replayed for idempotent repeats)."""
+    return {
+        "id": event.pk,
+        "type": event.type,
+        "return_id": event.return_id,
+        "received_at": event.received_at.isoformat(),
+        "messages": [
+            {
+                "id": m.pk,
+                "rule": m.rule.name if m.rule else None,
+                "recipient": m.recipient,
+                "status": m.status,
+            }
+            for m in messages
+        ],
+    }

@@ -1,0 +1,247 @@
+"""Sending one outbox message: claim the row, render, hand it to a provider outside any
+transaction, record the attempt and the outcome (DESIGN.md rules 1 and 3).
+
+Transient errors retry with exponential backoff and jitter (never sooner than Retry-After) on
+the same account, then fail over to the next account of the rule's route. Failover happens only
+after errors that prove the provider did not take the mail; an ambiguous error (a read timeout
+after the request went out) holds the message for reconciliation instead of resending it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from providers.clients import client_for
+from providers.clients.types import Address, OutgoingEmail, SendResult
+from providers.exceptions import ProviderError
+from returns_mail.models import Attempt, Message, MessageStatus
+from returns_mail.services.routing import (
+    circuit_failure,
+    circuit_open_until,
+    circuit_success,
+    route,
+)
+from returns_mail.services.suppression import is_suppressed
+from templates_lib.models import SyncStatus, TemplateSync
+from templates_lib.rendering import render_version, template_context
+
+logger = logging.getLogger(__name__)
+
+ATTEMPTS_PER_ACCOUNT = 3
+MAX_ATTEMPTS = 10
+BACKOFF_BASE_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """Exponential with jitter (half to full of the step), never below Retry-After."""
+    step = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
+    delay = random.uniform(step / 2, step)  # noqa: S311 - jitter, not security
+    return max(delay, retry_after or 0.0)
+
+
+def message_claim(message_id: int) -> bool:
+    """Take the message for sending if it is due and nobody else has it (conditional UPDATE)."""
+    now = timezone.now()
+    return bool(
+        Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED, send_after__lte=now)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(
+            status=MessageStatus.SENDING,
+            claimed_at=now,
+            status_changed_at=now,
+            attempts=F("attempts") + 1,
+        )
+    )
+
+
+def message_send(*, message_id: int) -> Message | None:
+    """Send the message if it is due; harmless when run twice or for a row already handled."""
+    if not message_claim(message_id):
+        return None
+    message = Message.objects.select_related(
+        "event", "rule__template", "template_version__layout", "template_version__template"
+    ).get(pk=message_id)
+    purpose = message.template_version.template.purpose
+    if is_suppressed(message.recipient, purpose=purpose):
+        return _finish(
+            message, MessageStatus.SUPPRESSED, error="recipient is on the suppression list"
+        )
+    accounts = route(message.rule, message.recipient) if message.rule else []
+    account, position, wait_until = _usable_account(accounts, message.route_position)
+    if account is None:
+        if wait_until is not None:  # every account's circuit is open: wait for the first
+            return _requeue(
+                message, at=wait_until, error="all accounts of the route are cooling down"
+            )
+        if accounts:
+            return _finish(
+                message,
+                MessageStatus.FAILED,
+                error=f"every account of the route failed; last error: {message.error}",
+            )
+        return _finish(
+            message, MessageStatus.FAILED, error="the rule has no active provider account"
+        )
+    email = _outgoing(message, account)
+    started, clock = timezone.now(), time.perf_counter()
+    try:
+        result = client_for(account).send(email)  # network: outside any transaction
+    except ProviderError as exc:
+        return _failed_attempt(message, account, position, exc, started, clock)
+    return _sent(message, account, position, result, started, clock)
+
+
+def _usable_account(accounts, start: int):
+    """The first account from `start` on whose circuit is closed; else when one reopens."""
+    earliest = None
+    for position in range(start, len(accounts)):
+        until = circuit_open_until(accounts[position])
+        if until is None:
+            return accounts[position], position, None
+        earliest = until if earliest is None else min(earliest, until)
+    return None, start, earliest
+
+
+def _outgoing(message: Message, account) -> OutgoingEmail:
+    version = message.template_version
+    context = message.event.template_context()
+    base = {
+        "to": Address(message.recipient, message.recipient_name),
+        "correlation_id": str(message.correlation_id),
+        "categories": (message.event.type,),
+    }
+    if message.rule and message.rule.use_provider_template:
+        sync = TemplateSync.objects.filter(
+            template=version.template,
+            account=account,
+            locale=message.locale,
+            version=version,
+            status=SyncStatus.CURRENT,
+        ).first()
+        if sync is not None:
+            return OutgoingEmail(
+                subject="",
+                html="",
+                text="",
+                remote_template_id=sync.remote_id,
+                template_data=template_context(version, context),
+                **base,
+            )
+        logger.info(
+            "message %s: no current copy of the template at %s; rendering here", message.pk, account
+        )
+    rendered = render_version(version, context, message.locale)
+    return OutgoingEmail(subject=rendered.subject, html=rendered.html, text=rendered.text, **base)
+
+
+def _attempt(message, account, started, clock, outcome, *, status=None, provider_id="", error=""):
+    Attempt.objects.create(
+        message=message,
+        account=account,
+        started_at=started,
+        duration_ms=round((time.perf_counter() - clock) * 1000, 1),
+        outcome=outcome,
+        http_status=status,
+        provider_message_id=provider_id,
+        error=error[:2000],
+    )
+
+
+def _sent(message, account, position, result: SendResult, started, clock) -> Message:
+    rejected = [r for r in result.recipients if not r.accepted]
+    with transaction.atomic():
+        if rejected:  # Mandrill can refuse a recipient in a 200 answer
+            reason = f"{rejected[0].status}: {rejected[0].reason}"
+            _attempt(message, account, started, clock, "permanent", error=reason)
+            finished = _finish(
+                message,
+                MessageStatus.FAILED,
+                error=f"rejected by the provider ({reason})",
+                account=account,
+                position=position,
+            )
+        else:
+            _attempt(
+                message, account, started, clock, "sent", provider_id=result.provider_message_id
+            )
+            finished = _finish(
+                message,
+                MessageStatus.SENT,
+                account=account,
+                position=position,
+                provider_message_id=result.provider_message_id,
+                sent_at=timezone.now(),
+            )
+    circuit_success(account)
+    return finished
+
+
+def _failed_attempt(message, account, position, exc: ProviderError, started, clock) -> Message:
+    text = str(exc)
+    if exc.ambiguous:
+        with transaction.atomic():
+            _attempt(message, account, started, clock, "ambiguous", status=exc.status, error=text)
+            return _finish(
+                message, MessageStatus.AMBIGUOUS, error=text, account=account, position=position
+            )
+    if exc.permanent:
+        with transaction.atomic():
+            _attempt(message, account, started, clock, "permanent", status=exc.status, error=text)
+            return _finish(
+                message, MessageStatus.FAILED, error=text, account=account, position=position
+            )
+    with transaction.atomic():
+        _attempt(message, account, started, clock, "transient", status=exc.status, error=text)
+    circuit_failure(account, text)
+    tries_here = Attempt.objects.filter(
+        message=message, account=account, outcome="transient"
+    ).count()
+    if message.attempts >= MAX_ATTEMPTS:
+        return _finish(
+            message,
+            MessageStatus.FAILED,
+            error=f"gave up after {message.attempts} attempts: {text}",
+            account=account,
+            position=position,
+        )
+    if tries_here >= ATTEMPTS_PER_ACCOUNT:
+        # The provider proved it did not take the mail: the next account may send at once.
+        return _requeue(
+            message, at=timezone.now(), error=text, account=account, position=position + 1
+        )
+    delay = backoff_seconds(tries_here, exc.retry_after)
+    return _requeue(
+        message,
+        at=timezone.now() + timedelta(seconds=delay),
+        error=text,
+        account=account,
+        position=position,
+    )
+
+
+def _requeue(message, *, at, error, account=None, position=None) -> Message:
+    fields = {"next_attempt_at": at}
+    if position is not None:
+        fields["route_position"] = position
+    return _finish(message, MessageStatus.QUEUED, error=error, account=account, **fields)
+
+
+def _finish(message, status, *, error="", account=None, position=None, **fields) -> Message:
+    """Record the outcome, only if the row is still ours (status sending)."""
+    now = timezone.now()
+    values = {"status": status, "status_changed_at": now, "error": error[:2000], **fields}
+    if account is not None:
+        values["account"] = account
+    if position is not None:
+        values["route_position"] = position
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(**values)
+    message.refresh_from_db()
+    return message
