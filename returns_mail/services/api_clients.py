@@ -9,7 +9,7 @@ from django.utils import timezone
 from returns_mail.models import ApiClient
 from returns_mail.models.api_clients import SCOPES, token_digest
 
-TOKEN_PREFIX = "rm_"
+TOKEN_PREFIX = "rm_"  # noqa: S105 - a public marker, not a secret
 
 
 def _new_token() -> str:
