@@ -49,6 +49,9 @@ class Message(models.Model):
         default=0, help_text="Which account of the rule's route is tried next."
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Set (and committed) just before the provider call: a worker that dies after this point
+    # may have sent the mail, so the sweep holds the message instead of re-queueing it.
+    handed_over_at = models.DateTimeField(null=True, blank=True)
     account = models.ForeignKey(
         "providers.ProviderAccount",
         null=True,

@@ -23,8 +23,20 @@ def messages_sweep() -> int:
     (a killed worker): a lost task never loses a message. Returns how many were queued."""
     now = timezone.now()
     stuck_before = now - timedelta(seconds=settings.Q_RETRY)
-    Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=stuck_before).update(
-        status=MessageStatus.QUEUED, status_changed_at=now, error="re-queued: worker lost"
+    stuck = Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=stuck_before)
+    # Lost before the provider call: safe to send again.
+    stuck.filter(handed_over_at__isnull=True).update(
+        status=MessageStatus.QUEUED,
+        status_changed_at=now,
+        next_attempt_at=now,
+        error="re-queued: worker lost",
+    )
+    # Lost during the provider call: it may have been sent; hold it, never send it twice.
+    stuck.filter(handed_over_at__isnull=False).update(
+        status=MessageStatus.AMBIGUOUS,
+        status_changed_at=now,
+        error="worker lost while the provider call was in flight: check the provider before "
+        "resending",
     )
     due = (
         Message.objects.filter(status=MessageStatus.QUEUED, send_after__lte=now)

@@ -58,6 +58,7 @@ def message_claim(message_id: int) -> bool:
             claimed_at=now,
             status_changed_at=now,
             attempts=F("attempts") + 1,
+            handed_over_at=None,
         )
     )
 
@@ -92,6 +93,9 @@ def message_send(*, message_id: int) -> Message | None:
         )
     email = _outgoing(message, account)
     started, clock = timezone.now(), time.perf_counter()
+    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
+        handed_over_at=started, account=account
+    )
     try:
         result = client_for(account).send(email)  # network: outside any transaction
     except ProviderError as exc:
