@@ -3,6 +3,8 @@ and .env.example); defaults are the embedded development setup: SQLite, the ORM 
 
 from __future__ import annotations
 
+import os
+
 from config.env import (
     BASE_DIR,
     data_dir,
@@ -92,6 +94,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": env.float("SQLITE_BUSY_TIMEOUT", default=20.0),
     }
+    # The test database is a file, so reliability tests can share it with a real worker; one
+    # per test run, so runs side by side do not meet.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     # A connection that died with a database restart is replaced, not reused.
@@ -238,3 +243,52 @@ CKEDITOR_CONFIGS = {
 }
 # CKEditor 4 is past its end of life (ckeditor.W001): contained as described in the README.
 SILENCED_SYSTEM_CHECKS = ["ckeditor.W001"]
+
+# --- REST API (returns_mail.api) ------------------------------------------------------------------
+INSTALLED_APPS += ["drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK.update(
+    {
+        # One error format for the whole API: {"error": {"code", "message", "fields"}}.
+        "EXCEPTION_HANDLER": "returns_mail.api.exceptions.api_exception_handler",
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    }
+)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Returns Mail API",
+    "DESCRIPTION": "The returns system posts return events; Returns Mail sends the emails its "
+    "trigger rules ask for and reports what happened to each. Authenticate with "
+    "`Authorization: Bearer <token>`. Every error is answered as "
+    '`{"error": {"code", "message", "fields"}}`, `fields` naming each bad field by its dotted '
+    "path.",
+    "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from the drf-spectacular-sidecar package's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "returns_mail.models.outbox.MessageStatus",
+    },
+}
+# The API's rate-limit counters. With Redis, every web process shares them (the same Redis as
+# the task broker, under its own key prefix); without, each process counts its own.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "returns-mail:cache",
+            # Bounded waits: a blackholed Redis must not hang API requests (the throttle then
+            # lets requests through and logs it).
+            "OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "returns-mail",
+        }
+    }

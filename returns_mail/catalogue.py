@@ -308,3 +308,16 @@ SAMPLE_COMMON = {
 def sample_context(event_type: str) -> dict[str, Any]:
     """A complete template context for `event_type` from sample data (brand added by layouts)."""
     return {**SAMPLE_COMMON, **CATALOGUE[event_type].sample}
+
+
+def stored_event_context(event_id: int) -> tuple[str, dict[str, Any]] | None:
+    """A stored event's type and template context, or None when there is no such event.
+
+    The template library's preview calls this through the RETURN_EVENT_CATALOGUE setting, so it
+    can render a real event without importing returns_mail."""
+    from returns_mail.models import ReturnEvent
+
+    event = ReturnEvent.objects.filter(pk=event_id).first()
+    if event is None:
+        return None
+    return event.type, event.template_context()

@@ -13,7 +13,6 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from providers.exceptions import ProviderError
-from templates_lib.catalogue import sample_context
 from templates_lib.forms import (
     LayoutForm,
     PreviewForm,
@@ -236,6 +235,8 @@ class TemplateAdmin(admin.ModelAdmin):
         data = request.POST if request.method == "POST" else request.GET
         preview_form = PreviewForm(data or None, template=template)
         if not preview_form.is_bound or not preview_form.is_valid():
+            for error in preview_form.errors.get("stored_event", []):
+                self.message_user(request, error, messages.ERROR)
             active = template.active_version or template.versions.order_by("-number").first()
             preview_form = PreviewForm(
                 {
@@ -254,7 +255,8 @@ class TemplateAdmin(admin.ModelAdmin):
                 raise PermissionDenied
             if send_form.is_valid():
                 self._send_test(request, version, choice, send_form.cleaned_data)
-        rendered = render_version(version, sample_context(choice["event_type"]), choice["locale"])
+        event_type, variables = preview_form.context()
+        rendered = render_version(version, variables, choice["locale"])
         context = {
             **self.admin_site.each_context(request),
             "title": f"Preview: {template.name}",
@@ -264,6 +266,8 @@ class TemplateAdmin(admin.ModelAdmin):
             "preview_form": preview_form,
             "send_form": send_form,
             "rendered": rendered,
+            "stored_event": choice.get("stored_event"),
+            "rendered_event_type": event_type,
         }
         return TemplateResponse(request, "admin/templates_lib/template/preview.html", context)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from django import forms
 from django.conf import settings
 
 from providers.models import ProviderAccount, ProviderKind
-from templates_lib.catalogue import event_type_choices
+from templates_lib.catalogue import event_type_choices, sample_context
 from templates_lib.models import Layout, Template, TemplateTranslation
 from templates_lib.validation import layout_errors, template_errors
 
@@ -109,9 +111,22 @@ class LayoutForm(forms.ModelForm):
         return html
 
 
+def stored_event_context(event_id: int) -> tuple[str, dict] | None:
+    """(event type, template context) of a stored event, from the app that owns events (the
+    module RETURN_EVENT_CATALOGUE names: this app never imports it); None when there is none."""
+    lookup = getattr(import_module(settings.RETURN_EVENT_CATALOGUE), "stored_event_context", None)
+    return lookup(event_id) if lookup is not None else None
+
+
 class PreviewForm(forms.Form):
     version = forms.TypedChoiceField(coerce=int)
     event_type = forms.ChoiceField(label="Sample event")
+    stored_event = forms.IntegerField(
+        label="Stored event id",
+        required=False,
+        min_value=1,
+        help_text="Optional: render with a real event's data instead of the sample.",
+    )
     locale = forms.ChoiceField(required=False)
 
     def __init__(self, *args, template: Template, **kwargs):
@@ -127,6 +142,22 @@ class PreviewForm(forms.Form):
         ]
         locales = sorted({loc for v in versions for loc in v.contents})
         self.fields["locale"].choices = [(loc, loc) for loc in locales]
+        self.stored: tuple[str, dict] | None = None
+
+    def clean_stored_event(self):
+        event_id = self.cleaned_data.get("stored_event")
+        if event_id:
+            self.stored = stored_event_context(event_id)
+            if self.stored is None:
+                raise forms.ValidationError(f"There is no stored event with id {event_id}.")
+        return event_id
+
+    def context(self) -> tuple[str, dict]:
+        """(event type, variables) to render with: the stored event's, or the sample's."""
+        if self.stored is not None:
+            return self.stored
+        event_type = self.cleaned_data["event_type"]
+        return event_type, sample_context(event_type)
 
 
 class SendTestForm(forms.Form):

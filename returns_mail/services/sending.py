@@ -35,7 +35,7 @@ from templates_lib.rendering import render_version, template_context
 logger = logging.getLogger(__name__)
 
 ATTEMPTS_PER_ACCOUNT = 3
-MAX_ATTEMPTS = 10
+MAX_ATTEMPTS = 12
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 
@@ -82,12 +82,6 @@ def message_send(*, message_id: int) -> Message | None:
             return _requeue(
                 message, at=wait_until, error="all accounts of the route are cooling down"
             )
-        if accounts:
-            return _finish(
-                message,
-                MessageStatus.FAILED,
-                error=f"every account of the route failed; last error: {message.error}",
-            )
         return _finish(
             message, MessageStatus.FAILED, error="the rule has no active provider account"
         )
@@ -99,14 +93,16 @@ def message_send(*, message_id: int) -> Message | None:
     try:
         result = client_for(account).send(email)  # network: outside any transaction
     except ProviderError as exc:
-        return _failed_attempt(message, account, position, exc, started, clock)
+        return _failed_attempt(message, account, position, len(accounts), exc, started, clock)
     return _sent(message, account, position, result, started, clock)
 
 
 def _usable_account(accounts, start: int):
-    """The first account from `start` on whose circuit is closed; else when one reopens."""
+    """The first account, from `start` round the route, whose circuit is closed; else None and
+    when the first of them closes again."""
     earliest = None
-    for position in range(start, len(accounts)):
+    for offset in range(len(accounts)):
+        position = (start + offset) % len(accounts)
         until = circuit_open_until(accounts[position])
         if until is None:
             return accounts[position], position, None
@@ -188,26 +184,17 @@ def _sent(message, account, position, result: SendResult, started, clock) -> Mes
     return finished
 
 
-def _failed_attempt(message, account, position, exc: ProviderError, started, clock) -> Message:
+def _failed_attempt(message, account, position, route_length, exc: ProviderError, started, clock):
     text = str(exc)
-    if exc.ambiguous:
+    if exc.ambiguous or exc.permanent:
+        outcome = "ambiguous" if exc.ambiguous else "permanent"
+        status = MessageStatus.AMBIGUOUS if exc.ambiguous else MessageStatus.FAILED
         with transaction.atomic():
-            _attempt(message, account, started, clock, "ambiguous", status=exc.status, error=text)
-            return _finish(
-                message, MessageStatus.AMBIGUOUS, error=text, account=account, position=position
-            )
-    if exc.permanent:
-        with transaction.atomic():
-            _attempt(message, account, started, clock, "permanent", status=exc.status, error=text)
-            return _finish(
-                message, MessageStatus.FAILED, error=text, account=account, position=position
-            )
+            _attempt(message, account, started, clock, outcome, status=exc.status, error=text)
+            return _finish(message, status, error=text, account=account, position=position)
     with transaction.atomic():
         _attempt(message, account, started, clock, "transient", status=exc.status, error=text)
     circuit_failure(account, text)
-    tries_here = Attempt.objects.filter(
-        message=message, account=account, outcome="transient"
-    ).count()
     if message.attempts >= MAX_ATTEMPTS:
         return _finish(
             message,
@@ -216,10 +203,20 @@ def _failed_attempt(message, account, position, exc: ProviderError, started, clo
             account=account,
             position=position,
         )
-    if tries_here >= ATTEMPTS_PER_ACCOUNT:
-        # The provider proved it did not take the mail: the next account may send at once.
+    tries_here = Attempt.objects.filter(
+        message=message, account=account, outcome="transient"
+    ).count()
+    if tries_here % ATTEMPTS_PER_ACCOUNT == 0 and route_length > 1:
+        # The provider proved it did not take the mail: the next account may send at once;
+        # coming round to the first account again waits like any retry.
+        following = (position + 1) % route_length
+        delay = 0.0 if following else backoff_seconds(message.attempts, exc.retry_after)
         return _requeue(
-            message, at=timezone.now(), error=text, account=account, position=position + 1
+            message,
+            at=timezone.now() + timedelta(seconds=delay),
+            error=text,
+            account=account,
+            position=following,
         )
     delay = backoff_seconds(tries_here, exc.retry_after)
     return _requeue(

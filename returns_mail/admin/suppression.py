@@ -1,0 +1,40 @@
+"""The suppression list: who must not get mail. New entries go through suppression_add."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from returns_mail.forms import SuppressionForm
+from returns_mail.models import Suppression
+from returns_mail.services.suppression import suppression_add
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(admin.ModelAdmin):
+    form = SuppressionForm
+    list_display = ("email", "reason", "scope", "note", "created_by", "created_at")
+    list_filter = ("reason", "scope")
+    list_select_related = ("created_by",)
+    search_fields = ("email", "note")
+    date_hierarchy = "created_at"
+    fields = ("email", "reason", "scope", "note", "created_by", "created_at")
+    readonly_fields = ("created_by", "created_at")
+
+    def get_changeform_initial_data(self, request):
+        return {"reason": "manual", **super().get_changeform_initial_data(request)}
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        added = suppression_add(
+            email=obj.email, reason=obj.reason, scope=obj.scope, note=obj.note, actor=request.user
+        )
+        # The admin logs and redirects with `obj`: make it the stored row.
+        obj.pk, obj.email, obj.created_by, obj.created_at = (
+            added.pk,
+            added.email,
+            added.created_by,
+            added.created_at,
+        )
+        obj._state.adding = False

@@ -1,0 +1,222 @@
+"""The REST API's views: validate the input, call one service or selector, shape the answer."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from returns_mail.api import schema
+from returns_mail.api.authentication import BearerTokenAuthentication
+from returns_mail.api.exceptions import (
+    ApiError,
+    flatten_errors,
+    idempotency_conflict,
+    invalid_input,
+)
+from returns_mail.api.parsers import JsonBodyParser, read_json
+from returns_mail.api.permissions import HasScope
+from returns_mail.api.serializers import (
+    EventAcceptedSerializer,
+    EventDetailSerializer,
+    EventSerializer,
+    ReturnMessagesSerializer,
+)
+from returns_mail.api.throttling import ClientRateThrottle
+from returns_mail.catalogue import CATALOGUE
+from returns_mail.exceptions import IdempotencyConflict
+from returns_mail.models import ApiClient, ReturnEvent
+from returns_mail.selectors import event_get, return_messages
+from returns_mail.services.events import event_ingest, request_digest
+
+MAX_BATCH = schema.MAX_BATCH
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class ApiView(APIView):
+    authentication_classes = [BearerTokenAuthentication]
+    permission_classes = [HasScope]
+    throttle_classes = [ClientRateThrottle]
+    parser_classes = [JsonBodyParser]
+    renderer_classes = [JSONRenderer]
+    required_scopes: dict[str, str] = {}
+
+
+def _idempotency_header(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _KEY.match(key):
+        raise invalid_input(
+            {"Idempotency-Key": ["Expected 1 to 255 visible ASCII characters (no spaces)."]}
+        )
+    return key
+
+
+def _validated(body) -> EventSerializer:
+    """The event serializer, valid, or the 400 naming every bad field."""
+    serializer = EventSerializer(data=body)
+    if not serializer.is_valid():
+        fields = flatten_errors(serializer.errors)
+        unknown_type = any(
+            getattr(detail, "code", None) == "unknown_type"
+            for detail in serializer.errors.get("type", [])
+        )
+        extra = {"known_types": list(CATALOGUE)} if unknown_type else {}
+        raise invalid_input(fields, **extra)
+    return serializer
+
+
+def _ingest(client: ApiClient, body, key: str | None) -> tuple[ReturnEvent, bool]:
+    serializer = _validated(body)
+    key = key or serializer.validated_data.get("event_id") or f"auto:{uuid.uuid4()}"
+    return event_ingest(
+        client=client,
+        event=serializer.event_input(),
+        idempotency_key=key,
+        digest=request_digest(body),
+    )
+
+
+class EventCreateView(ApiView):
+    required_scopes = {"POST": "events:write"}
+
+    @extend_schema(
+        operation_id="events_create",
+        summary="Post one return event",
+        description=schema.catalogue_description(),
+        request=EventSerializer,
+        parameters=[schema.IDEMPOTENCY_KEY, schema.REPLAY_HEADER, schema.RETRY_AFTER],
+        responses={
+            202: OpenApiResponse(
+                EventAcceptedSerializer,
+                description="Accepted: the event id and the messages it queued. A repeat "
+                "with the same key and body gets the first answer again.",
+            ),
+            400: schema.error_response("Malformed JSON, or invalid fields (each one named)."),
+            409: schema.error_response("The idempotency key was used for another body."),
+            **schema.WRITE_ERRORS,
+        },
+        examples=[
+            *schema.EVENT_EXAMPLES,
+            schema.ACCEPTED_EXAMPLE,
+            schema.INVALID_EXAMPLE,
+            schema.CONFLICT_EXAMPLE,
+        ],
+        tags=["events"],
+    )
+    def post(self, request):
+        body = read_json(request)
+        if not isinstance(body, dict):
+            raise invalid_input({}, message="The body must be a JSON object: one event.")
+        event, created = _ingest(request.user, body, _idempotency_header(request))
+        headers = {"Location": reverse("api:event-detail", args=[event.pk])}
+        if not created:
+            headers["Idempotent-Replay"] = "true"
+        return Response(event.response, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+
+class EventBatchView(ApiView):
+    required_scopes = {"POST": "events:write"}
+
+    @extend_schema(
+        operation_id="events_batch_create",
+        summary=f"Post up to {MAX_BATCH} return events",
+        description="Each item is an event as for `POST /api/v1/events`, answered on its own "
+        "(202 accepted or replayed, 400 invalid, 409 idempotency conflict) in `results`, in "
+        "the order sent. The whole body is refused (400) when it is not a JSON array or holds "
+        f"no item or more than {MAX_BATCH}.",
+        request=EventSerializer(many=True),
+        parameters=[schema.BATCH_IDEMPOTENCY_KEY, schema.RETRY_AFTER],
+        responses={
+            200: schema.BatchResponseSerializer,
+            400: schema.error_response("Not a JSON array, empty, or more than 100 items."),
+            **schema.WRITE_ERRORS,
+        },
+        examples=schema.BATCH_EXAMPLES,
+        tags=["events"],
+    )
+    def post(self, request):
+        body = read_json(request)
+        if not isinstance(body, list):
+            raise invalid_input({}, message="The body must be a JSON array of events.")
+        if not body or len(body) > MAX_BATCH:
+            raise ApiError(
+                status_code=status.HTTP_400_BAD_REQUEST,
+                code="too_many_items" if body else "empty_batch",
+                message=f"A batch holds 1 to {MAX_BATCH} events; this one has {len(body)}.",
+                max_items=MAX_BATCH,
+            )
+        batch_key = _idempotency_header(request)
+        results = []
+        for index, item in enumerate(body):
+            key = f"{batch_key}:{index}" if batch_key else None
+            if isinstance(item, dict) and isinstance(item.get("event_id"), str):
+                key = None  # the item's own event_id is its key
+            results.append(_batch_item(request.user, index, item, key))
+        return Response({"results": results}, status=status.HTTP_200_OK)
+
+
+def _batch_item(client: ApiClient, index: int, item, key: str | None) -> dict:
+    if not isinstance(item, dict):
+        error = invalid_input({}, message="Each item must be a JSON object: one event.")
+        return {"index": index, "status": 400, "errors": error.body()["error"]}
+    try:
+        event, _ = _ingest(client, item, key)
+    except ApiError as exc:
+        return {"index": index, "status": exc.status_code, "errors": exc.body()["error"]}
+    except IdempotencyConflict as exc:
+        return {"index": index, "status": 409, "errors": idempotency_conflict(exc).body()["error"]}
+    return {"index": index, "status": 202, "event": event.response}
+
+
+class EventDetailView(ApiView):
+    required_scopes = {"GET": "messages:read"}
+
+    @extend_schema(
+        operation_id="events_retrieve",
+        summary="An event with its messages and their current status",
+        parameters=[OpenApiParameter("event_id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={
+            200: EventDetailSerializer,
+            404: schema.error_response("No such event among this client's."),
+            **schema.COMMON_ERRORS,
+        },
+        tags=["events"],
+    )
+    def get(self, request, event_id: int):
+        event = event_get(client=request.user, event_id=event_id)
+        if event is None:
+            raise Http404
+        return Response(EventDetailSerializer(event).data)
+
+
+class ReturnMessagesView(ApiView):
+    required_scopes = {"GET": "messages:read"}
+
+    @extend_schema(
+        operation_id="returns_messages_list",
+        summary="Every message sent for a return, newest first",
+        parameters=[OpenApiParameter("return_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={
+            200: ReturnMessagesSerializer,
+            404: schema.error_response("This client posted no event for the return."),
+            **schema.COMMON_ERRORS,
+        },
+        tags=["returns"],
+    )
+    def get(self, request, return_id: str):
+        messages = return_messages(client=request.user, return_id=return_id)
+        if messages is None:
+            raise Http404
+        return Response(
+            ReturnMessagesSerializer({"return_id": return_id, "messages": messages}).data
+        )

@@ -1,0 +1,95 @@
+"""Fixtures and helpers shared by the API tests (imported by each test_api_* module)."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from returns_mail.catalogue import CATALOGUE, SAMPLE_COMMON
+from returns_mail.models import Message, ReturnEvent, RoutingMode, RuleAccount, TriggerRule
+from returns_mail.services.api_clients import api_client_create
+
+BOTH_SCOPES = ["events:write", "messages:read"]
+EVENTS = "/api/v1/events"
+BATCH = "/api/v1/events/batch"
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_keys(settings):
+    """Rate-limit counters of one test never reach another: a fresh key prefix on the
+    configured cache (Redis when REDIS_URL is set, local memory otherwise)."""
+    default = {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
+    settings.CACHES = {**settings.CACHES, "default": default}
+
+
+@pytest.fixture
+def make_client(db):
+    """make_client(name=..., scopes=[...], rate_limit_per_minute=...) -> (ApiClient, token)."""
+
+    def make(name: str | None = None, scopes=None, **fields):
+        return api_client_create(
+            name=name or f"client-{uuid.uuid4().hex[:8]}",
+            scopes=BOTH_SCOPES if scopes is None else scopes,
+            **fields,
+        )
+
+    return make
+
+
+@pytest.fixture
+def api_client(make_client):
+    """(ApiClient, token) with both scopes."""
+    return make_client(name="returns-system")
+
+
+@pytest.fixture
+def api(api_client):
+    """A DRF test client sending the api_client's token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_client[1]}")
+    return client
+
+
+def event_body(event_type: str = "refund.processed", **overrides) -> dict:
+    """A valid event of `event_type` from the catalogue's sample; top-level keys overridden."""
+    customer = {k: v for k, v in SAMPLE_COMMON["customer"].items() if k != "first_name"}
+    body = {
+        "type": event_type,
+        "occurred_at": SAMPLE_COMMON["occurred_at"],
+        "return_id": SAMPLE_COMMON["return_id"],
+        "order_id": SAMPLE_COMMON["order_id"],
+        "customer": customer,
+        "data": copy.deepcopy(CATALOGUE[event_type].sample),
+    }
+    body.update(overrides)
+    return body
+
+
+def post_json(api, path: str, body, **headers):
+    return api.post(path, body, format="json", **headers)
+
+
+def row_counts() -> tuple[int, int]:
+    return ReturnEvent.objects.count(), Message.objects.count()
+
+
+@pytest.fixture
+def refund_rule(db, make_account):
+    """A rule sending the default `refund.processed` template to the customer through a
+    SendGrid account at the sandbox."""
+    from templates_lib.models import Template
+    from templates_lib.services.defaults import defaults_install
+
+    defaults_install()
+    account = make_account("sendgrid", name="SendGrid (sandbox)")
+    rule = TriggerRule.objects.create(
+        name="Refund confirmation",
+        event_type="refund.processed",
+        template=Template.objects.get(slug="refund-processed"),
+        routing=RoutingMode.SINGLE,
+    )
+    RuleAccount.objects.create(rule=rule, account=account)
+    return rule
