@@ -20,6 +20,7 @@ from returns_mail.models import (
 )
 from returns_mail.models.api_clients import SCOPES
 from returns_mail.models.rules import CONDITION_OPERATORS
+from returns_mail.services.events import event_types_switch
 from templates_lib.catalogue import allowed_variables, event_type_choices, event_types
 from templates_lib.models import TemplateVersion
 
@@ -78,13 +79,19 @@ ConditionFormSet = forms.formset_factory(ConditionForm, extra=2, can_delete=True
 
 
 def condition_rows(conditions: list[dict]) -> list[dict]:
+    """A rule's stored conditions as form rows ("is one of" values comma-separated)."""
     rows = []
     for condition in conditions:
         value = condition.get("value", "")
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
-        rows.append({"field": condition.get("field", ""), "op": condition.get("op", "")})
-        rows[-1]["value"] = "" if condition.get("op") == "set" else str(value)
+        rows.append(
+            {
+                "field": condition.get("field", ""),
+                "op": condition.get("op", ""),
+                "value": str(value),
+            }
+        )
     return rows
 
 
@@ -333,10 +340,5 @@ class EventTypeSwitchForm(forms.Form):
             for key in event_types()
             if _switch_name(key) in self.changed_data
         }
-        EventTypeSetting.objects.bulk_create(
-            [EventTypeSetting(event_type=key, enabled=on) for key, on in changed.items()],
-            update_conflicts=True,
-            unique_fields=["event_type"],
-            update_fields=["enabled", "updated_at"],
-        )
+        event_types_switch(changes=changed)
         return changed

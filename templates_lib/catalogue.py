@@ -38,3 +38,8 @@ def allowed_variables(keys: Iterable[str]) -> set[str]:
 
 def sample_context(event_type: str) -> dict[str, Any]:
     return _module().sample_context(event_type)
+
+
+def stored_event_context(event_id: int) -> tuple[str, dict[str, Any]] | None:
+    """(event type, template context) of a stored event, or None when there is no such event."""
+    return _module().stored_event_context(event_id)

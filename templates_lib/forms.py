@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from importlib import import_module
-
 from django import forms
 from django.conf import settings
 
 from providers.models import ProviderAccount, ProviderKind
-from templates_lib.catalogue import event_type_choices, sample_context
+from templates_lib.catalogue import event_type_choices, sample_context, stored_event_context
 from templates_lib.models import Layout, Template, TemplateTranslation
 from templates_lib.validation import layout_errors, template_errors
 
@@ -109,13 +107,6 @@ class LayoutForm(forms.ModelForm):
         if errors:
             raise forms.ValidationError(errors)
         return html
-
-
-def stored_event_context(event_id: int) -> tuple[str, dict] | None:
-    """(event type, template context) of a stored event, from the app that owns events (the
-    module RETURN_EVENT_CATALOGUE names: this app never imports it); None when there is none."""
-    lookup = getattr(import_module(settings.RETURN_EVENT_CATALOGUE), "stored_event_context", None)
-    return lookup(event_id) if lookup is not None else None
 
 
 class PreviewForm(forms.Form):

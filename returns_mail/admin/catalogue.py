@@ -60,15 +60,10 @@ class EventTypeSettingAdmin(admin.ModelAdmin):
         if not changed:
             self.message_user(request, "Nothing changed.")
             return
-        on = [key for key, enabled in changed.items() if enabled]
-        off = [key for key, enabled in changed.items() if not enabled]
-        parts = [
-            f"switched on: {', '.join(on)}" if on else "",
-            f"switched off: {', '.join(off)}" if off else "",
-        ]
-        self.message_user(
-            request, "; ".join(p for p in parts if p).capitalize() + ".", messages.SUCCESS
-        )
+        for enabled, verb in ((True, "on"), (False, "off")):
+            keys = [key for key, state in changed.items() if state is enabled]
+            if keys:
+                self.message_user(request, f"Switched {verb}: {', '.join(keys)}.", messages.SUCCESS)
 
 
 @admin.register(AccountCircuit)

@@ -96,6 +96,16 @@ def _existing(client, key, digest) -> ReturnEvent | None:
     return existing
 
 
+def event_types_switch(*, changes: dict[str, bool]) -> None:
+    """Switch event types on or off (one upsert); a type without a row is on."""
+    EventTypeSetting.objects.bulk_create(
+        [EventTypeSetting(event_type=key, enabled=on) for key, on in changes.items()],
+        update_conflicts=True,
+        unique_fields=["event_type"],
+        update_fields=["enabled", "updated_at"],
+    )
+
+
 def event_type_enabled(event_type: str) -> bool:
     return not EventTypeSetting.objects.filter(event_type=event_type, enabled=False).exists()
 

@@ -66,7 +66,12 @@ def ingest(returns_system, django_capture_on_commit_callbacks):
 
     def run(event_type="refund.processed", *, key=None, execute=True, **overrides):
         event = event_input(event_type, **overrides)
-        payload = {"type": event.type, "return_id": event.return_id, "email": event.customer_email, **event.data}
+        payload = {
+            "type": event.type,
+            "return_id": event.return_id,
+            "email": event.customer_email,
+            **event.data,
+        }
         with django_capture_on_commit_callbacks(execute=execute):
             stored, _ = event_ingest(
                 client=returns_system,

@@ -1,4 +1,5 @@
-"""Fixtures and helpers shared by the API tests (imported by each test_api_* module)."""
+"""Fixtures and helpers shared by the API tests. A test module imports the `*_fixture` functions
+it uses (pytest finds them by their `name`), and `own_cache_keys_fixture` always."""
 
 from __future__ import annotations
 
@@ -18,15 +19,15 @@ BATCH = "/api/v1/events/batch"
 
 
 @pytest.fixture(autouse=True)
-def _own_cache_keys(settings):
+def own_cache_keys_fixture(settings):
     """Rate-limit counters of one test never reach another: a fresh key prefix on the
     configured cache (Redis when REDIS_URL is set, local memory otherwise)."""
     default = {**settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}
     settings.CACHES = {**settings.CACHES, "default": default}
 
 
-@pytest.fixture
-def make_client(db):
+@pytest.fixture(name="make_client")
+def make_client_fixture(db):
     """make_client(name=..., scopes=[...], rate_limit_per_minute=...) -> (ApiClient, token)."""
 
     def make(name: str | None = None, scopes=None, **fields):
@@ -39,18 +40,23 @@ def make_client(db):
     return make
 
 
-@pytest.fixture
-def api_client(make_client):
+@pytest.fixture(name="api_client")
+def api_client_fixture(make_client):
     """(ApiClient, token) with both scopes."""
     return make_client(name="returns-system")
 
 
-@pytest.fixture
-def api(api_client):
-    """A DRF test client sending the api_client's token."""
+def api_for(token: str) -> APIClient:
+    """A DRF test client sending `token`."""
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_client[1]}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
+
+
+@pytest.fixture(name="api")
+def api_fixture(api_client):
+    """A DRF test client sending the api_client's token."""
+    return api_for(api_client[1])
 
 
 def event_body(event_type: str = "refund.processed", **overrides) -> dict:
@@ -76,8 +82,8 @@ def row_counts() -> tuple[int, int]:
     return ReturnEvent.objects.count(), Message.objects.count()
 
 
-@pytest.fixture
-def refund_rule(db, make_account):
+@pytest.fixture(name="refund_rule")
+def refund_rule_fixture(db, make_account):
     """A rule sending the default `refund.processed` template to the customer through a
     SendGrid account at the sandbox."""
     from templates_lib.models import Template

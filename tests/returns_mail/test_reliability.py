@@ -99,7 +99,7 @@ def test_killing_the_worker_mid_load_loses_nothing_and_sends_nothing_twice(
         worker.wait()
 
     final = statuses()
-    print(f"killed with {dict(killed_at)}; final {dict(final)}")  # noqa: T201 - shown with -s
+    print(f"killed with {dict(killed_at)}; final {dict(final)}")
     assert set(final) <= FINAL, final
     assert final[MessageStatus.FAILED] == 0, final
     sends = collections.Counter(

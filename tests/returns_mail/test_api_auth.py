@@ -1,0 +1,181 @@
+"""Bearer tokens, scopes and the per-client rate limit."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from rest_framework.test import APIClient
+
+from returns_mail.api.throttling import ClientRateThrottle
+from returns_mail.models import ApiClient
+from returns_mail.services.api_clients import api_client_rotate
+from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
+    BATCH,
+    EVENTS,
+    api_client_fixture,
+    api_fixture,
+    api_for,
+    event_body,
+    make_client_fixture,
+    own_cache_keys_fixture,
+    post_json,
+    row_counts,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def error(code: str, message: str, **extra) -> dict:
+    return {"error": {"code": code, "message": message, "fields": {}, **extra}}
+
+
+def assert_401(response, message: str, code: str = "authentication_failed") -> None:
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json() == error(code, message)
+    assert row_counts() == (0, 0)
+
+
+def test_no_token_is_401_with_www_authenticate(db):
+    response = post_json(APIClient(), EVENTS, event_body())
+
+    assert_401(response, "Authentication credentials were not provided.", "not_authenticated")
+
+
+@pytest.mark.parametrize(
+    ("header", "message"),
+    [
+        ("Bearer rm_not-a-real-token", "Invalid token, or its client is inactive."),
+        ("Bearer not-even-our-prefix", "Invalid token, or its client is inactive."),
+        ("Bearer ", "Malformed bearer token."),
+        ("Bearer rm_a rm_b", "Malformed bearer token."),
+        ("Basic dXNlcjpwYXNz", 'Use "Authorization: Bearer <token>".'),
+        ("Token rm_abc", 'Use "Authorization: Bearer <token>".'),
+    ],
+)
+def test_a_bad_authorization_header_is_401(db, header, message):
+    response = post_json(APIClient(), EVENTS, event_body(), HTTP_AUTHORIZATION=header)
+
+    assert_401(response, message)
+
+
+def test_an_inactive_clients_token_is_401(api, api_client):
+    ApiClient.objects.filter(pk=api_client[0].pk).update(is_active=False)
+
+    assert_401(post_json(api, EVENTS, event_body()), "Invalid token, or its client is inactive.")
+
+
+def test_a_rotated_token_stops_working_and_the_new_one_works(api, api_client):
+    new_token = api_client_rotate(client=api_client[0])
+
+    assert_401(post_json(api, EVENTS, event_body()), "Invalid token, or its client is inactive.")
+    assert post_json(api_for(new_token), EVENTS, event_body()).status_code == 202
+
+
+def test_the_scheme_is_case_insensitive(api_client):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"bearer {api_client[1]}")
+
+    assert post_json(client, EVENTS, event_body()).status_code == 202
+
+
+def test_no_token_appears_in_the_logs(api_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    _, token = api_client
+    wrong = token[:-4] + "AAAA"
+
+    post_json(api_for(wrong), EVENTS, event_body())
+    post_json(api_for(token), EVENTS, {"type": "nope"})
+    post_json(api_for(token), EVENTS, event_body())
+
+    assert caplog.records  # the 401 and the 400 are logged...
+    assert token not in caplog.text  # ...without the token
+    assert wrong not in caplog.text
+    assert token[3:20] not in caplog.text
+
+
+# --- scopes -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("path", [EVENTS, BATCH])
+def test_posting_needs_events_write(make_client, path):
+    _, token = make_client(scopes=["messages:read"])
+
+    response = post_json(api_for(token), path, event_body())
+
+    assert response.status_code == 403
+    assert response.json() == error(
+        "insufficient_scope",
+        'This token lacks the scope "events:write".',
+        required_scope="events:write",
+    )
+    assert row_counts() == (0, 0)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/events/1", "/api/v1/returns/RMA-1001/messages"])
+def test_reading_needs_messages_read(make_client, path):
+    _, token = make_client(scopes=["events:write"])
+
+    response = api_for(token).get(path)
+
+    assert response.status_code == 403
+    assert response.json() == error(
+        "insufficient_scope",
+        'This token lacks the scope "messages:read".',
+        required_scope="messages:read",
+    )
+
+
+def test_a_method_the_endpoint_lacks_is_405(api):
+    response = api.get(EVENTS)
+
+    assert response.status_code == 405
+    assert response.json() == error("method_not_allowed", 'Method "GET" not allowed.')
+
+
+# --- rate limit -------------------------------------------------------------------------------
+WINDOW_START = 60 * 29_000_000  # a minute boundary, as seconds since the epoch
+
+
+def test_over_the_rate_limit_is_429_with_retry_after_and_nothing_stored(make_client, monkeypatch):
+    now = [WINDOW_START + 15.2]
+    monkeypatch.setattr(ClientRateThrottle, "timer", lambda self: now[0])
+    _, token = make_client(rate_limit_per_minute=2)
+    api = api_for(token)
+
+    statuses = [post_json(api, EVENTS, event_body()).status_code for _ in range(2)]
+    throttled = post_json(api, EVENTS, event_body())
+
+    assert statuses == [202, 202]
+    assert throttled.status_code == 429
+    assert throttled["Retry-After"] == "45"
+    assert throttled.json() == error(
+        "throttled", "Request was throttled. Expected available in 45 seconds.", retry_after=45
+    )
+    assert row_counts() == (2, 0)
+    # Reads count too: the limit is per client, not per endpoint.
+    assert api.get("/api/v1/returns/RMA-1001/messages").status_code == 429
+
+    now[0] = WINDOW_START + 60.0  # the next minute
+    assert post_json(api, EVENTS, event_body()).status_code == 202
+
+
+def test_the_limit_is_per_client(make_client, monkeypatch):
+    monkeypatch.setattr(ClientRateThrottle, "timer", lambda self: WINDOW_START + 1.0)
+    _, busy = make_client(rate_limit_per_minute=1)
+    _, other = make_client(rate_limit_per_minute=1)
+
+    post_json(api_for(busy), EVENTS, event_body())
+
+    assert post_json(api_for(busy), EVENTS, event_body()).status_code == 429
+    assert post_json(api_for(other), EVENTS, event_body()).status_code == 202
+
+
+def test_a_failing_cache_lets_requests_through(api, monkeypatch, caplog):
+    class Unreachable:
+        def add(self, *args, **kwargs):
+            raise ConnectionError("cache down")
+
+    monkeypatch.setattr(ClientRateThrottle, "cache", Unreachable())
+
+    assert post_json(api, EVENTS, event_body()).status_code == 202
+    assert "rate limit not checked" in caplog.text
