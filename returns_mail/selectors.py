@@ -8,6 +8,7 @@ from django.db.models import Prefetch, QuerySet
 from returns_mail.models import ApiClient, Message, ReturnEvent
 
 _MESSAGE_RELATIONS = ("rule", "template_version__template", "account")
+_MAX_ID = 2**63 - 1  # a larger number in the URL would overflow the database's integer
 
 
 def _messages() -> QuerySet[Message]:
@@ -16,6 +17,8 @@ def _messages() -> QuerySet[Message]:
 
 def event_get(*, client: ApiClient, event_id: int) -> ReturnEvent | None:
     """The client's event with its messages (oldest first), or None."""
+    if not 0 < event_id <= _MAX_ID:
+        return None
     return (
         ReturnEvent.objects.filter(client=client, pk=event_id)
         .prefetch_related(Prefetch("messages", queryset=_messages().order_by("created_at", "id")))

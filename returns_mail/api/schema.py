@@ -4,10 +4,15 @@ shapes, per-type request examples from the catalogue, headers, and the error res
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema_serializer,
+)
 from rest_framework import serializers
 
-from returns_mail.api.serializers import EventAcceptedSerializer
+from returns_mail.api.serializers import EventAcceptedSerializer, EventSerializer
 from returns_mail.catalogue import CATALOGUE, COMMON_FIELDS, SAMPLE_COMMON, Field
 
 MAX_BATCH = 100
@@ -47,6 +52,13 @@ class BatchResultSerializer(serializers.Serializer):
 
 class BatchResponseSerializer(serializers.Serializer):
     results = BatchResultSerializer(many=True)
+
+
+@extend_schema_serializer(many=False)  # its examples are whole batches, not one item
+class EventBatchSerializer(serializers.ListSerializer):
+    """The batch request, for the schema (the view answers item by item)."""
+
+    child = EventSerializer()
 
 
 def error_response(description: str) -> OpenApiResponse:

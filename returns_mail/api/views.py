@@ -134,7 +134,7 @@ class EventBatchView(ApiView):
         "(202 accepted or replayed, 400 invalid, 409 idempotency conflict) in `results`, in "
         "the order sent. The whole body is refused (400) when it is not a JSON array or holds "
         f"no item or more than {MAX_BATCH}.",
-        request=EventSerializer(many=True),
+        request=schema.EventBatchSerializer(),
         parameters=[schema.BATCH_IDEMPOTENCY_KEY, schema.RETRY_AFTER],
         responses={
             200: schema.BatchResponseSerializer,

@@ -297,10 +297,11 @@ def test_a_client_sees_only_its_own_events(api, make_client, refund_rule, esp_sa
     event = other.get(f"/api/v1/events/{event_id}")
     messages = other.get("/api/v1/returns/RMA-1001/messages")
     missing = api.get("/api/v1/events/999999")
+    huge = api.get(f"/api/v1/events/{2**64}")
 
     assert (event.status_code, event.json()) == (404, not_found)
     assert (messages.status_code, messages.json()) == (404, not_found)
-    assert missing.status_code == 404
+    assert missing.status_code == huge.status_code == 404
 
 
 def test_unknown_api_paths_answer_json_404(api):

@@ -11,6 +11,15 @@ from django.test import Client
 from drf_spectacular.validation import validate_schema
 
 from returns_mail.catalogue import CATALOGUE
+from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
+    BATCH,
+    EVENTS,
+    api_client_fixture,
+    api_fixture,
+    make_client_fixture,
+    own_cache_keys_fixture,
+    post_json,
+)
 
 PATHS = {
     "/api/v1/events": "post",
@@ -108,3 +117,16 @@ def test_manage_py_spectacular_validates_without_warnings(manage, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert out.read_text().startswith("openapi: 3.0.3")
+
+
+@pytest.mark.django_db
+def test_every_documented_example_is_accepted(schema, api):
+    body = schema["paths"]["/api/v1/events"]["post"]["requestBody"]["content"]["application/json"]
+    batch = schema["paths"]["/api/v1/events/batch"]["post"]["requestBody"]["content"]
+
+    for example in body["examples"].values():
+        response = post_json(api, EVENTS, example["value"])
+        assert response.status_code == 202, response.json()
+    [batch_example] = batch["application/json"]["examples"].values()
+    results = post_json(api, BATCH, batch_example["value"]).json()["results"]
+    assert [r["status"] for r in results] == [202, 202]
