@@ -197,7 +197,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "mail.log": {"level": "ERROR"},  # aiosmtpd (the sandbox's SMTP server) logs every line
-        "django-q": {"level": env.str("Q_LOG_LEVEL", default="INFO" if DEBUG else "WARNING")},
+        "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
     },
 }
 

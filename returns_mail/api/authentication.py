@@ -3,19 +3,11 @@ becomes `request.user`. The token itself is never stored on the request, logged 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.db.models import Q
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 
-from returns_mail.models import ApiClient
-from returns_mail.services.api_clients import api_client_authenticate
-
-# `last_used_at` is written at most this often per client: one UPDATE a minute, not per request.
-LAST_USED_RESOLUTION = timedelta(minutes=1)
+from returns_mail.services.api_clients import api_client_authenticate, api_client_touch
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -36,24 +28,11 @@ class BearerTokenAuthentication(BaseAuthentication):
         client = api_client_authenticate(token)
         if client is None:
             raise exceptions.AuthenticationFailed("Invalid token, or its client is inactive.")
-        _mark_used(client)
+        api_client_touch(client=client)
         return client, None
 
     def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="api"'
-
-
-def _mark_used(client: ApiClient) -> None:
-    """Record use cheaply: skip while the loaded value is recent; the conditional UPDATE makes
-    concurrent requests at the turn of the minute write once between them."""
-    now = timezone.now()
-    cutoff = now - LAST_USED_RESOLUTION
-    if client.last_used_at is not None and client.last_used_at > cutoff:
-        return
-    ApiClient.objects.filter(pk=client.pk).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lte=cutoff)
-    ).update(last_used_at=now)
-    client.last_used_at = now
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.core.validators import MinValueValidator
 from django.db import models
 
 SCOPES = ("events:write", "messages:read")
@@ -18,7 +19,9 @@ class ApiClient(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     scopes = models.JSONField(default=list, help_text=f"Any of: {', '.join(SCOPES)}")
-    rate_limit_per_minute = models.PositiveIntegerField(default=6000)
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=6000, validators=[MinValueValidator(1)]
+    )
     is_active = models.BooleanField("active", default=True)
     token_digest = models.CharField(max_length=64, unique=True, editable=False)
     token_prefix = models.CharField(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from returns_mail.models import ApiClient
@@ -12,18 +14,24 @@ from returns_mail.models.api_clients import SCOPES, token_digest
 TOKEN_PREFIX = "rm_"  # noqa: S105 - a public marker, not a secret
 
 
-def _new_token() -> str:
+# `last_used_at` is written at most this often per client: one UPDATE a minute, not per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def api_client_create(
-    *, name: str, scopes: list[str], rate_limit_per_minute: int = 6000
+    *, name: str, scopes: list[str], rate_limit_per_minute: int = 6000, token: str = ""
 ) -> tuple[ApiClient, str]:
-    """Create a client; returns it with its token, which is never available again."""
+    """Create a client; returns it with its token, which is never available again.
+
+    `token` is for the demo only (a token it can print again); otherwise one is generated."""
     unknown = sorted(set(scopes) - set(SCOPES))
     if unknown:
         raise ValueError(f"unknown scopes: {', '.join(unknown)} (known: {', '.join(SCOPES)})")
-    token = _new_token()
+    token = token or new_token()
     client = ApiClient.objects.create(
         name=name,
         scopes=list(scopes),
@@ -36,7 +44,7 @@ def api_client_create(
 
 def api_client_rotate(*, client: ApiClient) -> str:
     """Replace the client's token (the old one stops working at once); returns the new one."""
-    token = _new_token()
+    token = new_token()
     ApiClient.objects.filter(pk=client.pk).update(
         token_digest=token_digest(token), token_prefix=token[:10], token_rotated_at=timezone.now()
     )
@@ -49,3 +57,16 @@ def api_client_authenticate(token: str) -> ApiClient | None:
     if not token.startswith(TOKEN_PREFIX):
         return None
     return ApiClient.objects.filter(token_digest=token_digest(token), is_active=True).first()
+
+
+def api_client_touch(*, client: ApiClient) -> None:
+    """Record use cheaply: skip while the loaded value is recent; the conditional UPDATE makes
+    concurrent requests at the turn of the minute write once between them."""
+    now = timezone.now()
+    cutoff = now - LAST_USED_RESOLUTION
+    if client.last_used_at is not None and client.last_used_at > cutoff:
+        return
+    ApiClient.objects.filter(pk=client.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=cutoff)
+    ).update(last_used_at=now)
+    client.last_used_at = now

@@ -46,8 +46,9 @@ def running_demo(tmp_path_factory):
     try:
         _wait_until_up([f"{base}/healthz", f"{sandbox}/_sandbox/health"], process, log)
         log.seek(0)
-        username, password = re.search(r"IT admins login: (\S+) / (\S+)", log.read()).groups()
-        yield {"base": base, "sandbox": sandbox, "login": (username, password)}
+        printed = log.read()
+        username, password = re.search(r"IT admins login: (\S+) / (\S+)", printed).groups()
+        yield {"base": base, "sandbox": sandbox, "login": (username, password), "log": printed}
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -207,3 +208,53 @@ def test_templates_are_pushed_to_every_demo_account_and_drift_is_flagged(running
     )
     assert "Refund processed: 1/2 current; drift" in response.text
     assert "subject, HTML edited at the provider" in response.text
+
+
+def test_through_the_api_alone_a_refund_email_reaches_the_sandbox(running_demo):
+    log = running_demo["log"]
+    token = re.search(r"API token \(Demo returns system\): (rm_\S+)", log).group(1)
+    headers = {"Authorization": f"Bearer {token}"}
+    event = {
+        "type": "refund.processed",
+        "occurred_at": "2026-11-26T10:15:00+01:00",
+        "return_id": "RMA-E2E-1",
+        "order_id": "ORD-1",
+        "customer": {"email": "grace@example.com", "name": "Grace Hopper", "locale": "en"},
+        "data": {
+            "items": [{"sku": "S1", "name": "Wool scarf", "quantity": 1}],
+            "refund": {"amount": "24.50", "currency": "EUR", "method": "Visa ending 1111"},
+        },
+    }
+
+    accepted = requests.post(
+        f"{running_demo['base']}/api/v1/events",
+        json=event,
+        headers={**headers, "Idempotency-Key": "e2e-1"},
+        timeout=10,
+    )
+    assert accepted.status_code == 202, accepted.text
+    [queued] = accepted.json()["messages"]
+    assert queued["recipient"] == "grace@example.com"
+
+    deadline = time.monotonic() + 60
+    while True:
+        messages = requests.get(
+            f"{running_demo['base']}/api/v1/returns/RMA-E2E-1/messages", headers=headers, timeout=10
+        ).json()
+        statuses = (
+            [m["status"] for m in messages["messages"]] if "messages" in messages else messages
+        )
+        if statuses == ["sent"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert statuses == ["sent"], messages
+    received = requests.get(
+        f"{running_demo['sandbox']}/_sandbox/requests", params={"provider": "sendgrid"}, timeout=10
+    ).json()["requests"]
+    [mail] = [
+        r
+        for r in received
+        if r["path"] == "/v3/mail/send" and "grace@example.com" in str(r["body"])
+    ]
+    assert mail["rendered"][0]["subject"] == "Your refund of 24.50 EUR is on its way"
+    assert "Wool scarf" in mail["rendered"][0]["html"]
