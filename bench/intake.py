@@ -1,6 +1,7 @@
 """`python -m bench intake`: events/s at saturation (single and batch endpoints), and p50/p99
-latency at an offered 300 events/s. Workers and the sandbox run too: intake includes writing
-the outbox rows and queueing their sends, as in production."""
+latency at an offered 300 events/s. Intake includes writing the outbox rows and queueing their
+send tasks on the broker, as in production; the workers are not started, so the figures are the
+API's own and not shared with sending on the same two cores (`send_rate` measures that)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ BATCH = 100
 
 
 def run(duration: float = 15.0) -> dict:
-    with Stack() as stack:
+    with Stack(start_worker=False) as stack:
         base, token = stack.base_url, stack.token
         run = run_id()
         saturate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+from django.db import transaction
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -156,13 +157,28 @@ class EventBatchView(ApiView):
                 max_items=MAX_BATCH,
             )
         batch_key = _idempotency_header(request)
-        results = []
+        keys = {}
         for index, item in enumerate(body):
-            key = f"{batch_key}:{index}" if batch_key else None
+            keys[index] = f"{batch_key}:{index}" if batch_key else None
             if isinstance(item, dict) and isinstance(item.get("event_id"), str):
-                key = None  # the item's own event_id is its key
-            results.append(_batch_item(request.user, index, item, key))
+                keys[index] = None  # the item's own event_id is its key
+        # One transaction for the batch (one commit, not a hundred); each item still has its
+        # own savepoint. Items go in key order, so two batches sharing keys lock them in the
+        # same order and cannot deadlock.
+        order = sorted(range(len(body)), key=lambda i: _sort_key(body[i], keys[i]))
+        results: list[dict | None] = [None] * len(body)
+        with transaction.atomic():
+            for index in order:
+                results[index] = _batch_item(request.user, index, body[index], keys[index])
         return Response({"results": results}, status=status.HTTP_200_OK)
+
+
+def _sort_key(item, key: str | None) -> str:
+    if key:
+        return key
+    if isinstance(item, dict) and isinstance(item.get("event_id"), str):
+        return item["event_id"]
+    return ""
 
 
 def _batch_item(client: ApiClient, index: int, item, key: str | None) -> dict:

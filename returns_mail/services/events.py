@@ -175,16 +175,15 @@ def _recipients(rule: TriggerRule, event: ReturnEvent):
 def messages_cancel_superseded(*, event: ReturnEvent) -> int:
     """A later event cancels pending messages of rules that list its type in `cancel_on`
     (e.g. return.received cancels a queued return.reminder) for the same return."""
-    pending = (
-        Message.objects.filter(
-            event__client=event.client,
-            event__return_id=event.return_id,
-            status=MessageStatus.QUEUED,
-            rule__isnull=False,
-        )
-        .exclude(event=event)
-        .select_related("rule")
+    # Through the return's own events (index on client, return_id), not all queued messages.
+    earlier = ReturnEvent.objects.filter(client=event.client, return_id=event.return_id).exclude(
+        pk=event.pk
     )
+    pending = Message.objects.filter(
+        event__in=list(earlier.values_list("pk", flat=True)),
+        status=MessageStatus.QUEUED,
+        rule__isnull=False,
+    ).select_related("rule")
     # cancel_on is a short JSON list: filtered here (JSON containment is not portable).
     ids = [m.pk for m in pending if event.type in m.rule.cancel_on]
     return Message.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).update(
