@@ -8,6 +8,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -24,7 +25,10 @@ from returns_mail.models import (
     ReturnEvent,
     TriggerRule,
 )
+from returns_mail.services import rule_cache
+from returns_mail.services.rule_cache import cancelling_types, switched_off_types
 from returns_mail.services.suppression import suppressed_emails
+from templates_lib.models import TemplateVersion
 from templates_lib.rendering import pick_locale
 
 logger = logging.getLogger(__name__)
@@ -58,9 +62,8 @@ def event_ingest(
 
     A repeat with the same key and body returns the first event; with another body raises
     IdempotencyConflict. Concurrent repeats are settled by the unique constraint."""
-    existing = _existing(client, idempotency_key, digest)
-    if existing is not None:
-        return existing, False
+    # Insert first: the unique (client, key) constraint answers repeats, so the common case
+    # (a new event) costs no lookup.
     try:
         with transaction.atomic():
             stored = ReturnEvent.objects.create(
@@ -104,10 +107,11 @@ def event_types_switch(*, changes: dict[str, bool]) -> None:
         unique_fields=["event_type"],
         update_fields=["enabled", "updated_at"],
     )
+    rule_cache.clear()  # a bulk upsert sends no post_save
 
 
 def event_type_enabled(event_type: str) -> bool:
-    return not EventTypeSetting.objects.filter(event_type=event_type, enabled=False).exists()
+    return event_type not in switched_off_types()
 
 
 def messages_plan(*, event: ReturnEvent) -> list[Message]:
@@ -118,6 +122,13 @@ def messages_plan(*, event: ReturnEvent) -> list[Message]:
     rules = (
         TriggerRule.objects.filter(enabled=True, event_type=event.type)
         .select_related("template__active_version", "pinned_version")
+        # The versions' contents (every locale's HTML) are not needed here, only their locales.
+        .defer(
+            "template__html",
+            "template__text",
+            "template__active_version__contents",
+            "pinned_version__contents",
+        )
         .order_by("priority", "pk")
     )
     now = timezone.now()
@@ -135,7 +146,9 @@ def messages_plan(*, event: ReturnEvent) -> list[Message]:
             locale = (
                 version.default_locale
                 if internal
-                else pick_locale(version.contents, event.customer_locale, version.default_locale)
+                else pick_locale(
+                    version_locales(version.pk), event.customer_locale, version.default_locale
+                )
             )
             planned.append(
                 Message(
@@ -175,6 +188,8 @@ def _recipients(rule: TriggerRule, event: ReturnEvent):
 def messages_cancel_superseded(*, event: ReturnEvent) -> int:
     """A later event cancels pending messages of rules that list its type in `cancel_on`
     (e.g. return.received cancels a queued return.reminder) for the same return."""
+    if event.type not in cancelling_types():
+        return 0
     # Through the return's own events (index on client, return_id), not all queued messages.
     earlier = ReturnEvent.objects.filter(client=event.client, return_id=event.return_id).exclude(
         pk=event.pk
@@ -191,6 +206,12 @@ def messages_cancel_superseded(*, event: ReturnEvent) -> int:
         status_changed_at=timezone.now(),
         error=f"cancelled by {event.type} (event {event.pk})",
     )
+
+
+@lru_cache(maxsize=1024)
+def version_locales(version_id: int) -> tuple[str, ...]:
+    """The locales of a template version (versions never change, so this never goes stale)."""
+    return tuple(TemplateVersion.objects.get(pk=version_id).contents)
 
 
 def event_response(event: ReturnEvent, messages: list[Message]) -> dict:
