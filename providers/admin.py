@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from config.admin_base import ReadOnlyInline, ViewOnlyAdmin
 from providers.exceptions import ProviderError
 from providers.fields import UndecryptableSecret
 from providers.forms import ProviderAccountForm, SendTestEmailForm
@@ -33,19 +34,11 @@ def secret_status(value) -> str:
     return "set"
 
 
-class SecretChangeInline(admin.TabularInline):
+class SecretChangeInline(ReadOnlyInline):
     model = SecretChange
     fields = ("field", "changed_by", "changed_at")
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "secret changes (who and when; never the value)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ProviderAccount)
@@ -228,16 +221,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(SecretChange)
-class SecretChangeAdmin(admin.ModelAdmin):
+class SecretChangeAdmin(ViewOnlyAdmin):
     list_display = ("account", "field", "changed_by", "changed_at")
     list_filter = ("field",)
     date_hierarchy = "changed_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -12,6 +12,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from config.admin_base import ReadOnlyInline
 from providers.exceptions import ProviderError
 from templates_lib.forms import (
     LayoutForm,
@@ -39,17 +40,6 @@ from templates_lib.services.templates import (
     template_send_test,
     template_version_create,
 )
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class TranslationInline(admin.StackedInline):

@@ -10,30 +10,6 @@ from django.utils.html import format_html
 from templates_lib.catalogue import event_type_choices
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ViewOnlyAdmin(admin.ModelAdmin):
-    """A record kept by the system: listed and shown, never added, edited or deleted here."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 class EventTypeFilter(admin.SimpleListFilter):
     """Filter by catalogue event type (every type listed, with its label)."""
 

@@ -9,7 +9,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from returns_mail.admin.base import ViewOnlyAdmin
+from config.admin_base import ViewOnlyAdmin
 from returns_mail.forms import EventTypeSwitchForm
 from returns_mail.models import AccountCircuit, EventTypeSetting
 

@@ -6,7 +6,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html_join
 
-from returns_mail.admin.base import EventTypeFilter, ReadOnlyInline, ViewOnlyAdmin, pretty_json
+from config.admin_base import ReadOnlyInline, ViewOnlyAdmin
+from returns_mail.admin.base import EventTypeFilter, pretty_json
 from returns_mail.models import Message, ReturnEvent, TriggerRule
 
 

@@ -7,7 +7,8 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from returns_mail.admin.base import EventTypeFilter, ReadOnlyInline
+from config.admin_base import ReadOnlyInline
+from returns_mail.admin.base import EventTypeFilter
 from returns_mail.exceptions import ReturnsMailError
 from returns_mail.models import Attempt, Message
 from returns_mail.services.messages import message_cancel, message_resend
