@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from providers.clients.types import (
+    Address,
     BatchEmail,
     CredentialCheck,
     OutgoingEmail,
@@ -76,9 +77,8 @@ class ProviderClient:
         """The decrypted secret, or a configuration error: never ciphertext, never empty."""
         return self.account.secret(field)
 
-    def sender(self, email_sender=None):
-        from providers.clients.types import Address
-
+    def sender(self, email_sender: Address | None = None) -> Address:
+        """The message's sender, or the account's default one."""
         return email_sender or Address(self.account.from_email, self.account.from_name)
 
     def scrub(self, text: str) -> str:
