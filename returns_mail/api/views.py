@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 
-from django.db import transaction
 from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -36,7 +35,12 @@ from returns_mail.catalogue import CATALOGUE
 from returns_mail.exceptions import IdempotencyConflict
 from returns_mail.models import ApiClient, ReturnEvent
 from returns_mail.selectors import event_get, return_messages
-from returns_mail.services.events import event_ingest, request_digest
+from returns_mail.services.events import (
+    IngestItem,
+    event_ingest,
+    events_ingest_batch,
+    request_digest,
+)
 
 MAX_BATCH = schema.MAX_BATCH
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -77,13 +81,9 @@ def _validated(body) -> EventSerializer:
 
 
 def _ingest(client: ApiClient, body, key: str | None) -> tuple[ReturnEvent, bool]:
-    serializer = _validated(body)
-    key = key or serializer.validated_data.get("event_id") or f"auto:{uuid.uuid4()}"
+    item = _ingest_item(body, key)
     return event_ingest(
-        client=client,
-        event=serializer.event_input(),
-        idempotency_key=key,
-        digest=request_digest(body),
+        client=client, event=item.event, idempotency_key=item.idempotency_key, digest=item.digest
     )
 
 
@@ -157,41 +157,43 @@ class EventBatchView(ApiView):
                 max_items=MAX_BATCH,
             )
         batch_key = _idempotency_header(request)
-        keys = {}
-        for index, item in enumerate(body):
-            keys[index] = f"{batch_key}:{index}" if batch_key else None
-            if isinstance(item, dict) and isinstance(item.get("event_id"), str):
-                keys[index] = None  # the item's own event_id is its key
-        # One transaction for the batch (one commit, not a hundred); each item still has its
-        # own savepoint. Items go in key order, so two batches sharing keys lock them in the
-        # same order and cannot deadlock.
-        order = sorted(range(len(body)), key=lambda i: _sort_key(body[i], keys[i]))
         results: list[dict | None] = [None] * len(body)
-        with transaction.atomic():
-            for index in order:
-                results[index] = _batch_item(request.user, index, body[index], keys[index])
+        valid: list[tuple[int, IngestItem]] = []
+        for index, item in enumerate(body):
+            try:
+                valid.append((index, _ingest_item(item, _batch_key(batch_key, index, item))))
+            except ApiError as exc:
+                results[index] = {
+                    "index": index,
+                    "status": exc.status_code,
+                    "errors": exc.body()["error"],
+                }
+        stored = events_ingest_batch(client=request.user, items=[item for _, item in valid])
+        for (index, _), outcome in zip(valid, stored, strict=True):
+            if isinstance(outcome, IdempotencyConflict):
+                error = idempotency_conflict(outcome).body()["error"]
+                results[index] = {"index": index, "status": 409, "errors": error}
+            else:
+                results[index] = {"index": index, "status": 202, "event": outcome.response}
         return Response({"results": results}, status=status.HTTP_200_OK)
 
 
-def _sort_key(item, key: str | None) -> str:
-    if key:
-        return key
+def _batch_key(batch_key: str | None, index: int, item) -> str | None:
+    """An item's own event_id is its key; else the batch's Idempotency-Key and its index."""
     if isinstance(item, dict) and isinstance(item.get("event_id"), str):
-        return item["event_id"]
-    return ""
+        return None
+    return f"{batch_key}:{index}" if batch_key else None
 
 
-def _batch_item(client: ApiClient, index: int, item, key: str | None) -> dict:
+def _ingest_item(item, key: str | None) -> IngestItem:
     if not isinstance(item, dict):
-        error = invalid_input({}, message="Each item must be a JSON object: one event.")
-        return {"index": index, "status": 400, "errors": error.body()["error"]}
-    try:
-        event, _ = _ingest(client, item, key)
-    except ApiError as exc:
-        return {"index": index, "status": exc.status_code, "errors": exc.body()["error"]}
-    except IdempotencyConflict as exc:
-        return {"index": index, "status": 409, "errors": idempotency_conflict(exc).body()["error"]}
-    return {"index": index, "status": 202, "event": event.response}
+        raise invalid_input({}, message="Each item must be a JSON object: one event.")
+    serializer = _validated(item)
+    return IngestItem(
+        event=serializer.event_input(),
+        idempotency_key=key or serializer.validated_data.get("event_id") or f"auto:{uuid.uuid4()}",
+        digest=request_digest(item),
+    )
 
 
 class EventDetailView(ApiView):

@@ -70,15 +70,7 @@ def event_ingest(
                 client=client,
                 idempotency_key=idempotency_key,
                 request_digest=digest,
-                type=event.type,
-                occurred_at=event.occurred_at,
-                return_id=event.return_id,
-                order_id=event.order_id,
-                customer_email=event.customer_email,
-                customer_name=event.customer_name,
-                customer_locale=event.customer_locale,
-                marketing_consent=event.marketing_consent,
-                data=event.data,
+                **_event_fields(event),
             )
             messages = messages_plan(event=stored)
             messages_cancel_superseded(event=stored)
@@ -110,17 +102,14 @@ def event_types_switch(*, changes: dict[str, bool]) -> None:
     rule_cache.clear()  # a bulk upsert sends no post_save
 
 
-def event_type_enabled(event_type: str) -> bool:
-    return event_type not in switched_off_types()
-
-
 def messages_plan(*, event: ReturnEvent) -> list[Message]:
     """Create the outbox rows every matching rule asks for; queue the due ones on commit."""
-    if not event_type_enabled(event.type):
-        return []
-    context = event.template_context()
-    rules = (
-        TriggerRule.objects.filter(enabled=True, event_type=event.type)
+    return messages_plan_many(events=[event])
+
+
+def _rules_for(event_type: str) -> list[TriggerRule]:
+    return list(
+        TriggerRule.objects.filter(enabled=True, event_type=event_type)
         .select_related("template__active_version", "pinned_version")
         # The versions' contents (every locale's HTML) are not needed here, only their locales.
         .defer(
@@ -131,37 +120,52 @@ def messages_plan(*, event: ReturnEvent) -> list[Message]:
         )
         .order_by("priority", "pk")
     )
+
+
+def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
+    """The outbox rows of many events: one rules query per event type, one suppression
+    lookup, one insert; each due message is queued on commit."""
+    switched_off = switched_off_types()
+    rules_by_type: dict[str, list[TriggerRule]] = {}
     now = timezone.now()
     planned: list[Message] = []
-    for rule in rules:
-        if not conditions_match(context, rule.conditions, rule.match):
+    for event in events:
+        if event.type in switched_off:
             continue
-        version = rule.pinned_version or rule.template.active_version
-        if version is None:
-            logger.warning(
-                "rule %s matched event %s but its template has no active version", rule.pk, event.pk
-            )
-            continue
-        for email, name, internal in _recipients(rule, event):
-            locale = (
-                version.default_locale
-                if internal
-                else pick_locale(
-                    version_locales(version.pk), event.customer_locale, version.default_locale
+        if event.type not in rules_by_type:
+            rules_by_type[event.type] = _rules_for(event.type)
+        context = event.template_context()
+        for rule in rules_by_type[event.type]:
+            if not conditions_match(context, rule.conditions, rule.match):
+                continue
+            version = rule.pinned_version or rule.template.active_version
+            if version is None:
+                logger.warning(
+                    "rule %s matched event %s but its template has no active version",
+                    rule.pk,
+                    event.pk,
                 )
-            )
-            planned.append(
-                Message(
-                    event=event,
-                    rule=rule,
-                    recipient=email,
-                    recipient_name=name,
-                    is_internal=internal,
-                    template_version=version,
-                    locale=locale,
-                    send_after=now + timedelta(minutes=rule.delay_minutes),
+                continue
+            for email, name, internal in _recipients(rule, event):
+                locale = (
+                    version.default_locale
+                    if internal
+                    else pick_locale(
+                        version_locales(version.pk), event.customer_locale, version.default_locale
+                    )
                 )
-            )
+                planned.append(
+                    Message(
+                        event=event,
+                        rule=rule,
+                        recipient=email,
+                        recipient_name=name,
+                        is_internal=internal,
+                        template_version=version,
+                        locale=locale,
+                        send_after=now + timedelta(minutes=rule.delay_minutes),
+                    )
+                )
     blocked = suppressed_emails([m.recipient for m in planned])
     for message in planned:
         if message.recipient.lower() in blocked.get(message.rule.template.purpose, set()):
@@ -172,6 +176,92 @@ def messages_plan(*, event: ReturnEvent) -> list[Message]:
         if message.status == MessageStatus.QUEUED and message.send_after <= now:
             enqueue_on_commit("returns_mail.tasks.send_message", message.pk)
     return planned
+
+
+@dataclass(frozen=True)
+class IngestItem:
+    event: EventInput
+    idempotency_key: str
+    digest: str
+
+
+def events_ingest_batch(
+    *, client: ApiClient, items: list[IngestItem]
+) -> list[ReturnEvent | IdempotencyConflict]:
+    """Store many events at once — one key lookup, one insert of events, one of messages, one
+    update of answers — with the same idempotency as `event_ingest`. Per item: the stored event
+    (new or replayed), or the IdempotencyConflict. If a concurrent request takes one of the keys
+    meanwhile, the batch is stored one event at a time instead."""
+    try:
+        with transaction.atomic():
+            return _ingest_together(client, items)
+    except IntegrityError:
+        pass
+    results: list[ReturnEvent | IdempotencyConflict | None] = [None] * len(items)
+    for index in sorted(range(len(items)), key=lambda i: items[i].idempotency_key):
+        item = items[index]
+        try:
+            results[index], _ = event_ingest(
+                client=client,
+                event=item.event,
+                idempotency_key=item.idempotency_key,
+                digest=item.digest,
+            )
+        except IdempotencyConflict as exc:
+            results[index] = exc
+    return results
+
+
+def _replay_or_conflict(stored: ReturnEvent, digest: str):
+    return stored if stored.request_digest == digest else IdempotencyConflict(stored.pk)
+
+
+def _ingest_together(client, items: list[IngestItem]):
+    keys = {item.idempotency_key for item in items}
+    existing = {
+        e.idempotency_key: e
+        for e in ReturnEvent.objects.filter(client=client, idempotency_key__in=keys)
+    }
+    first_with_key: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if item.idempotency_key not in existing:
+            first_with_key.setdefault(item.idempotency_key, index)
+    # Inserted in key order: two batches sharing keys lock them in the same order.
+    new = [
+        ReturnEvent(
+            client=client,
+            idempotency_key=key,
+            request_digest=items[index].digest,
+            **_event_fields(items[index].event),
+        )
+        for key, index in sorted(first_with_key.items())
+    ]
+    ReturnEvent.objects.bulk_create(new)
+    stored = {**existing, **{event.idempotency_key: event for event in new}}
+    messages = messages_plan_many(events=new)
+    for event in new:
+        messages_cancel_superseded(event=event)
+    by_event: dict[int, list[Message]] = {}
+    for message in messages:
+        by_event.setdefault(message.event_id, []).append(message)
+    for event in new:
+        event.response = event_response(event, by_event.get(event.pk, []))
+    ReturnEvent.objects.bulk_update(new, ["response"])
+    return [_replay_or_conflict(stored[item.idempotency_key], item.digest) for item in items]
+
+
+def _event_fields(event: EventInput) -> dict:
+    return {
+        "type": event.type,
+        "occurred_at": event.occurred_at,
+        "return_id": event.return_id,
+        "order_id": event.order_id,
+        "customer_email": event.customer_email,
+        "customer_name": event.customer_name,
+        "customer_locale": event.customer_locale,
+        "marketing_consent": event.marketing_consent,
+        "data": event.data,
+    }
 
 
 def _recipients(rule: TriggerRule, event: ReturnEvent):

@@ -348,3 +348,36 @@ def test_digest_ignores_key_order():
     assert request_digest({"a": 1, "b": [1, 2]}) == request_digest({"b": [1, 2], "a": 1})
     assert event_ingest  # the service the API calls
     assert event_input().type == "refund.processed"
+
+
+def test_batch_ingest_stores_together_with_the_same_idempotency(
+    make_rule, sendgrid, returns_system, django_capture_on_commit_callbacks, esp_sandbox
+):
+    from returns_mail.services.events import IngestItem, events_ingest_batch
+
+    make_rule(accounts=[sendgrid])
+    first = event_input(return_id="RMA-B1")
+    other = event_input(return_id="RMA-B2")
+    items = [
+        IngestItem(first, "b-1", "digest-1"),
+        IngestItem(other, "b-2", "digest-2"),
+        IngestItem(first, "b-1", "digest-1"),  # the same item twice in one batch: one event
+        IngestItem(other, "b-2", "digest-other"),  # same key, other body: conflict
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        results = events_ingest_batch(client=returns_system, items=items)
+
+    assert results[0] == results[2]
+    assert isinstance(results[3], IdempotencyConflict)
+    assert results[3].event_id == results[1].pk
+    assert ReturnEvent.objects.count() == 2
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == 2
+    assert results[0].response["messages"][0]["status"] == "queued"
+    assert len(esp_sandbox.records("sendgrid", path="/v3/mail/send")) == 2
+
+    with django_capture_on_commit_callbacks(execute=True):
+        again = events_ingest_batch(client=returns_system, items=items[:2])
+
+    assert [e.pk for e in again] == [results[0].pk, results[1].pk]
+    assert ReturnEvent.objects.count() == 2
