@@ -41,7 +41,7 @@ from providers.clients.mailchimp_marketing_types import (
     SegmentChange,
     batch_entry,
 )
-from providers.clients.requests_transport import describe_transport_failure
+from providers.clients.requests_transport import LastResponse, describe_transport_failure
 from providers.clients.types import (
     BatchEmail,
     CredentialCheck,
@@ -55,7 +55,6 @@ from providers.exceptions import (
     ProviderConfigurationError,
     ProviderRequestError,
     is_permanent_status,
-    retry_after_seconds,
 )
 
 MAX_CONNECTIONS_PER_KEY = 10
@@ -85,7 +84,7 @@ class MailchimpMarketingClient(ProviderClient):
     def __init__(self, account, *, timeout: float | None = None):
         super().__init__(account, timeout=timeout)
         self._sdk: mailchimp_marketing.Client | None = None
-        self._last = threading.local()  # the last raw response of this thread
+        self._last = LastResponse()
 
     # --- the interface -----------------------------------------------------------------------
     def send(self, email: OutgoingEmail) -> SendResult:
@@ -303,17 +302,9 @@ class MailchimpMarketingClient(ProviderClient):
                 host = f"https://{match.group(1)}.api.mailchimp.com/3.0"
             sdk.api_client.host = host
             sdk.api_client.server = ""  # no url.replace("server", ...) on our URLs
-            sdk.api_client.request = self._keeping_response(sdk.api_client.request)
+            self._last.watch(sdk.api_client)
             self._sdk = sdk
         return self._sdk
-
-    def _keeping_response(self, request: Callable) -> Callable:
-        def keep(*args, **kwargs):
-            response = request(*args, **kwargs)
-            self._last.response = response
-            return response
-
-        return keep
 
     def _call(self, method: Callable, *args, **kwargs) -> Any:
         """One SDK call within the key's connection slots; failures become ProviderErrors."""
@@ -325,7 +316,7 @@ class MailchimpMarketingClient(ProviderClient):
                 permanent=False,
             )
         try:
-            self._last.response = None
+            self._last.forget()
             answer = method(*args, **kwargs)
         except ApiClientError as exc:
             raise self._api_error(exc) from None
@@ -339,12 +330,6 @@ class MailchimpMarketingClient(ProviderClient):
             raise self.error(f"unexpected non-JSON answer: {str(answer)[:200]}", permanent=False)
         return answer
 
-    def _retry_after(self) -> float | None:
-        response = getattr(self._last, "response", None)
-        if response is None:
-            return None
-        return retry_after_seconds(response.headers, status=response.status_code)
-
     def _empty_error(self, status: int) -> ProviderRequestError:
         # Under extreme load Mailchimp answers 429 or 403 with no body: both mean "slow down".
         permanent = is_permanent_status(status) and status != 403
@@ -352,7 +337,7 @@ class MailchimpMarketingClient(ProviderClient):
             "error status with an empty body",
             status=status,
             permanent=permanent,
-            retry_after=None if permanent else self._retry_after(),
+            retry_after=None if permanent else self._last.retry_after(),
         )
 
     def _api_error(self, exc: ApiClientError) -> ProviderRequestError:
@@ -383,7 +368,7 @@ class MailchimpMarketingClient(ProviderClient):
             status=status,
             code=code,
             permanent=permanent,
-            retry_after=None if permanent else self._retry_after(),
+            retry_after=None if permanent else self._last.retry_after(),
         )
 
 

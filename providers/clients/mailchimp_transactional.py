@@ -13,8 +13,7 @@ SDK quirks kept in here:
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import formataddr
 from typing import Any
@@ -24,7 +23,7 @@ import requests
 from mailchimp_transactional.api_client import ApiClientError
 
 from providers.clients.base import ProviderClient, chunks, plain_json
-from providers.clients.requests_transport import describe_transport_failure
+from providers.clients.requests_transport import LastResponse, describe_transport_failure
 from providers.clients.types import (
     CORRELATION_KEY,
     BatchEmail,
@@ -37,7 +36,7 @@ from providers.clients.types import (
     TemplateContent,
     TemplatePushResult,
 )
-from providers.exceptions import ProviderRequestError, is_permanent_status, retry_after_seconds
+from providers.exceptions import ProviderRequestError, is_permanent_status
 
 MAX_RECIPIENTS_PER_CALL = 1000
 # Names that mean "this request will never succeed as it is". Any other `Unknown_*` /
@@ -88,7 +87,7 @@ class MandrillClient(ProviderClient):
     def __init__(self, account, *, timeout: float | None = None):
         super().__init__(account, timeout=timeout)
         self._sdk: mailchimp_transactional.Client | None = None
-        self._last = threading.local()  # the last raw response of this thread
+        self._last = LastResponse()
 
     # --- the interface -----------------------------------------------------------------------
     def send(self, email: OutgoingEmail) -> SendResult:
@@ -280,22 +279,14 @@ class MandrillClient(ProviderClient):
             sdk = mailchimp_transactional.Client(self.secret("api_key"))
             sdk.api_client.host = f"{self.base_url}/api/1.3"  # shared by every API group
             sdk.set_timeout(self.timeout)
-            sdk.api_client.request = self._keeping_response(sdk.api_client.request)
+            self._last.watch(sdk.api_client)
             self._sdk = sdk
         return self._sdk
-
-    def _keeping_response(self, request: Callable) -> Callable:
-        def keep(*args, **kwargs):
-            response = request(*args, **kwargs)
-            self._last.response = response
-            return response
-
-        return keep
 
     def _call(self, group: str, method: str, body: dict) -> Any:
         """`client.<group>.<method>(body)`; any failure becomes a ProviderRequestError."""
         api = getattr(self._client(), group)
-        self._last.response = None
+        self._last.forget()
         try:
             answer = getattr(api, method)(dict(body))  # a copy: the SDK adds the key to it
         except ApiClientError as exc:
@@ -309,19 +300,13 @@ class MandrillClient(ProviderClient):
             return None
         return answer
 
-    def _retry_after(self) -> float | None:
-        response = getattr(self._last, "response", None)
-        if response is None:
-            return None
-        return retry_after_seconds(response.headers, status=response.status_code)
-
     def _status_error(self, status: int, message: str) -> ProviderRequestError:
         permanent = is_permanent_status(status)
         return self.error(
             message,
             status=status,
             permanent=permanent,
-            retry_after=None if permanent else self._retry_after(),
+            retry_after=None if permanent else self._last.retry_after(),
         )
 
     def _api_error(self, exc: ApiClientError) -> ProviderRequestError:
@@ -334,7 +319,7 @@ class MandrillClient(ProviderClient):
                 status=status,
                 code=name,
                 permanent=permanent,
-                retry_after=None if permanent else self._retry_after(),
+                retry_after=None if permanent else self._last.retry_after(),
             )
         return self._status_error(status, str(text)[:500])
 

@@ -2,8 +2,40 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
 import requests
 from urllib3.exceptions import ProtocolError
+
+from providers.exceptions import retry_after_seconds
+
+
+class LastResponse:
+    """The last raw response an SDK got, per thread: their errors drop the headers, and with
+    them `Retry-After`. `watch(sdk.api_client)` wraps the SDK's request method once."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    def watch(self, api_client) -> None:
+        request: Callable = api_client.request
+
+        def keep(*args, **kwargs):
+            response = request(*args, **kwargs)
+            self._local.response = response
+            return response
+
+        api_client.request = keep
+
+    def forget(self) -> None:
+        self._local.response = None
+
+    def retry_after(self) -> float | None:
+        response = getattr(self._local, "response", None)
+        if response is None:
+            return None
+        return retry_after_seconds(response.headers, status=response.status_code)
 
 
 def describe_transport_failure(exc: BaseException) -> tuple[str, bool]:
