@@ -36,8 +36,6 @@ class ReturnEvent(models.Model):
     marketing_consent = models.BooleanField(default=False)
     data = models.JSONField(default=dict)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # The first answer, returned again to a retry with the same key and body.
-    response = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["-received_at", "-id"]

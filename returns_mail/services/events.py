@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.queue import enqueue_on_commit
+from config.queue import enqueue_each_on_commit
 from returns_mail.conditions import conditions_match
 from returns_mail.exceptions import IdempotencyConflict
 from returns_mail.models import (
@@ -26,7 +26,7 @@ from returns_mail.models import (
     TriggerRule,
 )
 from returns_mail.services import rule_cache
-from returns_mail.services.rule_cache import cancelling_types, switched_off_types
+from returns_mail.services.rule_cache import cancelling_types, enabled_rules, switched_off_types
 from returns_mail.services.suppression import suppressed_emails
 from templates_lib.models import TemplateVersion
 from templates_lib.rendering import pick_locale
@@ -55,12 +55,21 @@ def request_digest(payload: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """An event taken in: the row, the API's answer, and whether this call created it."""
+
+    event: ReturnEvent
+    answer: dict
+    created: bool
+
+
 def event_ingest(
     *, client: ApiClient, event: EventInput, idempotency_key: str, digest: str
-) -> tuple[ReturnEvent, bool]:
-    """Store the event and its messages once. Returns (event, created).
+) -> Accepted:
+    """Store the event and its messages once.
 
-    A repeat with the same key and body returns the first event; with another body raises
+    A repeat with the same key and body gets the first answer again; with another body raises
     IdempotencyConflict. Concurrent repeats are settled by the unique constraint."""
     # Insert first: the unique (client, key) constraint answers repeats, so the common case
     # (a new event) costs no lookup.
@@ -74,14 +83,12 @@ def event_ingest(
             )
             messages = messages_plan(event=stored)
             messages_cancel_superseded(event=stored)
-            stored.response = event_response(stored, messages)
-            ReturnEvent.objects.filter(pk=stored.pk).update(response=stored.response)
     except IntegrityError:
         existing = _existing(client, idempotency_key, digest)
         if existing is None:
             raise
-        return existing, False
-    return stored, True
+        return Accepted(existing, events_answers([existing])[existing.pk], created=False)
+    return Accepted(stored, event_answer(stored, messages), created=True)
 
 
 def _existing(client, key, digest) -> ReturnEvent | None:
@@ -107,35 +114,17 @@ def messages_plan(*, event: ReturnEvent) -> list[Message]:
     return messages_plan_many(events=[event])
 
 
-def _rules_for(event_type: str) -> list[TriggerRule]:
-    return list(
-        TriggerRule.objects.filter(enabled=True, event_type=event_type)
-        .select_related("template__active_version", "pinned_version")
-        # The versions' contents (every locale's HTML) are not needed here, only their locales.
-        .defer(
-            "template__html",
-            "template__text",
-            "template__active_version__contents",
-            "pinned_version__contents",
-        )
-        .order_by("priority", "pk")
-    )
-
-
 def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
-    """The outbox rows of many events: one rules query per event type, one suppression
-    lookup, one insert; each due message is queued on commit."""
+    """The outbox rows of many events: the cached rules of their types, one suppression lookup,
+    one insert; each due message is queued on commit."""
     switched_off = switched_off_types()
-    rules_by_type: dict[str, list[TriggerRule]] = {}
     now = timezone.now()
     planned: list[Message] = []
     for event in events:
         if event.type in switched_off:
             continue
-        if event.type not in rules_by_type:
-            rules_by_type[event.type] = _rules_for(event.type)
         context = event.template_context()
-        for rule in rules_by_type[event.type]:
+        for rule in enabled_rules(event.type):
             if not conditions_match(context, rule.conditions, rule.match):
                 continue
             version = rule.pinned_version or rule.template.active_version
@@ -157,6 +146,7 @@ def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
                 planned.append(
                     Message(
                         event=event,
+                        accepted_status=MessageStatus.QUEUED,
                         rule=rule,
                         recipient=email,
                         recipient_name=name,
@@ -169,12 +159,13 @@ def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
     blocked = suppressed_emails([m.recipient for m in planned])
     for message in planned:
         if message.recipient.lower() in blocked.get(message.rule.template.purpose, set()):
-            message.status = MessageStatus.SUPPRESSED
+            message.status = message.accepted_status = MessageStatus.SUPPRESSED
             message.error = "recipient is on the suppression list"
     Message.objects.bulk_create(planned)
-    for message in planned:
-        if message.status == MessageStatus.QUEUED and message.send_after <= now:
-            enqueue_on_commit("returns_mail.tasks.send_message", message.pk)
+    enqueue_each_on_commit(
+        "returns_mail.tasks.send_message",
+        (m.pk for m in planned if m.status == MessageStatus.QUEUED and m.send_after <= now),
+    )
     return planned
 
 
@@ -187,21 +178,21 @@ class IngestItem:
 
 def events_ingest_batch(
     *, client: ApiClient, items: list[IngestItem]
-) -> list[ReturnEvent | IdempotencyConflict]:
-    """Store many events at once — one key lookup, one insert of events, one of messages, one
-    update of answers — with the same idempotency as `event_ingest`. Per item: the stored event
-    (new or replayed), or the IdempotencyConflict. If a concurrent request takes one of the keys
-    meanwhile, the batch is stored one event at a time instead."""
+) -> list[Accepted | IdempotencyConflict]:
+    """Store many events at once — one key lookup, one insert of events, one of messages — with
+    the same idempotency as `event_ingest`. Per item: the event accepted (new or replayed), or
+    the IdempotencyConflict. If a concurrent request takes one of the keys meanwhile, the batch
+    is stored one event at a time instead."""
     try:
         with transaction.atomic():
             return _ingest_together(client, items)
     except IntegrityError:
         pass
-    results: list[ReturnEvent | IdempotencyConflict | None] = [None] * len(items)
+    results: list[Accepted | IdempotencyConflict | None] = [None] * len(items)
     for index in sorted(range(len(items)), key=lambda i: items[i].idempotency_key):
         item = items[index]
         try:
-            results[index], _ = event_ingest(
+            results[index] = event_ingest(
                 client=client,
                 event=item.event,
                 idempotency_key=item.idempotency_key,
@@ -212,11 +203,7 @@ def events_ingest_batch(
     return results
 
 
-def _replay_or_conflict(stored: ReturnEvent, digest: str):
-    return stored if stored.request_digest == digest else IdempotencyConflict(stored.pk)
-
-
-def _ingest_together(client, items: list[IngestItem]):
+def _ingest_together(client, items: list[IngestItem]) -> list[Accepted | IdempotencyConflict]:
     keys = {item.idempotency_key for item in items}
     existing = {
         e.idempotency_key: e
@@ -237,17 +224,24 @@ def _ingest_together(client, items: list[IngestItem]):
         for key, index in sorted(first_with_key.items())
     ]
     ReturnEvent.objects.bulk_create(new)
-    stored = {**existing, **{event.idempotency_key: event for event in new}}
     messages = messages_plan_many(events=new)
     for event in new:
         messages_cancel_superseded(event=event)
-    by_event: dict[int, list[Message]] = {}
+    by_event: dict[int, list[Message]] = {event.pk: [] for event in new}
     for message in messages:
-        by_event.setdefault(message.event_id, []).append(message)
-    for event in new:
-        event.response = event_response(event, by_event.get(event.pk, []))
-    ReturnEvent.objects.bulk_update(new, ["response"])
-    return [_replay_or_conflict(stored[item.idempotency_key], item.digest) for item in items]
+        by_event[message.event_id].append(message)
+    answers = {event.pk: event_answer(event, by_event[event.pk]) for event in new}
+    answers.update(events_answers(list(existing.values())))
+    stored = {**existing, **{event.idempotency_key: event for event in new}}
+    created = set(first_with_key.values())
+    results: list[Accepted | IdempotencyConflict] = []
+    for index, item in enumerate(items):
+        event = stored[item.idempotency_key]
+        if event.request_digest != item.digest:
+            results.append(IdempotencyConflict(event.pk))
+        else:
+            results.append(Accepted(event, answers[event.pk], created=index in created))
+    return results
 
 
 def _event_fields(event: EventInput) -> dict:
@@ -304,8 +298,9 @@ def version_locales(version_id: int) -> tuple[str, ...]:
     return tuple(TemplateVersion.objects.get(pk=version_id).contents)
 
 
-def event_response(event: ReturnEvent, messages: list[Message]) -> dict:
-    """The API's answer for an accepted event (also replayed for idempotent repeats)."""
+def event_answer(event: ReturnEvent, messages: list[Message]) -> dict:
+    """The API's answer for an accepted event: the messages it queued, each with the status it
+    had when accepted (a repeat with the same key gets the same answer)."""
     return {
         "id": event.pk,
         "type": event.type,
@@ -316,8 +311,24 @@ def event_response(event: ReturnEvent, messages: list[Message]) -> dict:
                 "id": m.pk,
                 "rule": m.rule.name if m.rule else None,
                 "recipient": m.recipient,
-                "status": m.status,
+                "status": m.accepted_status,
             }
             for m in messages
         ],
     }
+
+
+def events_answers(events: list[ReturnEvent]) -> dict[int, dict]:
+    """The answers of events accepted earlier (one query), by event id: read back from their
+    messages as planned at acceptance (resends, added later, are not part of it)."""
+    by_event: dict[int, list[Message]] = {event.pk: [] for event in events}
+    if events:
+        planned = (
+            Message.objects.filter(event__in=list(by_event), resend_of__isnull=True)
+            .select_related("rule")
+            .only("pk", "event_id", "recipient", "accepted_status", "rule__name")
+            .order_by("pk")
+        )
+        for message in planned:
+            by_event[message.event_id].append(message)
+    return {event.pk: event_answer(event, by_event[event.pk]) for event in events}

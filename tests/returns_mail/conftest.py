@@ -73,12 +73,12 @@ def ingest(returns_system, django_capture_on_commit_callbacks):
             **event.data,
         }
         with django_capture_on_commit_callbacks(execute=execute):
-            stored, _ = event_ingest(
+            accepted = event_ingest(
                 client=returns_system,
                 event=event,
                 idempotency_key=key or f"key-{event.type}-{event.return_id}-{event.customer_email}",
                 digest=request_digest(payload),
             )
-        return stored
+        return accepted.event
 
     return run

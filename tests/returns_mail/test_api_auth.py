@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 
 import pytest
+import redis
+from django.conf import settings as django_settings
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from returns_mail.api.throttling import ClientRateThrottle
 from returns_mail.models import ApiClient
 from returns_mail.services.api_clients import api_client_rotate
+from tests.conftest import free_port
 from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
     BATCH,
     EVENTS,
@@ -170,12 +174,22 @@ def test_the_limit_is_per_client(make_client, monkeypatch):
     assert post_json(api_for(other), EVENTS, event_body()).status_code == 202
 
 
-def test_a_failing_cache_lets_requests_through(api, monkeypatch, caplog):
-    class Unreachable:
-        def add(self, *args, **kwargs):
-            raise ConnectionError("cache down")
-
-    monkeypatch.setattr(ClientRateThrottle, "cache", Unreachable())
+def test_an_unreachable_counter_store_lets_requests_through(api, settings, caplog):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
 
     assert post_json(api, EVENTS, event_body()).status_code == 202
     assert "rate limit not checked" in caplog.text
+    assert row_counts()[0] == 1
+
+
+@pytest.mark.skipif(not django_settings.REDIS_URL, reason="counts in Redis only with REDIS_URL")
+def test_the_counter_is_shared_in_redis_and_expires(api_client, api, monkeypatch):
+    monkeypatch.setattr(ClientRateThrottle, "timer", lambda self: WINDOW_START + 1.0)
+
+    post_json(api, EVENTS, event_body())
+    post_json(api, EVENTS, event_body())
+
+    store = redis.Redis.from_url(django_settings.REDIS_URL)
+    key = cache.make_key(f"throttle:api-client:{api_client[0].pk}:{WINDOW_START // 60}")
+    assert store.get(key) == b"2"
+    assert 60 < store.ttl(key) <= 120

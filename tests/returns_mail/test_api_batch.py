@@ -8,6 +8,7 @@ import pytest
 
 from returns_mail.catalogue import CATALOGUE
 from returns_mail.models import Message, ReturnEvent
+from returns_mail.services.events import events_answers
 from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
     BATCH,
     EVENTS,
@@ -48,7 +49,7 @@ def test_mixed_items_are_answered_one_by_one(api, refund_rule):
         (5, 202),
     ]
     first = ReturnEvent.objects.get(idempotency_key="evt-1")
-    assert results[0]["event"] == first.response
+    assert results[0]["event"] == events_answers([first])[first.pk]
     assert results[0]["event"]["messages"][0]["recipient"] == "ada.customer@example.com"
     assert results[1]["errors"] == {
         "code": "invalid",

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from returns_mail.models import ApiClient, Message, ReturnEvent
+from returns_mail.services.messages import message_resend
+from returns_mail.services.suppression import suppression_add
 from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
     EVENTS,
     api_client_fixture,
@@ -158,9 +160,28 @@ def test_same_key_and_body_replays_the_first_answer_and_creates_nothing(api, ref
     )
 
     assert first.status_code == again.status_code == 202
-    assert again.json() == first.json()  # statuses as first answered, not as now
+    assert again.json() == first.json()
     assert again["Idempotent-Replay"] == "true"
     assert row_counts() == (1, 1)
+
+
+def test_a_replay_answers_as_first_accepted_after_sends_and_resends(
+    api, refund_rule, esp_sandbox, django_capture_on_commit_callbacks
+):
+    suppression_add(email="warehouse@example.com", reason="manual")
+    refund_rule.internal_recipients = ["warehouse@example.com"]
+    refund_rule.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post_json(api, EVENTS, event_body(), HTTP_IDEMPOTENCY_KEY="k-sent")
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = Message.objects.get(recipient="ada.customer@example.com", status="sent")
+        message_resend(message_id=sent.pk)
+
+    again = post_json(api, EVENTS, event_body(), HTTP_IDEMPOTENCY_KEY="k-sent")
+
+    assert [m["status"] for m in first.json()["messages"]] == ["queued", "suppressed"]
+    assert again.json() == first.json()  # statuses as first answered, not as now
+    assert Message.objects.filter(status="sent").count() == 2  # the original and its resend
 
 
 def test_same_key_with_another_body_is_409_naming_the_event(api):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from providers.sandbox.core import Fault
 from returns_mail.exceptions import IdempotencyConflict
 from returns_mail.models import AccountCircuit, Attempt, Message, MessageStatus, ReturnEvent
-from returns_mail.services.events import request_digest
+from returns_mail.services.events import events_answers, request_digest
 from returns_mail.services.messages import message_cancel, message_resend, messages_sweep
 from returns_mail.services.routing import CIRCUIT_THRESHOLD, route
 from returns_mail.services.sending import message_send
@@ -66,7 +66,7 @@ def test_event_becomes_a_sent_email_at_the_provider(make_rule, sendgrid, ingest,
         record["message_id"],
     )
     assert attempt.duration_ms > 0
-    assert event.response["messages"] == [
+    assert events_answers([event])[event.pk]["messages"] == [
         {
             "id": message.pk,
             "rule": message.rule.name,
@@ -149,7 +149,7 @@ def test_disabled_event_type_keeps_the_event_and_sends_nothing(make_rule, sendgr
     event = ingest()
 
     assert ReturnEvent.objects.filter(pk=event.pk).exists()
-    assert event.response["messages"] == []
+    assert events_answers([event])[event.pk]["messages"] == []
 
 
 def test_delayed_reminder_is_cancelled_by_a_later_event(make_rule, sendgrid, ingest, esp_sandbox):
@@ -367,16 +367,19 @@ def test_batch_ingest_stores_together_with_the_same_idempotency(
     with django_capture_on_commit_callbacks(execute=True):
         results = events_ingest_batch(client=returns_system, items=items)
 
-    assert results[0] == results[2]
+    assert results[0].event == results[2].event
+    assert results[0].answer == results[2].answer
+    assert (results[0].created, results[2].created) == (True, False)
     assert isinstance(results[3], IdempotencyConflict)
-    assert results[3].event_id == results[1].pk
+    assert results[3].event_id == results[1].event.pk
     assert ReturnEvent.objects.count() == 2
     assert Message.objects.filter(status=MessageStatus.SENT).count() == 2
-    assert results[0].response["messages"][0]["status"] == "queued"
+    assert results[0].answer["messages"][0]["status"] == "queued"
     assert len(esp_sandbox.records("sendgrid", path="/v3/mail/send")) == 2
 
     with django_capture_on_commit_callbacks(execute=True):
         again = events_ingest_batch(client=returns_system, items=items[:2])
 
-    assert [e.pk for e in again] == [results[0].pk, results[1].pk]
+    assert [a.event.pk for a in again] == [results[0].event.pk, results[1].event.pk]
+    assert [a.answer for a in again] == [results[0].answer, results[1].answer]
     assert ReturnEvent.objects.count() == 2
