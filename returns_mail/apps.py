@@ -16,4 +16,4 @@ class ReturnsMailConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_roles, dispatch_uid="returns_mail.roles_sync")
-        from returns_mail.services import rule_cache  # noqa: F401 - connects its signals
+        from returns_mail.services import config_cache  # noqa: F401 - connects its signals

@@ -139,11 +139,11 @@ def _tasks_run_inline():
 @pytest.fixture(autouse=True)
 def _fresh_config_caches():
     """Rolled-back test data sends no signals: forget cached configuration between tests."""
-    from returns_mail.services import rule_cache
+    from returns_mail.services import config_cache
     from returns_mail.services.events import version_locales
 
-    rule_cache.clear()
+    config_cache.clear()
     version_locales.cache_clear()  # ids of rolled-back rows come round again on SQLite
     yield
-    rule_cache.clear()
+    config_cache.clear()
     version_locales.cache_clear()

@@ -42,10 +42,6 @@ class Message(models.Model):
         max_length=12, choices=MessageStatus.choices, default=MessageStatus.QUEUED
     )
     status_changed_at = models.DateTimeField(auto_now_add=True)
-    # As answered to the API when the event was accepted, and answered again to its repeats.
-    accepted_status = models.CharField(
-        max_length=12, choices=MessageStatus.choices, default=MessageStatus.QUEUED, editable=False
-    )
     send_after = models.DateTimeField()
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from returns_mail.models import ApiClient
 from returns_mail.models.api_clients import SCOPES, token_digest
+from returns_mail.services import config_cache
 
 TOKEN_PREFIX = "rm_"  # noqa: S105 - a public marker, not a secret
 
@@ -48,15 +49,22 @@ def api_client_rotate(*, client: ApiClient) -> str:
     ApiClient.objects.filter(pk=client.pk).update(
         token_digest=token_digest(token), token_prefix=token[:10], token_rotated_at=timezone.now()
     )
+    config_cache.clear()  # an update() sends no post_save
     client.refresh_from_db()
     return token
 
 
 def api_client_authenticate(token: str) -> ApiClient | None:
-    """The active client owning `token`, or None."""
+    """The active client owning `token`, or None. Found clients are cached (config_cache);
+    unknown tokens are not, so random ones cannot fill the cache."""
     if not token.startswith(TOKEN_PREFIX):
         return None
-    return ApiClient.objects.filter(token_digest=token_digest(token), is_active=True).first()
+    digest = token_digest(token)
+    return config_cache.cached(
+        f"api-client:{digest}",
+        lambda: ApiClient.objects.filter(token_digest=digest, is_active=True).first(),
+        keep_none=False,
+    )
 
 
 def api_client_touch(*, client: ApiClient) -> None:

@@ -25,9 +25,8 @@ from returns_mail.models import (
     ReturnEvent,
     TriggerRule,
 )
-from returns_mail.services import rule_cache
-from returns_mail.services.rule_cache import cancelling_types, enabled_rules, switched_off_types
-from returns_mail.services.suppression import suppressed_emails
+from returns_mail.services import config_cache
+from returns_mail.services.config_cache import cancelling_types, enabled_rules, switched_off_types
 from templates_lib.models import TemplateVersion
 from templates_lib.rendering import pick_locale
 
@@ -106,7 +105,7 @@ def event_types_switch(*, changes: dict[str, bool]) -> None:
         unique_fields=["event_type"],
         update_fields=["enabled", "updated_at"],
     )
-    rule_cache.clear()  # a bulk upsert sends no post_save
+    config_cache.clear()  # a bulk upsert sends no post_save
 
 
 def messages_plan(*, event: ReturnEvent) -> list[Message]:
@@ -115,8 +114,9 @@ def messages_plan(*, event: ReturnEvent) -> list[Message]:
 
 
 def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
-    """The outbox rows of many events: the cached rules of their types, one suppression lookup,
-    one insert; each due message is queued on commit."""
+    """The outbox rows of many events: the cached rules of their types, one insert; each due
+    message is queued on commit. The suppression list is checked when a message is sent, not
+    here: it may change before a delayed message is due, and the check is made once."""
     switched_off = switched_off_types()
     now = timezone.now()
     planned: list[Message] = []
@@ -146,7 +146,6 @@ def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
                 planned.append(
                     Message(
                         event=event,
-                        accepted_status=MessageStatus.QUEUED,
                         rule=rule,
                         recipient=email,
                         recipient_name=name,
@@ -156,15 +155,9 @@ def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
                         send_after=now + timedelta(minutes=rule.delay_minutes),
                     )
                 )
-    blocked = suppressed_emails([m.recipient for m in planned])
-    for message in planned:
-        if message.recipient.lower() in blocked.get(message.rule.template.purpose, set()):
-            message.status = message.accepted_status = MessageStatus.SUPPRESSED
-            message.error = "recipient is on the suppression list"
     Message.objects.bulk_create(planned)
     enqueue_each_on_commit(
-        "returns_mail.tasks.send_message",
-        (m.pk for m in planned if m.status == MessageStatus.QUEUED and m.send_after <= now),
+        "returns_mail.tasks.send_message", (m.pk for m in planned if m.send_after <= now)
     )
     return planned
 
@@ -299,8 +292,8 @@ def version_locales(version_id: int) -> tuple[str, ...]:
 
 
 def event_answer(event: ReturnEvent, messages: list[Message]) -> dict:
-    """The API's answer for an accepted event: the messages it queued, each with the status it
-    had when accepted (a repeat with the same key gets the same answer)."""
+    """The API's answer for an accepted event: the messages it queued. A repeat with the same
+    key gets the same answer, whatever became of the messages since (GET shows that)."""
     return {
         "id": event.pk,
         "type": event.type,
@@ -311,7 +304,7 @@ def event_answer(event: ReturnEvent, messages: list[Message]) -> dict:
                 "id": m.pk,
                 "rule": m.rule.name if m.rule else None,
                 "recipient": m.recipient,
-                "status": m.accepted_status,
+                "status": MessageStatus.QUEUED,
             }
             for m in messages
         ],
@@ -326,7 +319,7 @@ def events_answers(events: list[ReturnEvent]) -> dict[int, dict]:
         planned = (
             Message.objects.filter(event__in=list(by_event), resend_of__isnull=True)
             .select_related("rule")
-            .only("pk", "event_id", "recipient", "accepted_status", "rule__name")
+            .only("pk", "event_id", "recipient", "rule__name")
             .order_by("pk")
         )
         for message in planned:

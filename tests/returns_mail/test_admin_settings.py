@@ -13,7 +13,7 @@ from returns_mail.models import ApiClient, EventTypeSetting, Suppression
 from returns_mail.models.api_clients import token_digest
 from returns_mail.roles import IT_ADMINS, MANAGERS
 from returns_mail.services.api_clients import api_client_authenticate
-from returns_mail.services.rule_cache import switched_off_types
+from returns_mail.services.config_cache import switched_off_types
 from tests.returns_mail.test_admin_support import login, refund_data
 
 pytestmark = pytest.mark.django_db

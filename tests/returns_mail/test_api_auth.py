@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 
 from returns_mail.api.throttling import ClientRateThrottle
 from returns_mail.models import ApiClient
+from returns_mail.services import config_cache
 from returns_mail.services.api_clients import api_client_rotate
 from tests.conftest import free_port
 from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
@@ -34,11 +35,13 @@ def error(code: str, message: str, **extra) -> dict:
     return {"error": {"code": code, "message": message, "fields": {}, **extra}}
 
 
-def assert_401(response, message: str, code: str = "authentication_failed") -> None:
+def assert_401(
+    response, message: str, code: str = "authentication_failed", *, events_before: int = 0
+) -> None:
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == 'Bearer realm="api"'
     assert response.json() == error(code, message)
-    assert row_counts() == (0, 0)
+    assert row_counts()[0] == events_before
 
 
 def test_no_token_is_401_with_www_authenticate(db):
@@ -70,11 +73,39 @@ def test_an_inactive_clients_token_is_401(api, api_client):
     assert_401(post_json(api, EVENTS, event_body()), "Invalid token, or its client is inactive.")
 
 
+def test_a_client_deactivated_in_the_admin_is_refused_at_once(api, api_client):
+    assert post_json(api, EVENTS, event_body()).status_code == 202  # now cached
+    client = ApiClient.objects.get(pk=api_client[0].pk)
+    client.is_active = False
+    client.save()  # as the admin does: this process forgets the cached client
+
+    response = post_json(api, EVENTS, event_body(return_id="RMA-2"))
+    assert_401(response, "Invalid token, or its client is inactive.", events_before=1)
+
+
+def test_another_process_sees_a_deactivation_within_the_cache_lifetime(
+    api, api_client, monkeypatch
+):
+    clock = [1000.0]
+    monkeypatch.setattr(config_cache.time, "monotonic", lambda: clock[0])
+    assert post_json(api, EVENTS, event_body()).status_code == 202
+    # Another process's save: no signal reaches this one.
+    ApiClient.objects.filter(pk=api_client[0].pk).update(is_active=False)
+
+    clock[0] += config_cache.CACHE_SECONDS - 0.5
+    assert post_json(api, EVENTS, event_body(return_id="RMA-2")).status_code == 202
+    clock[0] += 1.0
+    response = post_json(api, EVENTS, event_body(return_id="RMA-3"))
+    assert_401(response, "Invalid token, or its client is inactive.", events_before=2)
+
+
 def test_a_rotated_token_stops_working_and_the_new_one_works(api, api_client):
+    assert post_json(api, EVENTS, event_body()).status_code == 202  # the old token is cached
     new_token = api_client_rotate(client=api_client[0])
 
-    assert_401(post_json(api, EVENTS, event_body()), "Invalid token, or its client is inactive.")
-    assert post_json(api_for(new_token), EVENTS, event_body()).status_code == 202
+    response = post_json(api, EVENTS, event_body(return_id="RMA-3"))
+    assert_401(response, "Invalid token, or its client is inactive.", events_before=1)
+    assert post_json(api_for(new_token), EVENTS, event_body(return_id="RMA-2")).status_code == 202
 
 
 def test_the_scheme_is_case_insensitive(api_client):

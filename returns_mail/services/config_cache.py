@@ -1,11 +1,12 @@
-"""Small per-process caches of the configuration read on every event: the enabled rules of each
-event type (with their templates' active versions), which types are switched off, and which
-cancel pending messages of other rules.
+"""Small per-process caches of the configuration read on every API request: the API clients by
+token, the enabled rules of each event type (with their templates' active versions), which types
+are switched off, and which cancel pending messages of other rules.
 
 Intake reads them for every event, and they change a few times a day, so a query each time
 would be most of an event's cost. They expire after CACHE_SECONDS, and a change saved in this
-process (a rule, a template publication, an event type switched) clears them at once; another
-process (gunicorn worker) sees an admin change within CACHE_SECONDS."""
+process (a client, a rule, a template publication, an event type switched) clears them at once;
+another process (gunicorn worker) sees an admin change within CACHE_SECONDS — a deactivated or
+rotated token keeps working there for at most that long."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import TypeVar
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from returns_mail.models import EventTypeSetting, TriggerRule
+from returns_mail.models import ApiClient, EventTypeSetting, TriggerRule
 from templates_lib.models import Template, TemplatePublication
 
 CACHE_SECONDS = 5.0
@@ -28,15 +29,17 @@ _lock = threading.Lock()
 _cache: dict[str, tuple[float, object]] = {}
 
 
-def _cached(name: str, load: Callable[[], T]) -> T:
+def cached(name: str, load: Callable[[], T], *, keep_none: bool = True) -> T:
+    """`load()`'s value, kept for CACHE_SECONDS under `name` (None only when `keep_none`)."""
     now = time.monotonic()
     with _lock:
         hit = _cache.get(name)
         if hit and hit[0] > now:
             return hit[1]
     value = load()
-    with _lock:
-        _cache[name] = (now + CACHE_SECONDS, value)
+    if value is not None or keep_none:
+        with _lock:
+            _cache[name] = (now + CACHE_SECONDS, value)
     return value
 
 
@@ -58,11 +61,11 @@ def enabled_rules(event_type: str) -> tuple[TriggerRule, ...]:
             .order_by("priority", "pk")
         )
 
-    return _cached(f"rules:{event_type}", load)
+    return cached(f"rules:{event_type}", load)
 
 
 def switched_off_types() -> frozenset[str]:
-    return _cached(
+    return cached(
         "off",
         lambda: frozenset(
             EventTypeSetting.objects.filter(enabled=False).values_list("event_type", flat=True)
@@ -82,7 +85,7 @@ def cancelling_types() -> frozenset[str]:
             for event_type in cancel_on
         )
 
-    return _cached("cancelling", load)
+    return cached("cancelling", load)
 
 
 def clear() -> None:
@@ -91,6 +94,7 @@ def clear() -> None:
 
 
 # A publication row is written whenever a template's active version changes (publish, rollback).
+@receiver([post_save, post_delete], sender=ApiClient)
 @receiver([post_save, post_delete], sender=EventTypeSetting)
 @receiver([post_save, post_delete], sender=TriggerRule)
 @receiver([post_save, post_delete], sender=Template)
