@@ -29,6 +29,7 @@ from returns_mail.services.routing import (
     route,
 )
 from returns_mail.services.suppression import is_suppressed
+from returns_mail.signals import message_finished
 from templates_lib.models import SyncStatus, TemplateSync
 from templates_lib.rendering import render_version, template_context
 
@@ -243,6 +244,8 @@ def _finish(message, status, *, error="", account=None, position=None, **fields)
         values["account"] = account
     if position is not None:
         values["route_position"] = position
-    Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(**values)
+    changed = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(**values)
     message.refresh_from_db()
+    if changed and status in (MessageStatus.SENT, MessageStatus.FAILED):
+        message_finished.send(sender=Message, message=message, status=status)
     return message

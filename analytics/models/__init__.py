@@ -1,0 +1,20 @@
+from analytics.models.alerts import Alert, AlertKind, AlertRule
+from analytics.models.dashboard import Dashboard
+from analytics.models.deliveries import DeliveryEvent, WebhookDelivery, WebhookDeliveryStatus
+from analytics.models.health import HealthCheck, HealthComponent
+from analytics.models.rollups import LatencyBin, Period, Rollup
+
+__all__ = [
+    "Alert",
+    "AlertKind",
+    "AlertRule",
+    "Dashboard",
+    "DeliveryEvent",
+    "HealthCheck",
+    "HealthComponent",
+    "LatencyBin",
+    "Period",
+    "Rollup",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+]
