@@ -11,4 +11,6 @@ urlpatterns = [
     path("api/v1/", include("returns_mail.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("analytics/", include("analytics.urls")),
+    path("webhooks/", include("analytics.webhooks.urls")),
 ]

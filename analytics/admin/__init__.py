@@ -1,0 +1,1 @@
+"""The analytics admin: one module per area (webhook deliveries; alerts and health checks)."""

@@ -1,0 +1,7 @@
+"""The managers' dashboards (analytics.views)."""
+
+from django.urls import path
+
+app_name = "analytics"
+
+urlpatterns: list = []
