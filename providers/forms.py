@@ -7,6 +7,7 @@ import ipaddress
 from django import forms
 
 from providers.models import ProviderAccount, ProviderKind, SmtpSecurity
+from providers.webhooks.sendgrid import load_verification_key
 
 # Form field -> model secret field. The form never shows the stored value.
 SECRET_INPUTS = {
@@ -118,6 +119,18 @@ class ProviderAccountForm(forms.ModelForm):
         if kind == ProviderKind.SMTP:
             self._clean_smtp(cleaned)
         return cleaned
+
+    def clean_webhook_verification_key(self) -> str:
+        key = self.cleaned_data.get("webhook_verification_key", "").strip()
+        if key:
+            try:
+                load_verification_key(key)
+            except ValueError:
+                raise forms.ValidationError(
+                    "Not a SendGrid verification key: paste the public key SendGrid shows for "
+                    "the signed event webhook (base64, starting MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQ)."
+                ) from None
+        return key
 
     def _clean_smtp(self, cleaned):
         host = cleaned.get("smtp_host")

@@ -299,3 +299,19 @@ def test_custom_views_need_change_permission(client, make_account):
     for name in ("test_connection", "send_test"):
         url = reverse(f"admin:providers_provideraccount_{name}", args=[account.pk])
         assert client.post(url, {"to": "a@b.example"}).status_code == 403
+
+
+def test_a_sendgrid_verification_key_that_is_not_one_is_a_form_error(client, it_admin):
+    from providers.sandbox.sendgrid_events import new_signing_key, public_key_text
+
+    refused = post_form(
+        client, ADD_URL, new_api_key="SG.key-0042", webhook_verification_key="not a key"
+    )
+    assert refused.status_code == 200
+    assert "Not a SendGrid verification key" in refused.text
+    assert not ProviderAccount.objects.exists()
+
+    key = public_key_text(new_signing_key())
+    accepted = post_form(client, ADD_URL, new_api_key="SG.key-0042", webhook_verification_key=key)
+    assert accepted.status_code == 302
+    assert ProviderAccount.objects.get().webhook_verification_key == key

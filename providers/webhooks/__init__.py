@@ -1,0 +1,136 @@
+"""Incoming provider webhooks: is a request really from the provider (`verify`), and what does it
+say in our own vocabulary (`parse`, giving `types.NormalizedEvent`s).
+
+Pure functions over bytes and headers: no database, no request objects. `parse` needs only the
+body and its content type, so a stored raw body can be parsed again later. The analytics app owns
+the views, the storage and the de-duplication. One module per provider: `sendgrid`, `mandrill`
+(Mailchimp Transactional), `mailchimp` (Mailchimp Marketing audience webhooks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    from providers.models import ProviderAccount
+    from providers.webhooks.types import NormalizedEvent
+
+__all__ = ["WebhookForged", "WebhookMalformed", "parse", "verify"]
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+class WebhookForged(Exception):
+    """Not provably from the provider (or no key to prove it with): answer 403, store nothing.
+    `str(exc)` is a short reason for a log line and never contains a secret."""
+
+
+class WebhookMalformed(Exception):
+    """Verified, but not a shape we understand: answer 400."""
+
+
+# --- helpers shared by the provider modules ---------------------------------------------------
+def header(headers: Mapping[str, str], name: str) -> str:
+    """A request header's value, "" when absent. Views pass a case-insensitive mapping; a plain
+    dict (a test, headers kept with a stored body) is searched case-insensitively too."""
+    value = headers.get(name)
+    if value is None:
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value or ""
+
+
+def require_media_type(content_type: str, expected: str) -> None:
+    """An absent content type is accepted (the body is checked anyway); a different one is not."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    if media_type and media_type != expected:
+        raise WebhookMalformed(f"content type {media_type[:60]!r}, expected {expected}")
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """The fields of a form-encoded body. A repeated name keeps its last value, as PHP does (both
+    Mailchimp products are PHP-born, and Mandrill signs what PHP sees). Raises ValueError for
+    bytes that are not UTF-8."""
+    return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict"))
+
+
+def text(value: object) -> str:
+    """An optional provider field as text: "" when missing, null or not a scalar."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def unix_time(value: object) -> datetime:
+    """A unix timestamp (JSON number) as an aware UTC datetime. Raises ValueError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"not a unix timestamp: {value!r:.40}")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"timestamp out of range: {value!r:.40}") from None
+
+
+def wall_time(value: object) -> datetime:
+    """'YYYY-MM-DD HH:MM:SS' (Mailchimp's fired_at, Mandrill's reject dates), taken as UTC.
+    Raises ValueError."""
+    if not isinstance(value, str):
+        raise ValueError(f"not a date and time: {value!r:.40}")
+    return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+# The provider modules use the errors and helpers above, so they are imported after them.
+from providers.webhooks import mailchimp, mandrill, sendgrid  # noqa: E402
+
+# ProviderKind value -> module; SMTP accounts have no webhooks.
+_MODULES = {module.KIND: module for module in (sendgrid, mandrill, mailchimp)}
+
+
+def verify(
+    account: ProviderAccount,
+    *,
+    body: bytes,
+    headers: Mapping[str, str],
+    url: str,
+    url_secret: str | None,
+) -> None:
+    """Raise WebhookForged unless the request provably comes from the account's provider.
+
+    `headers` is a case-insensitive mapping of the request headers; `url` the absolute URL the
+    provider posted to, exactly as configured there (Mandrill signs it); `url_secret` the secret
+    part of a Mailchimp Marketing webhook URL. A secret that cannot be decrypted raises
+    `ProviderConfigurationError` instead: that is our fault, so the view answers 5xx and the
+    provider retries once the key is restored.
+    """
+    if account.kind == sendgrid.KIND:
+        key = account.webhook_verification_key or ""
+        if not key.strip():
+            raise WebhookForged("no webhook verification key configured for the account")
+        sendgrid.verify(key, body=body, headers=headers)
+    elif account.kind == mandrill.KIND:
+        mandrill.verify(_webhook_secret(account), body=body, headers=headers, url=url)
+    elif account.kind == mailchimp.KIND:
+        mailchimp.verify(_webhook_secret(account), url_secret=url_secret)
+    else:
+        raise WebhookForged(f"{account.kind[:40]!r} accounts receive no webhooks")
+
+
+def parse(kind: str, *, body: bytes, content_type: str) -> list[NormalizedEvent]:
+    """The events of a verified body, in the order the provider sent them. Raises
+    WebhookMalformed when the body is not the provider's documented shape, and ValueError for a
+    `kind` that has no webhooks (a caller's bug)."""
+    module = _MODULES.get(kind)
+    if module is None:
+        raise ValueError(f"no webhooks for provider kind {kind!r}")
+    return module.parse(body, content_type)
+
+
+def _webhook_secret(account: ProviderAccount) -> str:
+    if not account.webhook_secret:
+        raise WebhookForged("no webhook secret configured for the account")
+    return account.secret("webhook_secret")

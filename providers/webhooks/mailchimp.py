@@ -1,0 +1,74 @@
+"""Mailchimp Marketing audience (list) webhooks (reference §2.6; mapping as proposed in §4.3).
+
+Unsigned: the webhook URL carries a secret, which `verify` compares in constant time. One event
+per request, form-encoded with PHP-bracketed keys (`type`, `fired_at`, `data[email]`, ...). The
+validator's GET needs no parsing: the view answers it.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from providers.webhooks import (
+    FORM_CONTENT_TYPE,
+    WebhookForged,
+    WebhookMalformed,
+    form_fields,
+    require_media_type,
+    wall_time,
+)
+from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
+
+KIND = "mailchimp_marketing"  # ProviderKind.MAILCHIMP_MARKETING
+
+EVENT_TYPES: dict[str, DeliveryEventType] = {
+    "subscribe": DeliveryEventType.SUBSCRIBED,
+    "unsubscribe": DeliveryEventType.UNSUBSCRIBED,
+    "cleaned": DeliveryEventType.BOUNCED,  # or COMPLAINED, by reason: see parse()
+}
+
+
+def verify(secret: str, *, url_secret: str | None) -> None:
+    if not url_secret:
+        raise WebhookForged("webhook URL secret missing")
+    if not hmac.compare_digest(url_secret.encode("utf-8"), secret.encode("utf-8")):
+        raise WebhookForged("webhook URL secret does not match")
+
+
+def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:
+    require_media_type(content_type, FORM_CONTENT_TYPE)
+    try:
+        fields = form_fields(body)
+    except ValueError:
+        raise WebhookMalformed("body is not form-encoded UTF-8") from None
+    name = fields.get("type", "")
+    if not name:
+        raise WebhookMalformed("no type field")
+    try:
+        # Its time zone is undocumented: taken as UTC (the sandbox sends UTC).
+        occurred_at = wall_time(fields.get("fired_at"))
+    except ValueError:
+        raise WebhookMalformed("fired_at is not 'YYYY-MM-DD HH:MM:SS'") from None
+    event_type = EVENT_TYPES.get(name, DeliveryEventType.UNKNOWN)
+    reason = fields.get("data[reason]", "")
+    bounce_kind = ""
+    if name == "cleaned":
+        # Cleaned for "abuse" is a spam complaint; otherwise ("hard") the address bounced.
+        if reason == "abuse":
+            event_type = DeliveryEventType.COMPLAINED
+        else:
+            bounce_kind = BounceKind.HARD
+    # upemail names the member by its new address (and its old one in data[old_email]).
+    recipient = fields.get("data[email]") or fields.get("data[new_email]", "")
+    if event_type != DeliveryEventType.UNKNOWN and not recipient:
+        raise WebhookMalformed(f"{name[:40]} event has no data[email]")
+    event = NormalizedEvent(
+        type=event_type,
+        provider_event=name,
+        occurred_at=occurred_at,
+        recipient=recipient,
+        bounce_kind=bounce_kind,
+        reason=reason,
+        raw=fields,
+    )
+    return [event]

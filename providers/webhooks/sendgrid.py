@@ -1,0 +1,137 @@
+"""SendGrid Event Webhook: the ECDSA signature check and the event batch (reference §1.6, §1.7,
+mapping as anymail's, §4.1).
+
+Signed bytes: the timestamp header's value followed by the raw body, no separator; ECDSA P-256 /
+SHA-256; base64 DER signature. We use `cryptography` directly: the SDK helper wants str payloads
+and raises on malformed base64.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from providers.clients.types import CORRELATION_KEY
+from providers.webhooks import (
+    WebhookForged,
+    WebhookMalformed,
+    header,
+    require_media_type,
+    text,
+    unix_time,
+)
+from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
+
+KIND = "sendgrid"  # ProviderKind.SENDGRID
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+
+EVENT_TYPES: dict[str, DeliveryEventType] = {
+    "processed": DeliveryEventType.QUEUED,
+    "dropped": DeliveryEventType.REJECTED,
+    "delivered": DeliveryEventType.DELIVERED,
+    "deferred": DeliveryEventType.DEFERRED,
+    "bounce": DeliveryEventType.BOUNCED,
+    "open": DeliveryEventType.OPENED,
+    "click": DeliveryEventType.CLICKED,
+    "spamreport": DeliveryEventType.COMPLAINED,
+    "unsubscribe": DeliveryEventType.UNSUBSCRIBED,
+    "group_unsubscribe": DeliveryEventType.UNSUBSCRIBED,
+    "group_resubscribe": DeliveryEventType.SUBSCRIBED,
+}
+
+
+@functools.lru_cache(maxsize=64)
+def load_verification_key(key_text: str) -> ec.EllipticCurvePublicKey:
+    """The public key as SendGrid shows it: base64 DER SubjectPublicKeyInfo. PEM armour is
+    accepted too (people paste keys from other tools). Raises ValueError for anything else."""
+    key_text = key_text.strip()
+    try:
+        if key_text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(key_text.encode("ascii"))
+        else:
+            der = base64.b64decode("".join(key_text.split()), validate=True)
+            key = serialization.load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError("not a base64 DER public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise ValueError("not a P-256 (ECDSA) public key")
+    return key
+
+
+def verify(key_text: str, *, body: bytes, headers: Mapping[str, str]) -> None:
+    try:
+        key = load_verification_key(key_text)
+    except ValueError as exc:
+        raise WebhookForged(f"the configured verification key is unusable: {exc}") from None
+    signature = header(headers, SIGNATURE_HEADER)
+    timestamp = header(headers, TIMESTAMP_HEADER)
+    if not signature:
+        raise WebhookForged(f"{SIGNATURE_HEADER} header missing")
+    if not timestamp:
+        raise WebhookForged(f"{TIMESTAMP_HEADER} header missing")
+    try:
+        der = base64.b64decode(signature, validate=True)
+    except ValueError:
+        raise WebhookForged("signature is not base64") from None
+    try:
+        key.verify(der, timestamp.encode("utf-8") + body, _ECDSA_SHA256)
+    except InvalidSignature:
+        raise WebhookForged("signature does not match the body, timestamp and key") from None
+
+
+def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:
+    require_media_type(content_type, "application/json")
+    try:
+        batch = json.loads(body)
+    except (ValueError, RecursionError):
+        raise WebhookMalformed("body is not JSON") from None
+    if not isinstance(batch, list):
+        raise WebhookMalformed("body is not a JSON array of events")
+    return [_event(index, item) for index, item in enumerate(batch)]
+
+
+def _event(index: int, item: Any) -> NormalizedEvent:
+    if not isinstance(item, dict):
+        raise WebhookMalformed(f"event {index} is not an object")
+    name = item.get("event")
+    if not isinstance(name, str) or not name:
+        raise WebhookMalformed(f"event {index} has no event name")
+    event_type = EVENT_TYPES.get(name, DeliveryEventType.UNKNOWN)
+    recipient = item.get("email", "")
+    # Every message event names its recipient; an event we do not know (an account event) may not.
+    known = event_type != DeliveryEventType.UNKNOWN
+    if not isinstance(recipient, str) or (known and not recipient):
+        raise WebhookMalformed(f"event {index} ({name[:40]}) has no recipient email")
+    try:
+        occurred_at = unix_time(item.get("timestamp"))
+    except ValueError as exc:
+        raise WebhookMalformed(f"event {index}: {exc}") from None
+    bounce_kind = ""
+    if name == "bounce":
+        # Blocked mail comes as a bounce of type "blocked": temporary, unlike type "bounce".
+        bounce_kind = BounceKind.SOFT if item.get("type") == "blocked" else BounceKind.HARD
+    return NormalizedEvent(
+        type=event_type,
+        provider_event=name,
+        occurred_at=occurred_at,
+        recipient=recipient,
+        # Custom args arrive as top-level keys.
+        correlation_id=text(item.get(CORRELATION_KEY)),
+        # sg_message_id can be missing on asynchronous bounces.
+        provider_message_id=text(item.get("sg_message_id")) or text(item.get("smtp-id")),
+        provider_event_id=text(item.get("sg_event_id")),
+        bounce_kind=bounce_kind,
+        reason=text(item.get("reason")) or text(item.get("response")) or text(item.get("status")),
+        url=text(item.get("url")) if name == "click" else "",
+        user_agent=text(item.get("useragent")),
+        raw=item,
+    )
