@@ -5,13 +5,22 @@ PY := $(VENV)/bin/python
 # The venv is rebuilt from the lock file when the lock (or the project metadata) changes.
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format lock clean
+.PHONY: demo test lint format lock clean browser
 
 demo: $(STAMP) .env
 	$(PY) manage.py demo
 
-test: $(STAMP) .env
+test: $(STAMP) .env browser
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The dashboards' browser test drives Debian's chromium through chromium-driver: installed once
+# from the system's package registry when missing (as root, or through sudo).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+		echo "Installing chromium and chromium-driver (apt) for the browser test"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

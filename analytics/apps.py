@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = "Analytics"
+
+    def ready(self) -> None:
+        from analytics.services import rollups  # noqa: F401 - counts sends (message_finished)

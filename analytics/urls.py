@@ -2,6 +2,16 @@
 
 from django.urls import path
 
+from analytics import views
+
 app_name = "analytics"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("providers/", views.providers, name="providers"),
+    path("breakdown/", views.breakdown, name="breakdown"),
+    path("messages/", views.messages, name="messages"),
+    path("failures/", views.failures, name="failures"),
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+]

@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "analytics.context_processors.open_alerts",
             ],
         },
     },
@@ -211,6 +212,9 @@ PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=10.0)
 ESP_SANDBOX_PORT = env.int("ESP_SANDBOX_PORT", default=8025)
 # CA bundle to trust for SMTP relays besides the system's (a private relay, the sandbox).
 SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
+# The public base of this site as the providers reach it (e.g. https://mail.example.com), for
+# the webhook URLs shown in the admin and the URL Mandrill signs; empty: the request's own.
+WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", default="")
 
 # --- Template library ----------------------------------------------------------------------------
 # The module holding the return-event catalogue (CATALOGUE, sample_context): owned by returns_mail,

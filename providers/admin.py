@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
@@ -15,7 +16,7 @@ from config.admin_base import ReadOnlyInline, ViewOnlyAdmin
 from providers.exceptions import ProviderError
 from providers.fields import UndecryptableSecret
 from providers.forms import ProviderAccountForm, SendTestEmailForm
-from providers.models import ProviderAccount, SecretChange
+from providers.models import ProviderAccount, ProviderKind, SecretChange
 from providers.services.accounts import (
     account_check_credentials,
     account_secrets_set,
@@ -60,6 +61,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     inlines = (SecretChangeInline,)
     readonly_fields = (
         "api_key_status",
+        "webhook_url",
         "webhook_secret_status",
         "smtp_password_status",
         "last_check_at",
@@ -78,6 +80,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                     "api_key_status",
                     "new_api_key",
                     "audience_id",
+                    "webhook_url",
                     "webhook_verification_key",
                     "webhook_secret_status",
                     "new_webhook_secret",
@@ -115,6 +118,27 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     @admin.display(description="API key")
     def api_key_status(self, obj):
         return secret_status(obj.api_key)
+
+    @admin.display(description="webhook URL")
+    def webhook_url(self, obj):
+        """What to paste into the provider's webhook settings (the analytics app's endpoints)."""
+        if obj.pk is None:
+            return "shown once the account is saved"
+        names = {
+            ProviderKind.SENDGRID: ("webhooks:sendgrid", [obj.pk]),
+            ProviderKind.MAILCHIMP_TRANSACTIONAL: ("webhooks:mandrill", [obj.pk]),
+            ProviderKind.MAILCHIMP_MARKETING: ("webhooks:mailchimp", [obj.pk, "SECRET"]),
+        }
+        if obj.kind not in names:
+            return "no webhooks for this kind"
+        name, args = names[obj.kind]
+        url = settings.WEBHOOK_BASE_URL.rstrip("/") + reverse(name, args=args)
+        if obj.kind == ProviderKind.MAILCHIMP_MARKETING:
+            # The secret is never shown back: the admin who set it puts it in the URL.
+            url = url.replace("/SECRET/", "/<webhook secret>/")
+        hint = "" if settings.WEBHOOK_BASE_URL else " (after this site's public address; "
+        hint += "" if settings.WEBHOOK_BASE_URL else "set WEBHOOK_BASE_URL to show it here)"
+        return f"{url}{hint}"
 
     @admin.display(description="webhook secret")
     def webhook_secret_status(self, obj):

@@ -10,8 +10,20 @@ from typing import TextIO
 from django.conf import settings
 
 from providers.models import ProviderAccount, ProviderKind, Purpose, SmtpSecurity
+from providers.sandbox.sendgrid_events import public_key_text, signing_key_load_or_create
 
 SANDBOX_HOST = "127.0.0.1"
+DEMO_SENDGRID = "Demo SendGrid (sandbox)"
+
+
+def sandbox_signing_key_file() -> Path:
+    """The sandbox's SendGrid webhook signing key: kept, so the demo account's key stays valid."""
+    return Path(settings.DATA_DIR) / "sandbox-sendgrid-signing-key.pem"
+
+
+def sandbox_webhooks_file() -> Path:
+    """Where the sandbox reads its webhook targets (written by the analytics demo)."""
+    return Path(settings.DATA_DIR) / "sandbox-webhooks.json"
 
 
 def sandbox_url(prefix: str) -> str:
@@ -22,7 +34,7 @@ def demo_accounts() -> list[dict]:
     sender = {"from_email": "returns@demo-shop.example", "from_name": "Demo Shop Returns"}
     return [
         {
-            "name": "Demo SendGrid (sandbox)",
+            "name": DEMO_SENDGRID,
             "kind": ProviderKind.SENDGRID,
             "purpose": Purpose.TRANSACTIONAL,
             "priority": 10,
@@ -72,6 +84,11 @@ def seed(*, out: TextIO) -> None:
         name = fields.pop("name")
         _, was_created = ProviderAccount.objects.get_or_create(name=name, defaults=fields)
         created += was_created
+    # The signed event webhook's public key, as an IT admin would paste it from SendGrid.
+    key = signing_key_load_or_create(sandbox_signing_key_file())
+    ProviderAccount.objects.filter(name=DEMO_SENDGRID).update(
+        webhook_verification_key=public_key_text(key)
+    )
     out.write(
         f"Provider accounts: {len(demo_accounts())} demo accounts on the ESP sandbox "
         f"({created} new); what the sandbox received: "
@@ -82,4 +99,19 @@ def seed(*, out: TextIO) -> None:
 def processes() -> list[tuple[str, list[str]]]:
     manage_py = str(Path(settings.BASE_DIR) / "manage.py")
     port = str(settings.ESP_SANDBOX_PORT)
-    return [("esp-sandbox", [sys.executable, manage_py, "esp_sandbox", "--port", port])]
+    return [
+        (
+            "esp-sandbox",
+            [
+                sys.executable,
+                manage_py,
+                "esp_sandbox",
+                "--port",
+                port,
+                "--signing-key",
+                str(sandbox_signing_key_file()),
+                "--webhooks",
+                str(sandbox_webhooks_file()),
+            ],
+        )
+    ]

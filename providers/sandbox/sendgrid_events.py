@@ -24,6 +24,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -75,6 +76,24 @@ _HREF = re.compile(r"""href\s*=\s*["'](https?://[^"']+)["']""", re.IGNORECASE)
 
 def new_signing_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
+
+
+def signing_key_load_or_create(path: Path):
+    """The SendGrid webhook signing key kept in `path` (PEM), created once: its public key
+    then stays valid across restarts (the demo account holds it)."""
+    if path.exists():
+        return serialization.load_pem_private_key(path.read_bytes(), password=None)
+    key = new_signing_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+    return key
 
 
 def public_key_text(private_key: ec.EllipticCurvePrivateKey) -> str:

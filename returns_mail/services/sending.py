@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from providers.clients import client_for
@@ -240,6 +240,14 @@ def _finish(message, status, *, error="", account=None, position=None, **fields)
     """Record the outcome, only if the row is still ours (status sending)."""
     now = timezone.now()
     values = {"status": status, "status_changed_at": now, "error": error[:2000], **fields}
+    if status == MessageStatus.SENT:
+        # Provider events can arrive before the send is recorded: start from where they got.
+        values["status"] = Case(
+            When(clicked_at__isnull=False, then=Value(MessageStatus.CLICKED)),
+            When(opened_at__isnull=False, then=Value(MessageStatus.OPENED)),
+            When(delivered_at__isnull=False, then=Value(MessageStatus.DELIVERED)),
+            default=Value(MessageStatus.SENT),
+        )
     if account is not None:
         values["account"] = account
     if position is not None:

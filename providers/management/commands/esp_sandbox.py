@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import json
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from providers.sandbox import EspSandbox
+from providers.sandbox.sendgrid import SendGridApp
+from providers.sandbox.sendgrid_events import signing_key_load_or_create
+from providers.sandbox.server import default_provider_apps
+from providers.sandbox.webhooks import WebhookTarget
 
 
 class Command(BaseCommand):
@@ -22,12 +28,32 @@ class Command(BaseCommand):
         parser.add_argument(
             "--smtp-port", type=int, default=None, help="default: the HTTP port + 1"
         )
+        parser.add_argument(
+            "--signing-key",
+            type=Path,
+            help="PEM file of the SendGrid webhook signing key (created if missing)",
+        )
+        parser.add_argument(
+            "--webhooks",
+            type=Path,
+            help='JSON file: [{"provider", "key", "url", "secret", "delay", "rates"}], the '
+            "webhook targets to post to (a missing file: none)",
+        )
 
-    def handle(self, *args, host, port, smtp_port, **options):
+    def handle(self, *args, host, port, smtp_port, signing_key, webhooks, **options):
         smtp_port = smtp_port or port + 1
+        apps = default_provider_apps()
+        if signing_key:
+            key = signing_key_load_or_create(signing_key)
+            apps = [SendGridApp(signing_key=key) if a.name == "sendgrid" else a for a in apps]
+        sandbox = EspSandbox(apps)
+        targets = json.loads(webhooks.read_text()) if webhooks and webhooks.exists() else []
+        for target in targets:
+            provider, key = target.pop("provider"), target.pop("key")
+            sandbox.set_webhook_target(provider, key, WebhookTarget(**target))
         self.stdout.write(
             f"ESP sandbox on http://{host}:{port}/ (records at /_sandbox/requests), "
-            f"SMTP on {host}:{smtp_port}"
+            f"SMTP on {host}:{smtp_port}; {len(targets)} webhook target(s)"
         )
         with contextlib.suppress(KeyboardInterrupt):
-            EspSandbox().serve_forever(host, port, smtp_port)
+            sandbox.serve_forever(host, port, smtp_port)

@@ -40,6 +40,8 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, setup_only, **options):
         if not settings.DEBUG:
             raise CommandError("The demo runs in development only: set DEBUG=true.")
+        # Seeds that build URLs to this demo (the sandbox's webhook targets) read settings.PORT.
+        settings.PORT = port
         call_command("migrate", interactive=False, verbosity=0)
         modules = list(app_demo_modules())
         for module in modules:

@@ -1,0 +1,22 @@
+"""django-q2 entry points of analytics: each takes an id (or nothing) and calls one service."""
+
+from analytics.services import alerts, deliveries, health
+
+
+def run_health_checks() -> int:
+    """Every minute (schedule): queue the account checks, check the intake API, prune."""
+    return health.health_checks_run().pk
+
+
+def check_account_health(account_id: int) -> None:
+    health.account_health_check(account_id=account_id)
+
+
+def evaluate_alerts() -> dict[str, int]:
+    """Every minute (schedule): open, refresh, resolve and notify alerts."""
+    return alerts.alerts_evaluate()
+
+
+def unsubscribe_mirror(suppression_id: int) -> int:
+    """Queued by deliveries: mirror an unsubscribe to the other providers."""
+    return deliveries.unsubscribe_mirror(suppression_id=suppression_id)

@@ -1,0 +1,102 @@
+"""Page plumbing shared by the dashboard pages: read the filters, build query strings, answer
+with the page or with one of its tables as CSV, and shape chart data."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime, timedelta
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+
+from analytics.forms import FilterForm
+from analytics.selectors.filters import MetricFilters, default_filters
+from analytics.views.tables import Table
+
+
+def _filters(request: HttpRequest, form_class=FilterForm) -> tuple[FilterForm, MetricFilters]:
+    form = form_class(request.GET)
+    if not form.is_valid():  # the errors are shown; the page shows the default filters
+        return form, default_filters()
+    data = request.GET.copy()  # the date inputs show the dates in use
+    data["start"] = form.cleaned_data["start"].isoformat()
+    data["end"] = form.cleaned_data["end"].isoformat()
+    form.data = data
+    return form, form.filters()
+
+
+def _query(request: HttpRequest, **changes) -> str:
+    params = request.GET.copy()
+    for key in ("format", "table"):
+        params.pop(key, None)
+    for key, value in changes.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return params.urlencode()
+
+
+def _respond(request, template: str, page: str, form, filters, tables: list[Table], **context):
+    if request.GET.get("format") == "csv":
+        if form.errors:
+            errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+            return HttpResponseBadRequest(f"Invalid filters: {errors}", content_type="text/plain")
+        wanted = request.GET.get("table") or tables[0].name
+        table = next((t for t in tables if t.name == wanted), None)
+        if table is None:
+            names = ", ".join(t.name for t in tables)
+            return HttpResponseBadRequest(
+                f"Unknown table {wanted!r}; this page has: {names}", content_type="text/plain"
+            )
+        return _csv(table, page, filters)
+    for table in tables:
+        table.csv_url = "?" + _query(request, format="csv", table=table.name)
+    nav_query = _query(request, by=None)
+    return render(
+        request,
+        template,
+        {
+            "form": form,
+            "filters": filters,
+            "last_day": (filters.end - timedelta(microseconds=1)).date(),
+            "tables": {t.name: t for t in tables},
+            "page": page,
+            "nav_query": f"?{nav_query}" if nav_query else "",
+            **context,
+        },
+    )
+
+
+def _csv(table: Table, page: str, filters: MetricFilters) -> HttpResponse:
+    span = f"{filters.start:%Y%m%d}-{filters.end:%Y%m%d}"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="analytics-{page}-{table.name}-{span}.csv"'
+    )
+    csv.writer(response).writerows(table.csv_rows())
+    return response
+
+
+def _bucket_label(filters: MetricFilters, bucket: datetime) -> str:
+    return f"{bucket:%Y-%m-%d %H:00}" if filters.period == "hour" else f"{bucket:%Y-%m-%d}"
+
+
+def _axis(filters: MetricFilters) -> str:
+    return "Hour sent (UTC)" if filters.period == "hour" else "Day sent (UTC)"
+
+
+def _pct(value):
+    return None if value is None else round(value * 100, 2)
+
+
+def _chart(kind, labels, datasets, *, x, y, unit, y_max=None) -> dict:
+    return {
+        "type": kind,
+        "labels": labels,
+        "datasets": [{"label": label, "data": data} for label, data in datasets],
+        "x_title": x,
+        "y_title": y,
+        "unit": unit,
+        "y_max": y_max,
+    }

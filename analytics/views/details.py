@@ -1,0 +1,150 @@
+"""The drill-down pages: totals per email type, rule, template, provider or account, and the
+recent (or recently failed) messages and failed health checks behind them."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+from analytics.forms import BreakdownForm
+from analytics.selectors import metrics, recent
+from analytics.selectors.metrics import BREAKDOWNS
+from analytics.views.auth import dashboard
+from analytics.views.common import _chart, _filters, _query, _respond
+from analytics.views.tables import Column, Table, _counts_columns
+
+
+def _drill_down_url(request: HttpRequest, by: str, key) -> str:
+    if not key:
+        return ""
+    param = {"event_type": "event_type", "provider": "provider"}.get(by, by)
+    return reverse("analytics:messages") + "?" + _query(request, by=None, **{param: key})
+
+
+@dashboard
+def breakdown(request: HttpRequest) -> HttpResponse:
+    form, filters = _filters(request, BreakdownForm)
+    by = form.cleaned_data.get("by") or "event_type"
+    rows = metrics.breakdown(filters, by=by)
+    latency_columns = []
+    if by in ("event_type", "provider", "account"):
+        latency_columns = [
+            Column("Response time median (s)", lambda r: r.response.median, "seconds"),
+            Column("Lead time median (s)", lambda r: r.lead.median, "seconds"),
+        ]
+    table = Table(
+        name="breakdown",
+        title=f"By {BREAKDOWNS[by].lower()}",
+        columns=[
+            Column(
+                BREAKDOWNS[by],
+                lambda r: r.label,
+                "text",
+                link=lambda r: _drill_down_url(request, by, r.key),
+            ),
+            *_counts_columns(lambda r: r.counts),
+            *latency_columns,
+        ],
+        rows=rows,
+        note="Click a name for its most recent messages.",
+    )
+    top = rows[:15]
+    charts = {
+        "breakdown": _chart(
+            "bar",
+            [r.label for r in top],
+            [
+                ("Sent", [r.counts.sent for r in top]),
+                ("Delivered", [r.counts.delivered for r in top]),
+            ],
+            x=BREAKDOWNS[by],
+            y="Emails",
+            unit="",
+        )
+    }
+    tabs = [
+        {"by": key, "label": label, "url": "?" + _query(request, by=key), "active": key == by}
+        for key, label in BREAKDOWNS.items()
+    ]
+    return _respond(
+        request,
+        "analytics/breakdown.html",
+        "breakdown",
+        form,
+        filters,
+        [table],
+        charts=charts,
+        tabs=tabs,
+    )
+
+
+def _message_columns() -> list[Column]:
+    return [
+        Column("Email type", lambda m: m.event.type, "text"),
+        Column("Return", lambda m: m.event.return_id, "text"),
+        Column("Recipient", lambda m: m.recipient, "text"),
+        Column("Status", lambda m: m.get_status_display(), "text"),
+        Column("Account", lambda m: m.account.name if m.account else "", "text"),
+        Column("Rule", lambda m: m.rule.name if m.rule else "", "text"),
+        Column(
+            "Template",
+            lambda m: f"{m.template_version.template.name} v{m.template_version.number}",
+            "text",
+        ),
+    ]
+
+
+@dashboard
+def messages(request: HttpRequest) -> HttpResponse:
+    form, filters = _filters(request)
+    rows = recent.recent_messages(filters)
+    table = Table(
+        name="messages",
+        title="Recent messages",
+        columns=[
+            Column("Created", lambda m: m.created_at, "when"),
+            Column("Sent", lambda m: m.sent_at, "when"),
+            *_message_columns(),
+            Column("Delivered", lambda m: m.delivered_at, "when"),
+            Column("Opened", lambda m: m.opened_at, "when"),
+            Column("Clicked", lambda m: m.clicked_at, "when"),
+            Column("Error", lambda m: m.error, "text"),
+        ],
+        rows=rows,
+        note=f"The newest {recent.RECENT_LIMIT} messages at most, newest first.",
+    )
+    return _respond(request, "analytics/messages.html", "messages", form, filters, [table])
+
+
+@dashboard
+def failures(request: HttpRequest) -> HttpResponse:
+    form, filters = _filters(request)
+    failed = recent.recent_failed_messages(filters)
+    checks = recent.recent_failed_checks(filters)
+    tables = [
+        Table(
+            name="messages",
+            title="Failed and bounced messages",
+            columns=[
+                Column("Status changed", lambda m: m.status_changed_at, "when"),
+                *_message_columns(),
+                Column("Error", lambda m: m.error, "text"),
+            ],
+            rows=failed,
+            note=f"The latest {recent.RECENT_LIMIT} at most.",
+        ),
+        Table(
+            name="checks",
+            title="Failed health checks",
+            columns=[
+                Column("Checked", lambda c: c.checked_at, "when"),
+                Column("Component", lambda c: c.get_component_display(), "text"),
+                Column("Account", lambda c: c.account.name if c.account else "", "text"),
+                Column("Latency (ms)", lambda c: c.latency_ms, "ms"),
+                Column("Detail", lambda c: c.detail, "text"),
+            ],
+            rows=checks,
+            note=f"The latest {recent.RECENT_LIMIT} at most.",
+        ),
+    ]
+    return _respond(request, "analytics/failures.html", "failures", form, filters, tables)

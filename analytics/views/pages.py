@@ -1,0 +1,255 @@
+"""The summary pages: the overview (key figures, charts, series) and the providers side by
+side (with uptime and call latency per account)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+
+from analytics.selectors import metrics, uptime
+from analytics.selectors.metrics import Counts
+from analytics.views.auth import dashboard
+from analytics.views.common import _axis, _bucket_label, _chart, _filters, _pct, _respond
+from analytics.views.tables import (
+    FORMATS,
+    Column,
+    Metric,
+    Table,
+    _counts_columns,
+    _duration_html,
+    _metric_table,
+    _pct_html,
+)
+
+
+@dashboard
+def overview(request: HttpRequest) -> HttpResponse:
+    form, filters = _filters(request)
+    now = timezone.now()
+    counts = metrics.totals(filters)
+    points = metrics.series(filters)
+    latency = metrics.latency(filters)
+    up = uptime.combined(uptime.provider_uptime(filters, now=now).values())
+    intake = uptime.intake_uptime(now=now)
+    kpis = _kpis(counts, latency, up, intake)
+    labels = [_bucket_label(filters, p.bucket) for p in points]
+    charts = {
+        "volume": _chart(
+            "bar",
+            labels,
+            [
+                ("Sent", [p.counts.sent for p in points]),
+                ("Delivered", [p.counts.delivered for p in points]),
+                ("Bounced", [p.counts.bounced for p in points]),
+                ("Failed", [p.counts.failed for p in points]),
+            ],
+            x=_axis(filters),
+            y="Emails",
+            unit="",
+        ),
+        "delivery": _chart(
+            "line",
+            labels,
+            [("Delivery rate", [_pct(p.counts.delivery_rate) for p in points])],
+            x=_axis(filters),
+            y="Delivery rate (%)",
+            unit="%",
+            y_max=100,
+        ),
+        "engagement": _chart(
+            "line",
+            labels,
+            [
+                ("Unique open rate", [_pct(p.counts.open_rate) for p in points]),
+                ("Unique click rate", [_pct(p.counts.click_rate) for p in points]),
+            ],
+            x=_axis(filters),
+            y="Share of delivered emails (%)",
+            unit="%",
+            y_max=100,
+        ),
+    }
+    tables = [  # the first is the CSV export's default
+        Table(
+            name="series",
+            title=f"Per {filters.period}",
+            columns=[
+                Column(_axis(filters), lambda p: p.bucket, "when"),
+                *_counts_columns(lambda p: p.counts),
+                Column("Opened", lambda p: p.counts.opened),
+                Column("Clicked", lambda p: p.counts.clicked),
+            ],
+            rows=points,
+        ),
+        _metric_table("kpis", "Key figures", ["Value"], kpis),
+    ]
+    return _respond(
+        request,
+        "analytics/overview.html",
+        "overview",
+        form,
+        filters,
+        tables,
+        tiles=[
+            {
+                "key": kpi.key,
+                "label": kpi.label,
+                "text": FORMATS[kpi.kind][0](kpi.values[0]),
+                "detail": kpi.detail,
+            }
+            for kpi in kpis
+            if kpi.tile
+        ],
+        charts=charts,
+    )
+
+
+def _kpis(counts: Counts, latency, up: uptime.Uptime, intake: uptime.Uptime) -> list[Metric]:
+    response, lead = latency["response"], latency["lead"]
+    na = " (not available per rule or template)"
+
+    def p90(lat):
+        return f"p90 {_duration_html(lat.p90)}" + ("" if lat.available else na)
+
+    return [
+        Metric(
+            "delivery_rate",
+            "Email delivery rate",
+            "pct",
+            [counts.delivery_rate],
+            f"{counts.delivered:,} delivered of {counts.sent - counts.pending:,} with an outcome; "
+            f"{counts.pending:,} pending",
+        ),
+        Metric(
+            "response_median",
+            "Customer response time (median)",
+            "seconds",
+            [response.median],
+            f"{p90(response)}; delivery → first open or click",
+        ),
+        Metric(
+            "response_p90", "Customer response time (p90)", "seconds", [response.p90], tile=False
+        ),
+        Metric(
+            "lead_median",
+            "Notification lead time (median)",
+            "seconds",
+            [lead.median],
+            f"{p90(lead)}; return event → delivered",
+        ),
+        Metric("lead_p90", "Notification lead time (p90)", "seconds", [lead.p90], tile=False),
+        Metric(
+            "uptime_24h",
+            "API integration uptime (24 h)",
+            "pct",
+            [up.ratio("24h")],
+            f"7 d {_pct_html(up.ratio('7d'))} · 30 d {_pct_html(up.ratio('30d'))}; "
+            f"{up.checks['24h']:,} checks in 24 h",
+        ),
+        Metric("uptime_7d", "API integration uptime (7 d)", "pct", [up.ratio("7d")], tile=False),
+        Metric("uptime_30d", "API integration uptime (30 d)", "pct", [up.ratio("30d")], tile=False),
+        Metric(
+            "intake_24h",
+            "Intake API availability (24 h)",
+            "pct",
+            [intake.ratio("24h")],
+            f"7 d {_pct_html(intake.ratio('7d'))} · 30 d {_pct_html(intake.ratio('30d'))}",
+        ),
+        Metric(
+            "bounce_rate",
+            "Bounce rate",
+            "pct",
+            [counts.bounce_rate],
+            f"{counts.bounced:,} bounced ({counts.bounced_hard:,} hard) of {counts.sent:,} sent",
+        ),
+        Metric("complaint_rate", "Complaint rate", "pct", [counts.complaint_rate]),
+        Metric("unsubscribe_rate", "Unsubscribe rate", "pct", [counts.unsubscribe_rate]),
+        Metric("open_rate", "Unique open rate", "pct", [counts.open_rate], f"{counts.opened:,}"),
+        Metric(
+            "click_rate", "Unique click rate", "pct", [counts.click_rate], f"{counts.clicked:,}"
+        ),
+        Metric("sent", "Sent", "int", [counts.sent]),
+        Metric("delivered", "Delivered", "int", [counts.delivered]),
+        Metric("pending", "Pending", "int", [counts.pending], "no outcome reported yet"),
+        Metric("failed", "Failed", "int", [counts.failed], "refused at send time"),
+    ]
+
+
+@dashboard
+def providers(request: HttpRequest) -> HttpResponse:
+    form, filters = _filters(request)
+    now = timezone.now()
+    rows = [r for r in metrics.breakdown(filters, by="provider") if r.key]
+    health = uptime.kind_health(filters, [r.key for r in rows], now=now)
+    names = [r.label for r in rows]
+
+    def metric(key, label, kind, value, **extra):
+        return Metric(key, label, kind, [value(r) for r in rows], **extra)
+
+    comparison = [
+        metric("sent", "Sent", "int", lambda r: r.counts.sent),
+        metric("delivered", "Delivered", "int", lambda r: r.counts.delivered),
+        metric("pending", "Pending", "int", lambda r: r.counts.pending),
+        metric("delivery_rate", "Email delivery rate", "pct", lambda r: r.counts.delivery_rate),
+        metric("bounce_rate", "Bounce rate", "pct", lambda r: r.counts.bounce_rate),
+        metric("complaint_rate", "Complaint rate", "pct", lambda r: r.counts.complaint_rate),
+        metric("unsubscribe_rate", "Unsubscribe rate", "pct", lambda r: r.counts.unsubscribe_rate),
+        metric("open_rate", "Unique open rate", "pct", lambda r: r.counts.open_rate),
+        metric("click_rate", "Unique click rate", "pct", lambda r: r.counts.click_rate),
+        metric("response_median", "Response time (median)", "seconds", lambda r: r.response.median),
+        metric("response_p90", "Response time (p90)", "seconds", lambda r: r.response.p90),
+        metric("lead_median", "Lead time (median)", "seconds", lambda r: r.lead.median),
+        metric("lead_p90", "Lead time (p90)", "seconds", lambda r: r.lead.p90),
+        *[
+            metric(f"uptime_{w}", f"Uptime ({w})", "pct", lambda r, w=w: health[r.key][0].ratio(w))
+            for w in uptime.WINDOWS
+        ],
+        metric("call_p50", "Call latency p50 (24 h)", "ms", lambda r: health[r.key][1].p50),
+        metric("call_p95", "Call latency p95 (24 h)", "ms", lambda r: health[r.key][1].p95),
+    ]
+    accounts = uptime.account_health(filters, now=now)
+    tables = [
+        _metric_table(
+            "providers",
+            "Providers side by side",
+            names,
+            comparison,
+            note="Same period and email types for every provider. Mailchimp Transactional "
+            "(Mandrill) reports no deliveries: what it sent and did not bounce or reject counts "
+            "as delivered.",
+        ),
+        Table(
+            name="accounts",
+            title="Integration uptime per account",
+            columns=[
+                Column("Account", lambda a: a.name, "text"),
+                Column("Provider", lambda a: a.kind_label, "text"),
+                Column("Active", lambda a: a.is_active, "bool"),
+                *[
+                    Column(f"Uptime {w} (%)", lambda a, w=w: a.uptime.ratio(w), "pct")
+                    for w in uptime.WINDOWS
+                ],
+                Column("Checks (24 h)", lambda a: a.uptime.checks["24h"]),
+                Column("Calls (24 h)", lambda a: a.calls.count),
+                Column("Call p50 (ms)", lambda a: a.calls.p50, "ms"),
+                Column("Call p95 (ms)", lambda a: a.calls.p95, "ms"),
+            ],
+            rows=accounts,
+            note="Uptime: share of successful credential checks (one a minute) before now. "
+            "Call latency: real send attempts of the last 24 hours.",
+        ),
+    ]
+    chart_metrics = [m for m in comparison if m.key.endswith("_rate")]
+    charts = {
+        "providers": _chart(
+            "bar",
+            [m.label for m in chart_metrics],
+            [(name, [_pct(m.values[i]) for m in chart_metrics]) for i, name in enumerate(names)],
+            x="Metric",
+            y="Share of emails (%)",
+            unit="%",
+        )
+    }
+    return _respond(
+        request, "analytics/providers.html", "providers", form, filters, tables, charts=charts
+    )

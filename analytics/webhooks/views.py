@@ -1,0 +1,113 @@
+"""Provider webhook endpoints, one per account: check the signature (or URL secret), keep the
+raw delivery, process it. Forged requests get 403 and store nothing; malformed ones 400; an
+error of ours 500, so the provider retries (the raw delivery is kept for re-processing)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.views.decorators.csrf import csrf_exempt
+
+from analytics.services.deliveries import webhook_delivery_process, webhook_delivery_store
+from providers.models import ProviderAccount, ProviderKind
+from providers.webhooks import WebhookForged, WebhookMalformed, parse, verify
+
+logger = logging.getLogger(__name__)
+
+FORGED_COUNTER_SECONDS = 7 * 86_400
+# A full Mandrill post (1,000 events with their message details) can pass Django's 2.5 MB
+# upload limit, so the body is read here with a cap of our own.
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+def forged_count(account_id: int) -> int:
+    """Refused (forged or unsigned) requests for the account in the last days."""
+    return cache.get(f"webhooks:forged:{account_id}", 0)
+
+
+def _refuse(request: HttpRequest, account: ProviderAccount, reason: str) -> HttpResponse:
+    key = f"webhooks:forged:{account.pk}"
+    try:
+        cache.add(key, 0, timeout=FORGED_COUNTER_SECONDS)
+        cache.incr(key)
+    except Exception:  # the count is for information: never a reason to answer otherwise
+        logger.exception("forged webhook counter not updated")
+    logger.warning(
+        "webhook refused for account %s (%s) from %s: %s",
+        account.pk,
+        account.kind,
+        request.META.get("REMOTE_ADDR", "?"),
+        reason,
+    )
+    return JsonResponse({"error": "forbidden"}, status=403)
+
+
+def _posted_url(request: HttpRequest) -> str:
+    """The URL the provider was given: WEBHOOK_BASE_URL + path behind a proxy, else as seen."""
+    base = settings.WEBHOOK_BASE_URL
+    return f"{base.rstrip('/')}{request.get_full_path()}" if base else request.build_absolute_uri()
+
+
+def _receive(request: HttpRequest, account: ProviderAccount, url_secret: str | None):
+    if request.method == "HEAD" and account.kind == ProviderKind.MAILCHIMP_TRANSACTIONAL:
+        return HttpResponse(status=200)  # Mandrill checks the URL with an unsigned HEAD
+    if request.method == "GET" and account.kind == ProviderKind.MAILCHIMP_MARKETING:
+        try:  # Mailchimp's validator GETs the URL: answer only the right secret
+            verify(account, body=b"", headers=request.headers, url="", url_secret=url_secret)
+        except WebhookForged as exc:
+            return _refuse(request, account, str(exc))
+        return HttpResponse(status=200)
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "POST"})
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
+    try:
+        verify(
+            account,
+            body=body,
+            headers=request.headers,
+            url=_posted_url(request),
+            url_secret=url_secret,
+        )
+    except WebhookForged as exc:
+        return _refuse(request, account, str(exc))
+    content_type = request.content_type or ""
+    try:
+        events = parse(account.kind, body=body, content_type=content_type)
+    except WebhookMalformed as exc:
+        logger.warning("malformed webhook for account %s: %s", account.pk, exc)
+        return JsonResponse({"error": "malformed", "detail": str(exc)}, status=400)
+    delivery = webhook_delivery_store(account=account, body=body, content_type=content_type)
+    try:
+        delivery = webhook_delivery_process(delivery=delivery, events=events)
+    except Exception:
+        logger.exception("webhook delivery %s failed; kept for re-processing", delivery.pk)
+        return JsonResponse({"error": "processing failed; retry later"}, status=500)
+    return JsonResponse({"events": delivery.events_total, "new": delivery.events_new})
+
+
+@csrf_exempt
+def sendgrid_events(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(ProviderAccount, pk=account_id, kind=ProviderKind.SENDGRID)
+    return _receive(request, account, None)
+
+
+@csrf_exempt
+def mandrill_events(request: HttpRequest, account_id: int) -> HttpResponse:
+    account = get_object_or_404(
+        ProviderAccount, pk=account_id, kind=ProviderKind.MAILCHIMP_TRANSACTIONAL
+    )
+    return _receive(request, account, None)
+
+
+@csrf_exempt
+def mailchimp_audience_events(request: HttpRequest, account_id: int, secret: str) -> HttpResponse:
+    account = get_object_or_404(
+        ProviderAccount, pk=account_id, kind=ProviderKind.MAILCHIMP_MARKETING
+    )
+    return _receive(request, account, secret)
