@@ -22,6 +22,7 @@ from providers.services.accounts import (
     account_secrets_set,
     account_send_test,
 )
+from providers.webhooks.refusals import refusals_count
 
 
 def secret_status(value) -> str:
@@ -62,6 +63,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     readonly_fields = (
         "api_key_status",
         "webhook_url",
+        "webhook_refusals",
         "webhook_secret_status",
         "smtp_password_status",
         "last_check_at",
@@ -81,6 +83,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                     "new_api_key",
                     "audience_id",
                     "webhook_url",
+                    "webhook_refusals",
                     "webhook_verification_key",
                     "webhook_secret_status",
                     "new_webhook_secret",
@@ -139,6 +142,11 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         hint = "" if settings.WEBHOOK_BASE_URL else " (after this site's public address; "
         hint += "" if settings.WEBHOOK_BASE_URL else "set WEBHOOK_BASE_URL to show it here)"
         return f"{url}{hint}"
+
+    @admin.display(description="refused webhook requests (7 days)")
+    def webhook_refusals(self, obj):
+        """Forged, unsigned or altered posts to this account's webhook URL (each also logged)."""
+        return refusals_count(obj.pk) if obj.pk else 0
 
     @admin.display(description="webhook secret")
     def webhook_secret_status(self, obj):

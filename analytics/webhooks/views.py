@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
@@ -15,27 +14,17 @@ from django.views.decorators.csrf import csrf_exempt
 from analytics.services.deliveries import webhook_delivery_process, webhook_delivery_store
 from providers.models import ProviderAccount, ProviderKind
 from providers.webhooks import WebhookForged, WebhookMalformed, parse, verify
+from providers.webhooks.refusals import refusal_record
 
 logger = logging.getLogger(__name__)
 
-FORGED_COUNTER_SECONDS = 7 * 86_400
 # A full Mandrill post (1,000 events with their message details) can pass Django's 2.5 MB
 # upload limit, so the body is read here with a cap of our own.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
-def forged_count(account_id: int) -> int:
-    """Refused (forged or unsigned) requests for the account in the last days."""
-    return cache.get(f"webhooks:forged:{account_id}", 0)
-
-
 def _refuse(request: HttpRequest, account: ProviderAccount, reason: str) -> HttpResponse:
-    key = f"webhooks:forged:{account.pk}"
-    try:
-        cache.add(key, 0, timeout=FORGED_COUNTER_SECONDS)
-        cache.incr(key)
-    except Exception:  # the count is for information: never a reason to answer otherwise
-        logger.exception("forged webhook counter not updated")
+    refusal_record(account_id=account.pk)
     logger.warning(
         "webhook refused for account %s (%s) from %s: %s",
         account.pk,

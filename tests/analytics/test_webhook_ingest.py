@@ -14,7 +14,6 @@ from django.test import Client
 
 from analytics.models import DeliveryEvent, LatencyBin, Rollup, WebhookDelivery
 from analytics.services import deliveries
-from analytics.webhooks.views import forged_count
 from providers.sandbox.mandrill_events import sign
 from providers.sandbox.sendgrid_events import (
     build_events,
@@ -23,6 +22,7 @@ from providers.sandbox.sendgrid_events import (
     public_key_text,
     signed_headers,
 )
+from providers.webhooks.refusals import refusals_count
 from returns_mail.models import Message, MessageStatus, Suppression
 from tests.returns_mail.conftest import (  # noqa: F401 - fixtures
     event_input,
@@ -161,6 +161,7 @@ def test_a_forged_request_is_403_stores_nothing_and_is_counted(
     body = event_body(sendgrid_batch(message, record))
     headers, body = change(signed_headers(SIGNING_KEY, body), body)
     headers.pop("Content-Type", None)
+    refused_before = refusals_count(sendgrid.pk)  # local-memory cache: ids repeat between tests
 
     with caplog.at_level(logging.WARNING, logger="analytics.webhooks.views"):
         response = Client().post(
@@ -172,7 +173,7 @@ def test_a_forged_request_is_403_stores_nothing_and_is_counted(
 
     assert response.status_code == 403
     assert WebhookDelivery.objects.count() == DeliveryEvent.objects.count() == 0
-    assert forged_count(sendgrid.pk) >= 1
+    assert refusals_count(sendgrid.pk) == refused_before + 1
     assert f"webhook refused for account {sendgrid.pk}" in caplog.text
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
@@ -450,3 +451,16 @@ def test_the_admin_shows_each_accounts_webhook_url_without_the_secret(
         in audience_page.text
     )
     assert AUDIENCE_SECRET not in audience_page.text
+
+
+def test_refused_requests_are_counted_on_the_accounts_admin_page(admin_client, sendgrid):
+    before = refusals_count(sendgrid.pk)  # local-memory cache: ids repeat between tests
+    for _ in range(2):
+        Client().post(
+            f"/webhooks/sendgrid/{sendgrid.pk}/", data=b"[]", content_type="application/json"
+        )
+
+    page = admin_client.get(f"/admin/providers/provideraccount/{sendgrid.pk}/change/")
+
+    assert refusals_count(sendgrid.pk) == before + 2
+    assert "refused webhook requests (7 days)" in page.text.lower()
