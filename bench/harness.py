@@ -123,6 +123,7 @@ class Stack:
 
     def _start(self) -> None:
         self.manage("migrate", "--noinput")
+        self.manage("collectstatic", "--noinput")  # as a deployment does: pages need the manifest
         sandbox_port = free_port()
         self.sandbox = f"http://127.0.0.1:{sandbox_port}"
         seeded = subprocess.run(  # noqa: S603

@@ -1,21 +1,28 @@
-"""Models of returns_mail: API clients, return events, trigger rules, the outbox, suppression."""
+"""Models of returns_mail: API clients, return events, trigger rules, the outbox, suppression,
+customers and segments."""
 
 from returns_mail.models.api_clients import ApiClient
+from returns_mail.models.customers import AudienceMember, Customer, MemberStatus
 from returns_mail.models.events import EventTypeSetting, ReturnEvent
 from returns_mail.models.outbox import AccountCircuit, Attempt, Message, MessageStatus
 from returns_mail.models.rules import RoutingMode, RuleAccount, TriggerRule
+from returns_mail.models.segments import Segment
 from returns_mail.models.suppression import Suppression, SuppressionReason, SuppressionScope
 
 __all__ = [
     "AccountCircuit",
     "ApiClient",
     "Attempt",
+    "AudienceMember",
+    "Customer",
     "EventTypeSetting",
+    "MemberStatus",
     "Message",
     "MessageStatus",
     "ReturnEvent",
     "RoutingMode",
     "RuleAccount",
+    "Segment",
     "Suppression",
     "SuppressionReason",
     "SuppressionScope",
