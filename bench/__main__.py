@@ -7,7 +7,7 @@ import json
 import sys
 from importlib import import_module
 
-BENCHMARKS = ("intake", "latency", "send_rate", "webhooks", "dashboard")
+BENCHMARKS = ("intake", "latency", "send_rate", "webhooks", "dashboard", "mailchimp_sync")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,6 +1,6 @@
 """django-q2 entry points of returns_mail: each takes an id and calls one service."""
 
-from returns_mail.services import messages, sending
+from returns_mail.services import audience, customers, messages, sending
 
 
 def send_message(message_id: int) -> None:
@@ -9,3 +9,11 @@ def send_message(message_id: int) -> None:
 
 def sweep_messages() -> int:
     return messages.messages_sweep()
+
+
+def apply_event_to_customer(event_id: int) -> None:
+    customers.customer_apply_event(event_id=event_id)
+
+
+def sync_audiences() -> dict:
+    return audience.audience_sync_pending().as_dict()

@@ -29,6 +29,7 @@ from returns_mail.models import (
     SuppressionReason,
     SuppressionScope,
 )
+from returns_mail.services.customers import customers_apply_audience_events
 
 logger = logging.getLogger(__name__)
 
@@ -293,6 +294,8 @@ def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent])
     """Hard bounces and complaints stop all mail to the address; unsubscribes stop promotional
     mail, and are mirrored to the Mailchimp audiences (a SendGrid unsubscribe unsubscribes the
     audience member too)."""
+    if account.kind == ProviderKind.MAILCHIMP_MARKETING:
+        customers_apply_audience_events(account=account, events=events)
     wanted: dict[tuple[str, str], str] = {}
     for event in events:
         email = event.recipient.strip().lower()

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from providers.sandbox import mailchimp_audience as audience
 from providers.sandbox import mailchimp_campaigns as campaigns
-from providers.sandbox.core import SandboxRequest, SandboxResponse
+from providers.sandbox.core import SandboxRequest, SandboxResponse, key_hint
 from providers.sandbox.mailchimp_audience import STATUSES, Context, Problem, problem_response
 
 if TYPE_CHECKING:
@@ -169,6 +169,10 @@ class MailchimpMarketingApp:
         # In-flight requests per key. Kept on the app, not in `sandbox.state`: a reset must not
         # forget requests that are still being answered.
         self._in_flight: dict[str, int] = {}
+        # Per key: the most requests ever in flight at once, counting one refused for being over
+        # the limit (so a client that overshoots shows MAX_IN_FLIGHT + 1), and how many were.
+        self._peak: dict[str, int] = {}
+        self._refused: dict[str, int] = {}
         self._lock = threading.Lock()
         self._rng = random.Random()  # noqa: S311 - simulated recipient behaviour
 
@@ -198,10 +202,30 @@ class MailchimpMarketingApp:
         with self._lock:
             return sum(self._in_flight.values())
 
+    def concurrency(self) -> dict[str, dict[str, int]]:
+        """Per key hint: requests in flight now, the peak since the last reset, 429s for it."""
+        with self._lock:
+            keys = set(self._peak) | set(self._in_flight)
+            return {
+                key_hint(key): {
+                    "in_flight": self._in_flight.get(key, 0),
+                    "peak": self._peak.get(key, 0),
+                    "refused": self._refused.get(key, 0),
+                }
+                for key in sorted(keys)
+            }
+
+    def reset_concurrency(self) -> None:
+        with self._lock:
+            self._peak.clear()
+            self._refused.clear()
+
     def _enter(self, request: SandboxRequest, key: str) -> None:
         with self._lock:
             count = self._in_flight.get(key, 0)
+            self._peak[key] = max(self._peak.get(key, 0), count + 1)
             if count >= MAX_IN_FLIGHT:
+                self._refused[key] = self._refused.get(key, 0) + 1
                 vars(request)["_mc_slot"] = None  # over the limit: answered 429, not counted
                 return
             self._in_flight[key] = count + 1

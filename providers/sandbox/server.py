@@ -8,6 +8,8 @@ Control endpoints (JSON):
   DELETE /_sandbox/faults
   POST   /_sandbox/webhooks {"provider", "key", "url", "secret", "delay", "rates"}
   POST   /_sandbox/reset    forget records, state, faults and webhook targets
+  GET    /_sandbox/concurrency   per provider and key: requests in flight, peak, refused (429)
+  DELETE /_sandbox/concurrency   forget the peaks
 """
 
 from __future__ import annotations
@@ -163,6 +165,20 @@ class EspSandbox:
                 self.state[name] = {}
         self.faults.clear()
         self.webhooks.clear()
+        self.concurrency_reset()
+
+    def concurrency(self) -> dict[str, dict]:
+        """Per provider that measures it (Mailchimp Marketing), per key: in flight, peak, 429s."""
+        return {
+            name: app.concurrency()
+            for name, app in self.apps.items()
+            if hasattr(app, "concurrency")
+        }
+
+    def concurrency_reset(self) -> None:
+        for app in self.apps.values():
+            if hasattr(app, "reset_concurrency"):
+                app.reset_concurrency()
 
     # --- webhooks ----------------------------------------------------------------------------
     def set_webhook_target(self, provider: str, key: str, target: WebhookTarget) -> None:
@@ -226,6 +242,11 @@ class EspSandbox:
             return SandboxResponse.json(200, {"posts": list(self.webhooks.log)})
         if route == ("POST", "/reset"):
             self.reset()
+            return SandboxResponse(204)
+        if route == ("GET", "/concurrency"):
+            return SandboxResponse.json(200, self.concurrency())
+        if route == ("DELETE", "/concurrency"):
+            self.concurrency_reset()
             return SandboxResponse(204)
         if route == ("GET", "/health"):
             return SandboxResponse.json(200, {"status": "ok", "providers": sorted(self.apps)})

@@ -8,5 +8,6 @@ from returns_mail.admin import (  # noqa: F401 - importing registers the model a
     events,
     messages,
     rules,
+    segments,
     suppression,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from returns_mail.models.rules import MatchMode
@@ -24,3 +25,10 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        from returns_mail.segments import segment_conditions_errors  # it imports the models
+
+        errors = segment_conditions_errors(self.conditions)
+        if errors:
+            raise ValidationError(errors)

@@ -32,6 +32,9 @@ from templates_lib.rendering import pick_locale
 
 logger = logging.getLogger(__name__)
 
+# Customers are kept current in the background: intake only queues the event ids (one push).
+CUSTOMER_TASK = "returns_mail.tasks.apply_event_to_customer"
+
 
 @dataclass(frozen=True)
 class EventInput:
@@ -82,6 +85,7 @@ def event_ingest(
             )
             messages = messages_plan(event=stored)
             messages_cancel_superseded(event=stored)
+            enqueue_each_on_commit(CUSTOMER_TASK, [stored.pk])
     except IntegrityError:
         existing = _existing(client, idempotency_key, digest)
         if existing is None:
@@ -217,6 +221,7 @@ def _ingest_together(client, items: list[IngestItem]) -> list[Accepted | Idempot
         for key, index in sorted(first_with_key.items())
     ]
     ReturnEvent.objects.bulk_create(new)
+    enqueue_each_on_commit(CUSTOMER_TASK, [event.pk for event in new])
     messages = messages_plan_many(events=new)
     for event in new:
         messages_cancel_superseded(event=event)

@@ -1,0 +1,196 @@
+"""Customers kept current from the return events (in the background, one task per event), and
+what the Mailchimp audiences say back about them (unsubscribe, cleaned, profile webhooks).
+
+Every customer field is recomputed from the customer's events in the events table, so applying
+an event twice, or events out of order, gives the same record: nothing is incremented."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import transaction
+from django.db.models.functions import Lower
+
+from config.queue import enqueue_on_commit
+from providers.models import ProviderAccount
+from providers.webhooks.types import NormalizedEvent
+from returns_mail.models import (
+    AudienceMember,
+    Customer,
+    MemberStatus,
+    ReturnEvent,
+    Suppression,
+    SuppressionScope,
+)
+
+logger = logging.getLogger(__name__)
+
+REFUND_EVENT = "refund.processed"
+# Event type -> the tags it gives a customer (reminders and staff alerts give none).
+TAGS_OF: dict[str, tuple[str, ...]] = {
+    "return.label_created": ("returned",),
+    "return.in_transit": ("returned",),
+    "return.received": ("returned",),
+    "return.inspected": ("returned",),
+    "return.completed": ("returned",),
+    "return.cancelled": ("cancelled",),
+    "return.expired": ("expired",),
+    "return.rejected": ("rejected",),
+    "refund.processed": ("refunded",),
+    "store_credit.issued": ("store_credit",),
+    "exchange.created": ("exchanged",),
+    "exchange.shipped": ("exchanged",),
+    "exchange.out_of_stock": ("exchanged", "out_of_stock"),
+}
+# The fields an event recomputes (the audience sync sends them).
+COMPUTED_FIELDS = (
+    "name",
+    "locale",
+    "marketing_consent",
+    "last_return_id",
+    "last_event_type",
+    "last_event_at",
+    "returns_count",
+    "total_refunded",
+    "refund_currency",
+    "tags",
+)
+SYNC_TASK = "returns_mail.tasks.sync_audiences"
+
+
+def customer_apply_event(*, event_id: int) -> Customer | None:
+    """Bring the customer of `event_id` up to date with all of its events; mark it for the
+    audience sync (and ring the sync) if anything changed. None: no such event."""
+    event = ReturnEvent.objects.filter(pk=event_id).only("customer_email").first()
+    if event is None:
+        return None
+    email = event.customer_email.strip().lower()
+    with transaction.atomic():
+        customer, _ = Customer.objects.get_or_create(email=email)
+        # Locked before the events are read: two events of one customer applied at once are
+        # applied one after the other, the second seeing the first's event.
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+        values = customer_values(email=email)
+        changed = {k: v for k, v in values.items() if getattr(customer, k) != v}
+        if not changed:
+            return customer
+        for name, value in changed.items():
+            setattr(customer, name, value)
+        customer.audience_sync_pending = True
+        customer.save(update_fields=[*changed, "audience_sync_pending", "updated_at"])
+        enqueue_on_commit(SYNC_TASK)
+    return customer
+
+
+def customer_values(*, email: str) -> dict[str, Any]:
+    """The computed fields of the customer `email` (lower-cased), from its events."""
+    events = list(
+        ReturnEvent.objects.alias(email_lower=Lower("customer_email"))
+        .filter(email_lower=email)
+        .order_by("occurred_at", "pk")
+        .values(
+            "type",
+            "occurred_at",
+            "return_id",
+            "customer_name",
+            "customer_locale",
+            "marketing_consent",
+            "data",
+        )
+    )
+    if not events:
+        return {}
+    last = events[-1]  # by occurred_at: a late-arriving older event never moves it back
+    tags: set[str] = set()
+    for e in events:
+        tags.update(TAGS_OF.get(e["type"], ()))
+    total, currency = _refunds(email, [e for e in events if e["type"] == REFUND_EVENT])
+    suppressed = Suppression.objects.filter(
+        email=email, scope__in=[SuppressionScope.PROMOTIONAL, SuppressionScope.ALL]
+    ).exists()
+    return {
+        "name": next((e["customer_name"] for e in reversed(events) if e["customer_name"]), ""),
+        "locale": next(
+            (e["customer_locale"] for e in reversed(events) if e["customer_locale"]), ""
+        ),
+        # An unsubscribe (or bounce, complaint) sticks whatever later events claim.
+        "marketing_consent": bool(last["marketing_consent"]) and not suppressed,
+        "last_return_id": last["return_id"],
+        "last_event_type": last["type"],
+        "last_event_at": last["occurred_at"],
+        "returns_count": len({e["return_id"] for e in events}),
+        "total_refunded": total,
+        "refund_currency": currency,
+        "tags": sorted(tags),
+    }
+
+
+def _refunds(email: str, refunds: list[dict]) -> tuple[Decimal, str]:
+    """The refunds summed in the currency of the customer's first refund; refunds in another
+    currency are left out of the total (and logged): one currency per customer."""
+    total, currency = Decimal("0.00"), ""
+    for event in refunds:
+        refund = (event["data"] or {}).get("refund") or {}
+        try:
+            amount = Decimal(str(refund.get("amount")))
+        except (InvalidOperation, ValueError):
+            continue
+        if not amount.is_finite():
+            continue
+        this = str(refund.get("currency") or "").upper()[:3]
+        currency = currency or this
+        if this and this != currency:
+            logger.warning("customer %s has refunds in %s and %s: %s left out", email,
+                           currency, this, this)  # fmt: skip
+            continue
+        total += amount
+    return total.quantize(Decimal("0.01")), currency
+
+
+# --- audience webhooks flowing back -----------------------------------------------------------
+_STATUS_OF_EVENT = {"unsubscribe": MemberStatus.UNSUBSCRIBED, "cleaned": MemberStatus.CLEANED}
+
+
+def customers_apply_audience_events(
+    *, account: ProviderAccount, events: Sequence[NormalizedEvent]
+) -> int:
+    """A Mailchimp Marketing account's audience webhooks, into the customers: unsubscribe and
+    cleaned set the member's status (and take away marketing consent); profile updates the name
+    and locale from the merge fields it carries. Returns how many customers it changed. The
+    suppressions themselves are analytics' business."""
+    changed = 0
+    for event in events:
+        email = event.recipient.strip().lower()
+        customer = Customer.objects.filter(email=email).first() if email else None
+        if customer is None:
+            continue
+        status = _STATUS_OF_EVENT.get(event.provider_event)
+        if status is not None:
+            AudienceMember.objects.update_or_create(
+                account=account, customer=customer, defaults={"status": status, "error": ""}
+            )
+            # A plain UPDATE: the audience already knows, so the customer is not re-synced.
+            changed += Customer.objects.filter(pk=customer.pk, marketing_consent=True).update(
+                marketing_consent=False
+            )
+        elif event.provider_event == "profile":
+            changed += _profile_apply(customer, event.raw)
+    return changed
+
+
+def _profile_apply(customer: Customer, fields: dict[str, Any]) -> int:
+    first = str(fields.get("data[merges][FNAME]", "")).strip()
+    last = str(fields.get("data[merges][LNAME]", "")).strip()
+    updates: dict[str, str] = {}
+    if first or last:
+        updates["name"] = " ".join(p for p in (first, last) if p)[:200]
+    locale = str(fields.get("data[merges][LOCALE]", "")).strip()
+    if locale:
+        updates["locale"] = locale[:16]
+    updates = {k: v for k, v in updates.items() if getattr(customer, k) != v}
+    if not updates:
+        return 0
+    return Customer.objects.filter(pk=customer.pk).update(**updates)
