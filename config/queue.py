@@ -34,9 +34,15 @@ def enqueue_on_commit(func: str, *args, **kwargs) -> None:
 def enqueue_each_on_commit(func: str, ids: Iterable) -> None:
     """Queue ``func(id)`` for each of `ids` after the current commit; with Redis, in one round
     trip (a batch of 100 events would otherwise wait on 100 pushes)."""
-    ids = list(ids)
-    if ids:
-        transaction.on_commit(lambda: _enqueue_each(func, ids))
+    enqueue_tasks_on_commit([(func, (task_id,)) for task_id in ids])
+
+
+def enqueue_tasks_on_commit(tasks: Iterable[tuple[str, tuple]]) -> None:
+    """Queue every ``(func, args)`` after the current commit, in one round trip with Redis:
+    a request's tasks of different kinds share one push."""
+    tasks = list(tasks)
+    if tasks:
+        transaction.on_commit(lambda: _push(tasks))
 
 
 class _Collector:
@@ -52,11 +58,11 @@ class _Collector:
         return len(self.packs)
 
 
-def _enqueue_each(func: str, ids: list) -> None:
+def _push(tasks: list[tuple[str, tuple]]) -> None:
     broker = _broker()
     collector = _Collector(broker)
-    for task_id in ids:
-        async_task(func, task_id, broker=collector)
+    for func, args in tasks:
+        async_task(func, *args, broker=collector)
     if isinstance(broker, Redis):
         if collector.packs:
             broker.connection.rpush(broker.list_key, *collector.packs)

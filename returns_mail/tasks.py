@@ -11,8 +11,10 @@ def sweep_messages() -> int:
     return messages.messages_sweep()
 
 
-def apply_event_to_customer(event_id: int) -> None:
-    customers.customer_apply_event(event_id=event_id)
+def apply_events_to_customers(event_ids: list[int]) -> None:
+    """Queued once per accepted request, with its events' ids."""
+    for event_id in event_ids:
+        customers.customer_apply_event(event_id=event_id)
 
 
 def sync_audiences() -> dict:

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.queue import enqueue_each_on_commit
+from config.queue import enqueue_tasks_on_commit
 from returns_mail.conditions import conditions_match
 from returns_mail.exceptions import IdempotencyConflict
 from returns_mail.models import (
@@ -32,8 +32,10 @@ from templates_lib.rendering import pick_locale
 
 logger = logging.getLogger(__name__)
 
-# Customers are kept current in the background: intake only queues the event ids (one push).
-CUSTOMER_TASK = "returns_mail.tasks.apply_event_to_customer"
+SEND_TASK = "returns_mail.tasks.send_message"
+# Customers are kept current in the background: intake only queues the event ids, in the same
+# push as the sends (one task for all the events of a request).
+CUSTOMERS_TASK = "returns_mail.tasks.apply_events_to_customers"
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,9 @@ def event_ingest(
                 request_digest=digest,
                 **_event_fields(event),
             )
-            messages = messages_plan(event=stored)
+            messages = messages_plan_many(events=[stored])
             messages_cancel_superseded(event=stored)
-            enqueue_each_on_commit(CUSTOMER_TASK, [stored.pk])
+            _enqueue_for([stored], messages)
     except IntegrityError:
         existing = _existing(client, idempotency_key, digest)
         if existing is None:
@@ -112,14 +114,9 @@ def event_types_switch(*, changes: dict[str, bool]) -> None:
     config_cache.clear()  # a bulk upsert sends no post_save
 
 
-def messages_plan(*, event: ReturnEvent) -> list[Message]:
-    """Create the outbox rows every matching rule asks for; queue the due ones on commit."""
-    return messages_plan_many(events=[event])
-
-
 def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
-    """The outbox rows of many events: the cached rules of their types, one insert; each due
-    message is queued on commit. The suppression list is checked when a message is sent, not
+    """The outbox rows of many events: the cached rules of their types, one insert (the caller
+    queues the due ones on commit). The suppression list is checked when a message is sent, not
     here: it may change before a delayed message is due, and the check is made once."""
     switched_off = switched_off_types()
     now = timezone.now()
@@ -160,10 +157,14 @@ def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
                     )
                 )
     Message.objects.bulk_create(planned)
-    enqueue_each_on_commit(
-        "returns_mail.tasks.send_message", (m.pk for m in planned if m.send_after <= now)
-    )
     return planned
+
+
+def _enqueue_for(events: list[ReturnEvent], messages: list[Message]) -> None:
+    """On commit, in one push: a send task per message that is due, one customers task."""
+    now = timezone.now()
+    sends = [(SEND_TASK, (m.pk,)) for m in messages if m.send_after <= now]
+    enqueue_tasks_on_commit([*sends, (CUSTOMERS_TASK, ([e.pk for e in events],))])
 
 
 @dataclass(frozen=True)
@@ -221,8 +222,9 @@ def _ingest_together(client, items: list[IngestItem]) -> list[Accepted | Idempot
         for key, index in sorted(first_with_key.items())
     ]
     ReturnEvent.objects.bulk_create(new)
-    enqueue_each_on_commit(CUSTOMER_TASK, [event.pk for event in new])
     messages = messages_plan_many(events=new)
+    if new:
+        _enqueue_for(new, messages)
     for event in new:
         messages_cancel_superseded(event=event)
     by_event: dict[int, list[Message]] = {event.pk: [] for event in new}

@@ -61,3 +61,18 @@ def test_a_rolled_back_transaction_queues_nothing(broker, django_capture_on_comm
         queue.enqueue_each_on_commit("returns_mail.tasks.send_message", [])
 
     assert queued(broker) == []
+
+
+def test_tasks_of_different_kinds_are_queued_together(broker, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        queue.enqueue_tasks_on_commit(
+            [
+                ("returns_mail.tasks.send_message", (5,)),
+                ("returns_mail.tasks.apply_events_to_customers", ([1, 2],)),
+            ]
+        )
+
+    assert queued(broker) == [
+        ("returns_mail.tasks.send_message", (5,)),
+        ("returns_mail.tasks.apply_events_to_customers", ([1, 2],)),
+    ]
