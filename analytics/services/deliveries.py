@@ -147,6 +147,14 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
     for event in events:
         unique.setdefault(fingerprint(account.pk, event), event)
     messages = _messages_by_correlation(unique.values())
+    # Re-processing a delivery whose events were stored before must not apply them twice.
+    stored_before = (
+        set()
+        if delivery.status == WebhookDeliveryStatus.RECEIVED
+        else set(
+            DeliveryEvent.objects.filter(delivery=delivery).values_list("fingerprint", flat=True)
+        )
+    )
     DeliveryEvent.objects.bulk_create(
         [
             DeliveryEvent(
@@ -169,8 +177,9 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
         ignore_conflicts=True,  # seen before: a duplicate, absorbed by the unique fingerprint
         batch_size=1000,
     )
-    ours = set(
-        DeliveryEvent.objects.filter(delivery=delivery).values_list("fingerprint", flat=True)
+    ours = (
+        set(DeliveryEvent.objects.filter(delivery=delivery).values_list("fingerprint", flat=True))
+        - stored_before
     )
     new = sorted(
         (event for key, event in unique.items() if key in ours), key=lambda e: e.occurred_at

@@ -267,6 +267,15 @@ def test_an_error_of_ours_is_500_and_the_delivery_can_be_reprocessed(
     message.refresh_from_db()
     assert message.status == MessageStatus.DELIVERED
 
+    # Once more: everything is already stored, nothing is applied twice.
+    admin_client.post(
+        "/admin/analytics/webhookdelivery/",
+        {"action": "reprocess", "_selected_action": [delivery.pk]},
+    )
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.events_new) == ("processed", 0)
+    assert rollup(account_id=sendgrid.pk) == {"sent": 1, "delivered": 1}
+
 
 def test_a_3000_event_batch_is_processed_in_one_request(sendgrid):
     events = []
