@@ -26,6 +26,7 @@ def main() -> None:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.auth.models import Group, User
     from django.contrib.sessions.backends.db import SessionStore
+    from django.db import connection
     from django.utils import timezone
 
     from analytics.models import DeliveryEvent, HealthCheck, LatencyBin, Rollup, WebhookDelivery
@@ -196,6 +197,8 @@ def main() -> None:
     ]
     HealthCheck.objects.bulk_create(checks, batch_size=10_000)
 
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # fresh statistics, as a database in service has them
     manager = User.objects.create_user("bench-manager", password=None, is_staff=False)
     manager.groups.add(Group.objects.get(name=MANAGERS))
     session = SessionStore()

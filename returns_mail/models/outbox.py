@@ -106,6 +106,11 @@ class Attempt(models.Model):
 
     class Meta:
         ordering = ["started_at", "id"]
+        # Recent attempts are read every minute (alerts) and by the dashboards (call latency).
+        indexes = [
+            models.Index(fields=["started_at"]),
+            models.Index(fields=["account", "started_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.message_id} via {self.account_id}: {self.outcome}"
