@@ -13,8 +13,7 @@ def sweep_messages() -> int:
 
 def apply_events_to_customers(event_ids: list[int]) -> None:
     """Queued once per accepted request, with its events' ids."""
-    for event_id in event_ids:
-        customers.customer_apply_event(event_id=event_id)
+    customers.customers_apply_events(event_ids=event_ids)
 
 
 def sync_audiences() -> dict:

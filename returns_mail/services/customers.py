@@ -1,4 +1,4 @@
-"""Customers kept current from the return events (in the background, one task per event), and
+"""Customers kept current from the return events (in the background, one task per request), and
 what the Mailchimp audiences say back about them (unsubscribe, cleaned, profile webhooks).
 
 Every customer field is recomputed from the customer's events in the events table, so applying
@@ -67,7 +67,23 @@ def customer_apply_event(*, event_id: int) -> Customer | None:
     event = ReturnEvent.objects.filter(pk=event_id).only("customer_email").first()
     if event is None:
         return None
-    email = event.customer_email.strip().lower()
+    return _customer_refresh(event.customer_email.strip().lower())
+
+
+def customers_apply_events(*, event_ids: Sequence[int]) -> int:
+    """The same for the customers of many events (a request's), each recomputed once however
+    many of the events are its. Returns how many customers were looked at."""
+    emails = set(
+        ReturnEvent.objects.filter(pk__in=list(event_ids))
+        .annotate(email_lower=Lower("customer_email"))
+        .values_list("email_lower", flat=True)
+    )
+    for email in sorted(emails):  # a fixed order: concurrent tasks lock customers alike
+        _customer_refresh(email.strip())
+    return len(emails)
+
+
+def _customer_refresh(email: str) -> Customer:
     with transaction.atomic():
         customer, _ = Customer.objects.get_or_create(email=email)
         # Locked before the events are read: two events of one customer applied at once are

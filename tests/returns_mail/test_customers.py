@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from returns_mail.models import Customer, ReturnEvent, Suppression, SuppressionReason
+from returns_mail.services import customers
 from returns_mail.services.customers import customer_apply_event
 from returns_mail.services.events import IngestItem, events_ingest_batch, request_digest
 from tests.returns_mail.conftest import event_input
@@ -141,9 +142,17 @@ def test_intake_only_queues_the_customer_work(ingest, django_capture_on_commit_c
     assert Customer.objects.get().total_refunded == Decimal("89.80")
 
 
-def test_a_batch_of_events_updates_each_customer(
-    returns_system, django_capture_on_commit_callbacks
+def test_a_batch_of_events_updates_each_customer_once(
+    returns_system, django_capture_on_commit_callbacks, monkeypatch
 ):
+    recomputed = []
+    original = customers.customer_values
+
+    def counting(*, email):
+        recomputed.append(email)
+        return original(email=email)
+
+    monkeypatch.setattr(customers, "customer_values", counting)
     items = []
     for n, email in enumerate(["a@shop.example", "B@shop.example", "a@shop.example"]):
         event = event_input("return.received", return_id=f"RMA-{n}", customer_email=email)
@@ -157,6 +166,7 @@ def test_a_batch_of_events_updates_each_customer(
         ("a@shop.example", 2, ["returned"]),
         ("b@shop.example", 1, ["returned"]),
     ]
+    assert recomputed == ["a@shop.example", "b@shop.example"]  # one task, each customer once
 
 
 def test_an_unknown_event_id_is_harmless():
