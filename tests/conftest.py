@@ -61,6 +61,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def free_port_pair() -> int:
+    """A free port whose next one is free too (the sandbox's SMTP server takes port + 1)."""
+    for _ in range(100):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no two consecutive free ports found")
+
+
 @pytest.fixture(scope="session")
 def _esp_sandbox_server():
     from providers.sandbox import EspSandbox

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from returns_mail import demo
-from tests.conftest import PROJECT_DIR, free_port
+from tests.conftest import PROJECT_DIR, free_port, free_port_pair
 
 
 @pytest.mark.django_db
@@ -67,7 +67,7 @@ def test_demo_serves_the_admin_and_stops_every_process(child_env, stop_signal):
     process = subprocess.Popen(
         [sys.executable, str(PROJECT_DIR / "manage.py"), "demo", "--port", str(port)],
         cwd=PROJECT_DIR,
-        env=child_env(DEBUG="true"),
+        env=child_env(DEBUG="true", ESP_SANDBOX_PORT=str(free_port_pair())),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -13,7 +13,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import PROJECT_DIR, free_port
+from tests.conftest import PROJECT_DIR, free_port, free_port_pair
 
 HANDED_OVER = [["sent"], ["delivered"]]
 
@@ -21,7 +21,7 @@ HANDED_OVER = [["sent"], ["delivered"]]
 @pytest.fixture(scope="module")
 def running_demo(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("demo-data")
-    port, sandbox_port = free_port(), free_port()
+    port, sandbox_port = free_port(), free_port_pair()
     env = {
         k: v
         for k, v in os.environ.items()
