@@ -31,6 +31,7 @@ from analytics.models import (
     WebhookDelivery,
 )
 from providers.clients import client_for
+from providers.clients.base import scrub_secrets
 from providers.clients.types import Address, OutgoingEmail
 from providers.models import ProviderAccount, ProviderKind
 from providers.webhooks.types import DeliveryEventType
@@ -308,7 +309,7 @@ def alert_notify(*, alert_id: int) -> bool:
     except Exception as exc:  # a bug or an unexpected transport error: record, never crash
         logger.error("alert %s: notification crashed: %s", alert_id, type(exc).__name__)
         sent, problem = False, f"{type(exc).__name__}: {exc}"
-    problem = _scrub(problem, alert.rule.notify_account)[:2000]
+    problem = scrub_secrets(problem, alert.rule.notify_account)[:2000]
     if not sent:
         Alert.objects.filter(pk=alert_id).update(notified_at=None, notify_error=problem)
         return False
@@ -388,10 +389,3 @@ def _content(alert: Alert) -> tuple[str, str, str]:
         f"<p><a href='{escape(link)}'>Open alerts</a></p><p>{escape(footer)}</p>"
     )
     return subject, text, html
-
-
-def _scrub(text: str, account: ProviderAccount | None) -> str:
-    for value in account.secret_values() if account else ():
-        if len(value) >= 4:
-            text = text.replace(value, "[redacted]")
-    return text

@@ -17,6 +17,7 @@ from django.utils import timezone
 from analytics.models import HealthCheck, HealthComponent
 from config import health as readiness
 from config.queue import enqueue_each_on_commit
+from providers.clients.base import scrub_secrets
 from providers.exceptions import ProviderError
 from providers.models import ProviderAccount
 from providers.services.accounts import account_check_credentials
@@ -53,13 +54,13 @@ def account_health_check(*, account_id: int) -> HealthCheck | None:
     except ProviderAccount.DoesNotExist:
         return None
     except ProviderError as exc:  # e.g. an unknown kind or a secret that cannot be decrypted
-        ok, latency_ms, detail = False, _elapsed_ms(started), _scrub(str(exc), account)
+        ok, latency_ms, detail = False, _elapsed_ms(started), scrub_secrets(str(exc), account)
     except Exception as exc:  # our bug: keep the failure visible in uptime, never the message
         name = type(exc).__name__
         logger.error("credential check of account %s crashed: %s", account_id, name)
         ok, latency_ms, detail = False, _elapsed_ms(started), f"internal error ({name})"
     else:
-        ok, latency_ms, detail = check.ok, check.latency_ms, _scrub(check.detail, account)
+        ok, latency_ms, detail = check.ok, check.latency_ms, scrub_secrets(check.detail, account)
     return HealthCheck.objects.create(
         component=HealthComponent.PROVIDER,
         account=account,
@@ -102,11 +103,3 @@ def health_checks_prune(*, now: datetime | None = None) -> int:
 
 def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
-
-
-def _scrub(text: str, account: ProviderAccount) -> str:
-    """Belt and braces: the clients scrub already, but a secret must never reach a row."""
-    for value in account.secret_values():
-        if len(value) >= 4:
-            text = text.replace(value, "[redacted]")
-    return text

@@ -39,6 +39,14 @@ if TYPE_CHECKING:
 REDACTED = "[redacted]"
 
 
+def scrub_secrets(text: str, account: ProviderAccount | None) -> str:
+    """``text`` with every secret of ``account`` replaced (for anything stored or logged)."""
+    for value in account.secret_values() if account is not None else ():
+        if value and len(value) >= 4:
+            text = text.replace(value, REDACTED)
+    return text
+
+
 class ProviderClient:
     kind: ClassVar[str]
     #: Where the provider's API lives when the account leaves `api_base_url` empty.
@@ -83,10 +91,7 @@ class ProviderClient:
 
     def scrub(self, text: str) -> str:
         """Remove every secret of the account from ``text`` (provider messages can echo them)."""
-        for value in self.account.secret_values():
-            if value and len(value) >= 4:
-                text = text.replace(value, REDACTED)
-        return text
+        return scrub_secrets(text, self.account)
 
     def error(
         self,
