@@ -66,6 +66,26 @@ class MetricFilters:
             accounts = accounts.filter(pk=self.account_id)
         return accounts
 
+    def narrow(
+        self,
+        rows: QuerySet,
+        *,
+        account: str = "account_id",
+        event_type: str | None = None,
+        rule: str | None = None,
+        template: str | None = None,
+    ) -> QuerySet:
+        """`rows` limited to the filters' dimensions. Each argument names the dimension's field
+        in `rows`; None: the rows do not carry that dimension, so it is not applied."""
+        accounts = self.accounts()
+        if accounts is not None:
+            rows = rows.filter(**{f"{account}__in": accounts.values("pk")})
+        wanted = ((event_type, self.event_type), (rule, self.rule_id), (template, self.template_id))
+        for field, value in wanted:
+            if field and value:
+                rows = rows.filter(**{field: value})
+        return rows
+
 
 def day_range(
     first: date,

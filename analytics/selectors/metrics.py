@@ -131,16 +131,7 @@ def rollups(filters: MetricFilters) -> QuerySet[Rollup]:
     rows = Rollup.objects.filter(
         period=filters.period, bucket__gte=filters.start, bucket__lt=filters.end
     )
-    accounts = filters.accounts()
-    if accounts is not None:
-        rows = rows.filter(account_id__in=accounts.values("pk"))
-    if filters.event_type:
-        rows = rows.filter(event_type=filters.event_type)
-    if filters.rule_id:
-        rows = rows.filter(rule_id=filters.rule_id)
-    if filters.template_id:
-        rows = rows.filter(template_id=filters.template_id)
-    return rows
+    return filters.narrow(rows, event_type="event_type", rule="rule_id", template="template_id")
 
 
 def totals(filters: MetricFilters) -> Counts:
@@ -207,12 +198,7 @@ def latency_bins(filters: MetricFilters) -> QuerySet[LatencyBin]:
     bins = LatencyBin.objects.filter(
         period=filters.period, bucket__gte=filters.start, bucket__lt=filters.end
     )
-    accounts = filters.accounts()
-    if accounts is not None:
-        bins = bins.filter(account_id__in=accounts.values("pk"))
-    if filters.event_type:
-        bins = bins.filter(event_type=filters.event_type)
-    return bins
+    return filters.narrow(bins, event_type="event_type")  # bins carry no rule or template
 
 
 def latency(filters: MetricFilters) -> dict[str, Latency]:

@@ -44,16 +44,12 @@ def _messages(filters: MetricFilters) -> QuerySet[Message]:
         .select_related("event", "account", "rule", "template_version__template")
         .only(*_MESSAGE_FIELDS)
     )
-    accounts = filters.accounts()
-    if accounts is not None:
-        messages = messages.filter(account_id__in=accounts.values("pk"))
-    if filters.event_type:
-        messages = messages.filter(event__type=filters.event_type)
-    if filters.rule_id:
-        messages = messages.filter(rule_id=filters.rule_id)
-    if filters.template_id:
-        messages = messages.filter(template_version__template_id=filters.template_id)
-    return messages
+    return filters.narrow(
+        messages,
+        event_type="event__type",
+        rule="rule_id",
+        template="template_version__template_id",
+    )
 
 
 def recent_messages(filters: MetricFilters, *, limit: int = RECENT_LIMIT) -> list[Message]:
@@ -85,7 +81,4 @@ def recent_failed_checks(filters: MetricFilters, *, limit: int = RECENT_LIMIT) -
             "account__kind",
         )
     )
-    accounts = filters.accounts()
-    if accounts is not None:
-        checks = checks.filter(account_id__in=accounts.values("pk"))
-    return list(checks.order_by("-checked_at", "-id")[:limit])
+    return list(filters.narrow(checks).order_by("-checked_at", "-id")[:limit])
