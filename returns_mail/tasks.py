@@ -1,6 +1,14 @@
 """django-q2 entry points of returns_mail: each takes an id and calls one service."""
 
-from returns_mail.services import audience, customers, messages, sending
+from returns_mail.services import (
+    audience,
+    campaign_chunks,
+    campaign_mailchimp,
+    campaigns,
+    customers,
+    messages,
+    sending,
+)
 
 
 def send_message(message_id: int) -> None:
@@ -18,3 +26,19 @@ def apply_events_to_customers(event_ids: list[int]) -> None:
 
 def sync_audiences() -> dict:
     return audience.audience_sync_pending().as_dict()
+
+
+def campaign_prepare(campaign_id: int) -> None:
+    campaigns.campaign_prepare(campaign_id=campaign_id)
+
+
+def campaign_run(campaign_id: int) -> int:
+    return campaign_chunks.campaign_run(campaign_id=campaign_id)
+
+
+def campaign_mailchimp_run(campaign_id: int) -> str:
+    return campaign_mailchimp.campaign_mailchimp_run(campaign_id=campaign_id)
+
+
+def sweep_campaigns() -> dict:
+    return campaigns.campaigns_sweep()

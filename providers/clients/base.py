@@ -63,6 +63,12 @@ class ProviderClient:
     def send_batch(self, batch: BatchEmail) -> list[SendResult]:
         raise self.unsupported("batch sending")
 
+    def accepted_recipients(self, key: str, value: str) -> set[str]:
+        """The addresses (lower-cased) of the mail the provider accepted carrying the custom
+        argument / metadata `key` = `value` (BatchEmail.custom_args), read from its message
+        activity. Raises ProviderError when the provider cannot say."""
+        raise self.unsupported("looking up what was sent")
+
     def check_credentials(self) -> CredentialCheck:
         raise NotImplementedError
 

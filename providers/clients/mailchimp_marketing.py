@@ -275,6 +275,15 @@ class MailchimpMarketingClient(ProviderClient):
         body = {"schedule_time": send_at.astimezone(UTC).isoformat()}
         self._call(self._client().campaigns.schedule, campaign_id, body)
 
+    def campaign_status(self, campaign_id: str) -> str:
+        """Mailchimp's status of the campaign: save, paused, schedule, sending, sent, ...
+        (how a resumed send tells whether a campaign already went out)."""
+        answer = self._call(self._client().campaigns.get, campaign_id, fields=["status"])
+        return str(answer.get("status") or "")
+
+    def campaign_delete(self, campaign_id: str) -> None:
+        self._call(self._client().campaigns.remove, campaign_id)
+
     # --- calling the SDK ---------------------------------------------------------------------
     def _audience(self, audience_id: str) -> str:
         audience = audience_id or self.account.audience_id

@@ -39,6 +39,9 @@ from providers.clients.types import (
 from providers.exceptions import ProviderRequestError, is_permanent_status
 
 MAX_RECIPIENTS_PER_CALL = 1000
+# messages/search answers at most this many entries (no paging; Mandrill allows 20 searches/min).
+SEARCH_LIMIT = 1000
+NOT_ACCEPTED_STATES = frozenset({"rejected", "invalid"})
 # Names that mean "this request will never succeed as it is". Any other `Unknown_*` /
 # `Invalid_*` name is a client mistake too; an unknown name on a 5xx is retried.
 PERMANENT_NAMES = frozenset(
@@ -162,6 +165,35 @@ class MandrillClient(ProviderClient):
             )
         return results
 
+    def accepted_recipients(self, key: str, value: str) -> set[str]:
+        """Who Mandrill took mail for with metadata `key` = `value` (searched as `u_<key>`; the
+        field must be one of the account's indexed metadata fields). Without dates Mandrill
+        searches the last 7 days, at most 20 times a minute (429 beyond: transient)."""
+        answer = self._call(
+            "messages", "search", {"query": f"u_{key}:{value}", "limit": SEARCH_LIMIT}
+        )
+        if answer is None:  # the SDK turns an empty list (falsy JSON) into "no body"
+            answer = []
+        if not isinstance(answer, list):
+            raise self.error(
+                f"unexpected answer to messages/search: {str(answer)[:200]}", permanent=False
+            )
+        if len(answer) >= SEARCH_LIMIT:
+            # No paging: a full answer may hide more, and a partial set would make a resume
+            # send twice.
+            raise self.error(
+                f"the message search for {key}={value} is incomplete: Mandrill returned its "
+                f"maximum of {SEARCH_LIMIT} messages",
+                permanent=False,
+            )
+        return {
+            str(entry["email"]).lower()
+            for entry in answer
+            if isinstance(entry, dict)
+            and entry.get("email")
+            and entry.get("state") not in NOT_ACCEPTED_STATES
+        }
+
     def check_credentials(self) -> CredentialCheck:
         return self.timed_check(lambda: str(self._call("users", "ping", {})))
 
@@ -255,6 +287,9 @@ class MandrillClient(ProviderClient):
                 {"rcpt": r.to.email, "values": {CORRELATION_KEY: r.correlation_id}} for r in chunk
             ],
         )
+        if batch.custom_args:
+            # Shared by every recipient, and searchable (`accepted_recipients`).
+            message["metadata"] = dict(batch.custom_args)
         return message
 
     def _recipient_results(self, answer: Any) -> list[RecipientResult]:

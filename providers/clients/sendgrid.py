@@ -46,6 +46,8 @@ from providers.exceptions import ProviderRequestError, retry_after_seconds
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000
 MAIL_SEND_SCOPE = "mail.send"
+# The Email Activity Feed answers at most this many messages and has no paging.
+ACTIVITY_LIMIT = 1000
 _BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+")
 
 
@@ -154,6 +156,9 @@ class SendGridClient(ProviderClient):
                 **envelope,
                 "template_id": batch.remote_template_id,
             }
+            if batch.custom_args:
+                # Message level: SendGrid merges it into every personalization's custom_args.
+                payload["custom_args"] = dict(batch.custom_args)
             if batch.unsubscribe_group_id is not None:
                 payload["asm"] = {"group_id": batch.unsubscribe_group_id}
             try:
@@ -163,6 +168,33 @@ class SendGridClient(ProviderClient):
                 raise
             results.append(self._result(message_id, [r.to.email for r in chunk]))
         return results
+
+    def accepted_recipients(self, key: str, value: str) -> set[str]:
+        """Who SendGrid took mail for with custom arg `key` = `value`, from the Email Activity
+        Feed (a paid add-on: without it SendGrid answers 403/404)."""
+        query = _activity_query(key, value)
+        answer = self._call(
+            lambda api: api.messages.get(
+                query_params={"query": query, "limit": ACTIVITY_LIMIT}, timeout=self.timeout
+            )
+        )
+        found = _json_object(answer.body).get("messages")
+        if not isinstance(found, list):
+            raise self.error(
+                f"unexpected answer to the activity search: {str(answer.body)[:200]}",
+                permanent=False,
+            )
+        if len(found) >= ACTIVITY_LIMIT:
+            # The feed cannot page: a full answer may hide more, and a partial set would
+            # make a resume send twice.
+            raise self.error(
+                f"the activity lookup for {key}={value} is incomplete: SendGrid returned its "
+                f"maximum of {ACTIVITY_LIMIT} messages",
+                permanent=False,
+            )
+        return {
+            str(m["to_email"]).lower() for m in found if isinstance(m, dict) and m.get("to_email")
+        }
 
     def check_credentials(self) -> CredentialCheck:
         def probe() -> str:
@@ -339,6 +371,14 @@ class SendGridClient(ProviderClient):
             status=status,
             retry_after=retry_after_seconds(headers, status=status),
         )
+
+
+def _activity_query(key: str, value: str) -> str:
+    """The Email Activity query language's custom-argument filter (the SDK URL-encodes it)."""
+    if "'" in key or "\\" in key:
+        raise ValueError(f"a custom argument name cannot contain ' or \\: {key!r}")
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f"unique_args['{key}']=\"{escaped}\""
 
 
 def _json(body: bytes | str | None) -> Any:

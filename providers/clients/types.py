@@ -63,6 +63,10 @@ class BatchEmail:
     reply_to: Address | None = None
     categories: tuple[str, ...] = ()
     unsubscribe_group_id: int | None = None
+    # Sent with every recipient (SendGrid message-level `custom_args`, Mandrill `metadata`) and
+    # searchable afterwards (`ProviderClient.accepted_recipients`): how a crashed bulk send
+    # finds out what the provider already took.
+    custom_args: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

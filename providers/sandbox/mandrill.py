@@ -7,7 +7,8 @@ service answers. Keys start with "md-" (live) or "test-" (test mode: accepted, n
 no webhooks); a key containing "revoked" is refused. Recipients steer the outcome through
 `+tokens` in the local part (see `mandrill_events.py`). Templates live in
 `sandbox.state["mandrill"][<api key>]["templates"]`, keyed by slug. Sends are recorded with
-what each recipient's email would be (`rendered`, see `mandrill_render.py`).
+what each recipient's email would be (`rendered`, see `mandrill_render.py`), and indexed for
+`messages/search` (`mandrill_search.py`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from providers.sandbox.core import SandboxRequest, SandboxResponse
 from providers.sandbox.mandrill_events import EMAIL_RE, local_tokens, post_message_events
 from providers.sandbox.mandrill_render import rendered_messages, with_rendered_subjects
+from providers.sandbox.mandrill_search import DEFAULT_LIMIT, MAX_LIMIT, search_index
 
 if TYPE_CHECKING:
     from providers.sandbox.server import EspSandbox
@@ -38,12 +40,12 @@ FAULTS = {
 
 
 class MandrillError(Exception):
-    def __init__(self, name: str, message: str):
+    def __init__(self, name: str, message: str, status: int = 500):
         super().__init__(message)
-        self.name, self.message = name, message
+        self.name, self.message, self.status = name, message, status
 
-    def response(self, status: int = 500) -> SandboxResponse:
-        return error_response(status, self.name, self.message)
+    def response(self) -> SandboxResponse:
+        return error_response(self.status, self.name, self.message)
 
 
 def error_response(status: int, name: str, message: str) -> SandboxResponse:
@@ -206,6 +208,7 @@ def _send(body: dict, state: dict, *, template: dict | None = None):
         results.append(entry)
         if entry["status"] != "invalid":
             deliveries.append((entry, message, template))
+    search_index(state).add(results, message, template)
     return results, deliveries
 
 
@@ -223,6 +226,21 @@ def messages_send_template(body: dict, state: dict):
     if not template["published_at"]:
         raise MandrillError("Unknown_Template", f'No published template named "{name}"')
     return _send(body, state, template=copy.deepcopy(template))
+
+
+def messages_search(body: dict, state: dict):
+    """The key's messages matching `query` (see mandrill_search), newest first."""
+    index = search_index(state)
+    if not index.take_search():
+        raise MandrillError("Too_Many_Requests", "Too many searches; at most 20 a minute", 429)
+    limit = body.get("limit", DEFAULT_LIMIT)
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise validation({"limit": f"Must be an integer from 1 to {MAX_LIMIT}"})
+    query = body.get("query", "*")
+    found = index.search(query, limit) if isinstance(query, str) else None
+    if found is None:
+        raise validation({"query": "The sandbox searches only u_<field>:<value> and email:<a>"})
+    return found, None
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -342,6 +360,7 @@ def templates_list(body: dict, state: dict):
 CALLS = {
     ("messages", "send"): messages_send,
     ("messages", "send-template"): messages_send_template,
+    ("messages", "search"): messages_search,
     ("users", "ping"): users_ping,
     ("users", "ping2"): users_ping2,
     ("users", "info"): users_info,

@@ -3,10 +3,12 @@
 
 Endpoints: `POST /v3/mail/send` (recorded with what each personalization's email would be:
 `rendered`, see sendgrid_render); `GET /v3/scopes`, `/v3/user/account`, `/v3/user/username`;
-`GET /v3/user/webhooks/event/settings/signed[/{id}]`; dynamic templates (sendgrid_templates).
+`GET /v3/user/webhooks/event/settings/signed[/{id}]`; dynamic templates (sendgrid_templates);
+the Email Activity Feed `GET /v3/messages` (sendgrid_activity).
 
 Keys behave like real ones: a Bearer token that does not start with "SG." or contains
-"revoked" gets 401; one containing "noscope" lacks `mail.send` (403 on mail/send). Every
+"revoked" gets 401; one containing "noscope" lacks `mail.send` (403 on mail/send); one
+containing "noactivity" has no Email Activity add-on (403 on /v3/messages). Every
 response carries `X-RateLimit-*`, and a key that exceeds `rate_limit` requests in a minute gets
 429 like the real service. Every 2xx answer is recorded; accepted mail (outside sandbox mode)
 produces signed Event Webhook posts when a webhook target is configured (sendgrid_events).
@@ -25,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from providers.sandbox import sendgrid_templates as templates
 from providers.sandbox.core import SandboxRequest, SandboxResponse
+from providers.sandbox.sendgrid_activity import activity_index, messages
 from providers.sandbox.sendgrid_events import (
     build_events,
     event_body,
@@ -92,6 +95,7 @@ class SendGridApp:
         self._windows: dict[str, tuple[int, int]] = {}  # key -> (window start, requests)
         self._routes = [
             ("/v3/mail/send", {"POST": self._mail_send}),
+            ("/v3/messages", {"GET": messages}),
             ("/v3/scopes", {"GET": self._scopes}),
             ("/v3/user/account", {"GET": self._account}),
             ("/v3/user/username", {"GET": self._username}),
@@ -193,6 +197,8 @@ class SendGridApp:
             rendered=rendered,
             render_notes=notes,
         )
+        if not sandbox_mode:  # sandbox mode sends nothing, so the activity feed shows nothing
+            activity_index(sandbox, key).add(body, message_id)
         target = None if sandbox_mode else sandbox.webhook_target(self.name, key)
         if target is not None:
             events = build_events(body, message_id, rates=target.rates, rng=self._rng)

@@ -1,7 +1,15 @@
 """Models of returns_mail: API clients, return events, trigger rules, the outbox, suppression,
-customers and segments."""
+customers, segments and campaigns."""
 
 from returns_mail.models.api_clients import ApiClient
+from returns_mail.models.campaigns import (
+    Campaign,
+    CampaignChunk,
+    CampaignRecipient,
+    CampaignStatus,
+    ChunkStatus,
+    RecipientStatus,
+)
 from returns_mail.models.customers import AudienceMember, Customer, MemberStatus
 from returns_mail.models.events import EventTypeSetting, ReturnEvent
 from returns_mail.models.outbox import AccountCircuit, Attempt, Message, MessageStatus
@@ -14,11 +22,17 @@ __all__ = [
     "ApiClient",
     "Attempt",
     "AudienceMember",
+    "Campaign",
+    "CampaignChunk",
+    "CampaignRecipient",
+    "CampaignStatus",
+    "ChunkStatus",
     "Customer",
     "EventTypeSetting",
     "MemberStatus",
     "Message",
     "MessageStatus",
+    "RecipientStatus",
     "ReturnEvent",
     "RoutingMode",
     "RuleAccount",

@@ -1,0 +1,324 @@
+"""Sending a campaign's chunks through SendGrid or Mailchimp Transactional, exactly once.
+
+A runner task claims the campaign's next due chunk (a conditional UPDATE, only while the
+campaign is sending), marks it handed over, makes ONE provider request for its pending
+recipients (SendGrid: up to 1,000 personalizations; Mandrill: `merge_vars`), and records the
+outcome on the recipient rows. Runners per account are few (`RUNNERS`): that is the throttle,
+with Retry-After honoured on 429s.
+
+Exactly once: a chunk whose call may have gone through (a read timeout, or a worker killed
+during the call) is `unconfirmed`. Before anything is resent, the provider's message activity
+is asked which of the chunk's recipients it took, by the chunk's marker (a custom argument on
+every recipient); those are recorded as sent and only the others are sent again. A provider
+that cannot say holds the chunk for an admin.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from config.queue import enqueue_on_commit
+from providers.clients import client_for
+from providers.clients.types import Address, BatchEmail, BatchRecipient, SendResult
+from providers.exceptions import ProviderConfigurationError, ProviderError
+from providers.models import ProviderKind
+from returns_mail.models import (
+    Campaign,
+    CampaignChunk,
+    CampaignRecipient,
+    CampaignStatus,
+    ChunkStatus,
+    RecipientStatus,
+)
+from returns_mail.services.sending import backoff_seconds
+from templates_lib.models import SyncStatus, TemplateSync, TemplateVersion
+from templates_lib.rendering import provider_content
+
+logger = logging.getLogger(__name__)
+
+CHUNK_KEY = "rm_chunk"
+CAMPAIGN_KEY = "rm_campaign"
+MAX_CHUNK_ATTEMPTS = 12
+# Concurrent requests per campaign: 2 keeps a 2-core host busy without tripping the providers'
+# limits (SendGrid and Mandrill publish none for sending; both answer 429 when pushed).
+RUNNERS = {ProviderKind.SENDGRID: 2, ProviderKind.MAILCHIMP_TRANSACTIONAL: 2}
+# Whose account problems stop the whole campaign (every chunk would fail the same way).
+ACCOUNT_STATUSES = (401, 403)
+LIVE = (ChunkStatus.PENDING, ChunkStatus.SENDING, ChunkStatus.UNCONFIRMED, ChunkStatus.HELD)
+
+
+def runners_start(campaign: Campaign) -> None:
+    """Queue the campaign's runners after the current commit."""
+    if campaign.account.kind == ProviderKind.MAILCHIMP_MARKETING:
+        enqueue_on_commit("returns_mail.tasks.campaign_mailchimp_run", campaign.pk)
+        return
+    for _ in range(RUNNERS.get(campaign.account.kind, 1)):
+        enqueue_on_commit("returns_mail.tasks.campaign_run", campaign.pk)
+
+
+def runner_budget() -> float:
+    """How long one runner task works before handing over to a successor: well inside the
+    task timeout, so django-q2 never kills a runner in the middle of a provider call."""
+    return max(1.0, settings.Q_TIMEOUT / 2)
+
+
+def campaign_run(*, campaign_id: int, budget: float | None = None) -> int:
+    """Send due chunks until none is left or the budget is spent; returns chunks handled."""
+    deadline = time.monotonic() + (runner_budget() if budget is None else budget)
+    handled = 0
+    while time.monotonic() < deadline:
+        chunk = chunk_claim_next(campaign_id)
+        if chunk is not None:
+            chunk_send(chunk)
+            handled += 1
+            continue
+        wait = _seconds_to_next_due(campaign_id)
+        if wait is None:  # nothing pending: the others are in flight or it is all done
+            campaign_finish_if_done(campaign_id)
+            return handled
+        time.sleep(min(wait, max(0.0, deadline - time.monotonic())))
+    if Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).exists():
+        with transaction.atomic():  # a successor keeps the number of runners steady
+            enqueue_on_commit("returns_mail.tasks.campaign_run", campaign_id)
+    return handled
+
+
+def _seconds_to_next_due(campaign_id: int) -> float | None:
+    pending = CampaignChunk.objects.filter(
+        campaign_id=campaign_id,
+        status=ChunkStatus.PENDING,
+        campaign__status=CampaignStatus.SENDING,
+    )
+    due = pending.order_by(F("next_attempt_at").asc(nulls_first=True)).first()
+    if due is None:
+        return None
+    if due.next_attempt_at is None:
+        return 0.0
+    return max(0.0, (due.next_attempt_at - timezone.now()).total_seconds())
+
+
+def chunk_claim_next(campaign_id: int) -> CampaignChunk | None:
+    """Take the next due pending chunk of a sending campaign (conditional UPDATE)."""
+    now = timezone.now()
+    due = (
+        CampaignChunk.objects.filter(campaign_id=campaign_id, status=ChunkStatus.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("number")
+        .values_list("pk", flat=True)[:8]
+    )
+    for chunk_id in list(due):
+        claimed = CampaignChunk.objects.filter(
+            pk=chunk_id,
+            status=ChunkStatus.PENDING,
+            campaign__status=CampaignStatus.SENDING,  # a pause or cancel stops new claims
+        ).update(
+            status=ChunkStatus.SENDING,
+            claimed_at=now,
+            handed_over_at=None,
+            attempts=F("attempts") + 1,
+        )
+        if claimed:
+            return CampaignChunk.objects.select_related(
+                "campaign__account", "campaign__template_version__layout"
+            ).get(pk=chunk_id)
+    return None
+
+
+def _pending(chunk: CampaignChunk):
+    return CampaignRecipient.objects.filter(
+        campaign_id=chunk.campaign_id, chunk_number=chunk.number, status=RecipientStatus.PENDING
+    )
+
+
+def chunk_send(chunk: CampaignChunk) -> str:
+    """One provider request for the chunk's pending recipients; returns the chunk's status."""
+    campaign = chunk.campaign
+    recipients = list(_pending(chunk).values("email", "name", "data", "correlation_id"))
+    if not recipients:  # all settled by a reconciliation
+        return _chunk_finish(chunk, ChunkStatus.SENT)
+    try:
+        batch = campaign_batch(
+            campaign, campaign.template_version, chunk.locale, str(chunk.marker), recipients
+        )
+    except ProviderConfigurationError as exc:
+        return _stop_campaign(chunk, str(exc))
+    now = timezone.now()
+    CampaignChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.SENDING).update(handed_over_at=now)
+    try:
+        results = client_for(campaign.account).send_batch(batch)  # outside any transaction
+    except ProviderConfigurationError as exc:
+        return _stop_campaign(chunk, str(exc))
+    except ProviderError as exc:
+        return _chunk_failed(chunk, exc)
+    return _chunk_sent(chunk, results)
+
+
+def campaign_batch(
+    campaign: Campaign, version: TemplateVersion, locale: str, marker: str, recipients: list[dict]
+) -> BatchEmail:
+    """The provider request for `recipients` (dicts of email, name, data, correlation_id): the
+    template stored at the provider when it is current there (SendGrid needs it), else
+    (Mandrill) our Handlebars sources. `marker` tags every recipient for later lookup."""
+    brand = version.layout.brand()
+    common = {
+        "recipients": [
+            BatchRecipient(
+                to=Address(r["email"], r["name"]),
+                correlation_id=str(r["correlation_id"]),
+                data={**r["data"], "brand": brand},
+            )
+            for r in recipients
+        ],
+        "categories": (f"campaign-{campaign.pk}",),
+        "custom_args": {CHUNK_KEY: marker, CAMPAIGN_KEY: str(campaign.pk)},
+        "unsubscribe_group_id": campaign.unsubscribe_group_id,
+    }
+    sync = TemplateSync.objects.filter(
+        template_id=version.template_id,
+        account=campaign.account,
+        locale=locale,
+        version=version,
+        status=SyncStatus.CURRENT,
+    ).first()
+    if sync is not None:
+        return BatchEmail(remote_template_id=sync.remote_id, **common)
+    if campaign.account.kind == ProviderKind.SENDGRID:
+        raise ProviderConfigurationError(
+            f"version {version.number} of the template ({locale}) is not current at "
+            f"{campaign.account}: publish it to that account, then resume",
+            provider=campaign.account.kind,
+            account=campaign.account.name,
+        )
+    content = provider_content(version, locale)
+    return BatchEmail(subject=content.subject, html=content.html, text=content.text, **common)
+
+
+def _chunk_sent(chunk: CampaignChunk, results: list[SendResult]) -> str:
+    refused = {
+        r.email.lower(): f"{r.status}: {r.reason}"[:500]
+        for result in results
+        for r in result.recipients
+        if not r.accepted
+    }
+    message_id = next((r.provider_message_id for r in results if r.provider_message_id), "")
+    now = timezone.now()
+    with transaction.atomic():
+        pending = _pending(chunk)
+        failed = 0
+        for email, reason in refused.items():  # Mandrill refuses per recipient in a 200
+            failed += pending.filter(email=email).update(
+                status=RecipientStatus.FAILED, error=reason
+            )
+        sent = pending.update(status=RecipientStatus.SENT, sent_at=now)
+        CampaignChunk.objects.filter(pk=chunk.pk).update(
+            sent_count=F("sent_count") + sent,
+            failed_count=F("failed_count") + failed,
+            provider_message_id=message_id[:255],
+        )
+        status = _chunk_finish(chunk, ChunkStatus.SENT)
+    return status
+
+
+def _chunk_failed(chunk: CampaignChunk, exc: ProviderError) -> str:
+    text = str(exc)
+    if exc.ambiguous:
+        return _chunk_finish(chunk, ChunkStatus.UNCONFIRMED, error=text, keep_hand_over=True)
+    if exc.permanent and exc.status in ACCOUNT_STATUSES:
+        return _stop_campaign(chunk, text)
+    if exc.permanent or chunk.attempts >= MAX_CHUNK_ATTEMPTS:
+        with transaction.atomic():
+            failed = _pending(chunk).update(status=RecipientStatus.FAILED, error=text[:500])
+            CampaignChunk.objects.filter(pk=chunk.pk).update(
+                failed_count=F("failed_count") + failed
+            )
+            return _chunk_finish(chunk, ChunkStatus.FAILED, error=text)
+    # The provider proved it did not take the request (429, 5xx, no connection): retry later.
+    delay = backoff_seconds(chunk.attempts, exc.retry_after)
+    return _chunk_finish(
+        chunk,
+        ChunkStatus.PENDING,
+        error=text,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+    )
+
+
+def _stop_campaign(chunk: CampaignChunk, reason: str) -> str:
+    """An account or configuration problem: every chunk would fail alike. The campaign is
+    paused with the reason; the chunk goes back to pending for the resume."""
+    Campaign.objects.filter(pk=chunk.campaign_id, status=CampaignStatus.SENDING).update(
+        status=CampaignStatus.PAUSED, error=f"paused: {reason}"[:2000]
+    )
+    logger.warning("campaign %s paused: %s", chunk.campaign_id, reason)
+    return _chunk_finish(chunk, ChunkStatus.PENDING, error=reason)
+
+
+def _chunk_finish(chunk, status, *, error="", keep_hand_over=False, **fields) -> str:
+    """Record the chunk's outcome, only if it is still ours (sending)."""
+    now = timezone.now()
+    values = {"status": status, "error": error[:2000], **fields}
+    if status in (ChunkStatus.SENT, ChunkStatus.FAILED):
+        values["finished_at"] = now
+    if not keep_hand_over:
+        values["handed_over_at"] = None
+    CampaignChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.SENDING).update(**values)
+    Campaign.objects.filter(pk=chunk.campaign_id).update(heartbeat_at=now)
+    return status
+
+
+def chunk_reconcile(*, chunk_id: int) -> str:
+    """Settle an unconfirmed chunk from the provider's activity: recipients it took are sent;
+    the rest go back to pending (sent again); if the provider cannot say, the chunk is held."""
+    chunk = CampaignChunk.objects.select_related("campaign__account").get(pk=chunk_id)
+    if chunk.status != ChunkStatus.UNCONFIRMED:
+        return chunk.status
+    try:
+        accepted = client_for(chunk.campaign.account).accepted_recipients(
+            CHUNK_KEY, str(chunk.marker)
+        )
+    except ProviderError as exc:
+        CampaignChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.UNCONFIRMED).update(
+            status=ChunkStatus.HELD,
+            error=f"the provider cannot say what it took ({exc}): resend the unconfirmed "
+            "recipients or mark them sent",
+        )
+        return ChunkStatus.HELD
+    now = timezone.now()
+    with transaction.atomic():
+        pending = list(_pending(chunk).values_list("email", flat=True))
+        taken = [email for email in pending if email.lower() in accepted]
+        sent = 0
+        for start in range(0, len(taken), 500):
+            sent += (
+                _pending(chunk)
+                .filter(email__in=taken[start : start + 500])
+                .update(status=RecipientStatus.SENT, sent_at=now)
+            )
+        status = ChunkStatus.SENT if sent == len(pending) else ChunkStatus.PENDING
+        CampaignChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.UNCONFIRMED).update(
+            status=status,
+            sent_count=F("sent_count") + sent,
+            handed_over_at=None,
+            next_attempt_at=None,
+            finished_at=now if status == ChunkStatus.SENT else None,
+            error=f"reconciled: the provider had {sent} of {len(pending)} recipients",
+        )
+    logger.info("campaign chunk %s reconciled: %s of %s taken", chunk.pk, sent, len(pending))
+    return status
+
+
+def campaign_finish_if_done(campaign_id: int) -> bool:
+    """Mark a sending campaign finished when no chunk is left to send or settle."""
+    if CampaignChunk.objects.filter(campaign_id=campaign_id, status__in=LIVE).exists():
+        return False
+    return bool(
+        Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
+            status=CampaignStatus.FINISHED, finished_at=timezone.now()
+        )
+    )

@@ -1,0 +1,429 @@
+"""Campaign lifecycle: check, start, prepare the audience, pause, resume, cancel, test sends,
+admin decisions on held chunks, and the sweep that keeps running campaigns moving.
+
+Preparing streams the segment's audience (suppressed addresses and customers without consent
+left out, counted by reason) into CampaignRecipient rows, 1,000 to a chunk per template locale,
+in one transaction: a crash leaves no half-built audience. Memory stays flat: rows are read
+with a server-side cursor and written 1,000 at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+
+from config.queue import enqueue_on_commit
+from providers.clients import client_for
+from providers.exceptions import ProviderError
+from providers.models import ProviderKind
+from returns_mail.exceptions import ReturnsMailError
+from returns_mail.models import (
+    Campaign,
+    CampaignChunk,
+    CampaignRecipient,
+    CampaignStatus,
+    ChunkStatus,
+    Customer,
+    RecipientStatus,
+)
+from returns_mail.selectors_segments import segment_audience
+from returns_mail.services.campaign_chunks import (
+    campaign_batch,
+    chunk_reconcile,
+    runners_start,
+)
+from templates_lib.models import Purpose, SyncStatus, TemplateSync
+from templates_lib.rendering import pick_locale
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1000
+READ_BATCH = 2000
+BULK_KINDS = (
+    ProviderKind.SENDGRID,
+    ProviderKind.MAILCHIMP_TRANSACTIONAL,
+    ProviderKind.MAILCHIMP_MARKETING,
+)
+STARTABLE = (CampaignStatus.DRAFT,)
+CANCELLABLE = (
+    CampaignStatus.DRAFT,
+    CampaignStatus.SCHEDULED,
+    CampaignStatus.PREPARING,
+    CampaignStatus.SENDING,
+    CampaignStatus.PAUSED,
+)
+
+
+class CampaignError(ReturnsMailError):
+    """A campaign cannot do what was asked; the message says why. Nothing was changed."""
+
+
+# --- checks and start ------------------------------------------------------------------------
+def campaign_problems(campaign: Campaign) -> list[str]:
+    """What stops the campaign from being sent as configured (empty: ready)."""
+    problems = []
+    account, template = campaign.account, campaign.template
+    if not account.is_active:
+        problems.append(f"the account {account} is not active")
+    if account.kind not in BULK_KINDS:
+        problems.append(f"{account.get_kind_display()} accounts cannot send campaigns")
+    if template.purpose != Purpose.PROMOTIONAL:
+        problems.append("the template is not a promotional template")
+    version = template.active_version
+    if version is None:
+        problems.append("the template has no published version")
+    if account.kind == ProviderKind.SENDGRID:
+        if campaign.unsubscribe_group_id is None:
+            problems.append("SendGrid campaigns need an unsubscribe group")
+        if version is not None and not _synced(campaign, version, version.default_locale):
+            problems.append(
+                f"the published version is not current at {account}: publish the template "
+                "to this account first (SendGrid personalises only stored templates)"
+            )
+    if account.kind == ProviderKind.MAILCHIMP_MARKETING and not account.audience_id:
+        problems.append(f"the account {account} has no audience id")
+    problems += [f"test recipient {e!r} is not an address" for e in _bad(campaign)]
+    return problems
+
+
+def _synced(campaign: Campaign, version, locale: str) -> bool:
+    return TemplateSync.objects.filter(
+        template=campaign.template,
+        account=campaign.account,
+        locale=locale,
+        version=version,
+        status=SyncStatus.CURRENT,
+    ).exists()
+
+
+def test_addresses(campaign: Campaign) -> list[str]:
+    return [a for a in re.split(r"[\s,;]+", campaign.test_recipients) if a]
+
+
+def _bad(campaign: Campaign) -> list[str]:
+    bad = []
+    for address in test_addresses(campaign):
+        try:
+            validate_email(address)
+        except ValidationError:
+            bad.append(address)
+    return bad
+
+
+def campaign_start(*, campaign_id: int, actor=None) -> Campaign:
+    """Start a draft: pin the published template version; prepare now, or at `send_at` when
+    SendGrid / Mandrill send it (Mailchimp schedules it at Mailchimp after preparing)."""
+    campaign = Campaign.objects.select_related("account", "template__active_version").get(
+        pk=campaign_id
+    )
+    if campaign.status not in STARTABLE:
+        raise CampaignError(f"the campaign is {campaign.get_status_display().lower()} already")
+    problems = campaign_problems(campaign)
+    if problems:
+        raise CampaignError("; ".join(problems))
+    now = timezone.now()
+    later = campaign.send_at is not None and campaign.send_at > now
+    waits = later and campaign.account.kind != ProviderKind.MAILCHIMP_MARKETING
+    status = CampaignStatus.SCHEDULED if waits else CampaignStatus.PREPARING
+    with transaction.atomic():
+        changed = Campaign.objects.filter(pk=campaign.pk, status__in=STARTABLE).update(
+            status=status,
+            template_version=campaign.template.active_version,
+            started_at=now,
+            heartbeat_at=now,
+            error="",
+        )
+        if not changed:
+            raise CampaignError("the campaign was started by someone else")
+        if status == CampaignStatus.PREPARING:
+            enqueue_on_commit("returns_mail.tasks.campaign_prepare", campaign.pk)
+    logger.info("campaign %s started by %s (%s)", campaign.pk, actor or "the system", status)
+    campaign.refresh_from_db()
+    return campaign
+
+
+# --- preparing the audience -------------------------------------------------------------------
+def recipient_data(customer: Customer) -> dict:
+    """The per-recipient template variables (the customer as templates see it)."""
+    name = customer.name.strip()
+    return {
+        "customer": {
+            "email": customer.email,
+            "name": name,
+            "first_name": name.split()[0] if name else "",
+            "locale": customer.locale,
+            "returns_count": customer.returns_count,
+            "total_refunded": f"{customer.total_refunded:.2f}",
+            "refund_currency": customer.refund_currency,
+            "tags": list(customer.tags or ()),
+        },
+        "return_id": customer.last_return_id,
+    }
+
+
+class _Chunker:
+    """Deals recipients into chunks of 1,000 per locale, writing each chunk as it fills."""
+
+    def __init__(self, campaign: Campaign, locales, default_locale: str, *, single_locale: bool):
+        self.campaign = campaign
+        self.locales, self.default = locales, default_locale
+        self.single_locale = single_locale
+        self.buffers: dict[str, list[CampaignRecipient]] = {}
+        self.number = 0
+        self.total = 0
+
+    def add(self, customer: Customer) -> None:
+        locale = (
+            self.default
+            if self.single_locale
+            else pick_locale(self.locales, customer.locale, self.default)
+        )
+        buffer = self.buffers.setdefault(locale, [])
+        buffer.append(
+            CampaignRecipient(
+                campaign=self.campaign,
+                chunk_number=0,
+                email=customer.email,
+                name=customer.name[:200],
+                data=recipient_data(customer),
+            )
+        )
+        if len(buffer) >= CHUNK_SIZE:
+            self._write(locale, buffer)
+            self.buffers[locale] = []
+
+    def close(self) -> None:
+        for locale, buffer in self.buffers.items():
+            if buffer:
+                self._write(locale, buffer)
+        self.buffers = {}
+
+    def _write(self, locale: str, recipients: list[CampaignRecipient]) -> None:
+        self.number += 1
+        for recipient in recipients:
+            recipient.chunk_number = self.number
+        CampaignRecipient.objects.bulk_create(recipients)
+        CampaignChunk.objects.create(
+            campaign=self.campaign, number=self.number, locale=locale, size=len(recipients)
+        )
+        self.total += len(recipients)
+
+
+def campaign_prepare(*, campaign_id: int) -> Campaign | None:
+    """Materialise the audience as recipients and chunks, then start the senders."""
+    campaign = Campaign.objects.select_related("segment", "account", "template_version").get(
+        pk=campaign_id
+    )
+    if campaign.status != CampaignStatus.PREPARING:
+        return None
+    audience = segment_audience(campaign.segment)
+    version = campaign.template_version
+    with transaction.atomic():
+        # Another run of this task may have got here first: only one may build the rows.
+        locked = (
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign.pk, status=CampaignStatus.PREPARING)
+            .first()
+        )
+        if locked is None:
+            return None
+        CampaignChunk.objects.filter(campaign=campaign).delete()
+        CampaignRecipient.objects.filter(campaign=campaign).delete()
+        chunker = _Chunker(
+            campaign,
+            list(version.contents),
+            version.default_locale,
+            # A Mailchimp campaign has one content: everyone gets the default locale.
+            single_locale=campaign.account.kind == ProviderKind.MAILCHIMP_MARKETING,
+        )
+        for customer in audience.recipients.order_by("pk").iterator(chunk_size=READ_BATCH):
+            chunker.add(customer)
+        chunker.close()
+        now = timezone.now()
+        Campaign.objects.filter(pk=campaign.pk).update(
+            status=CampaignStatus.SENDING,
+            total=chunker.total,
+            excluded=audience.excluded,
+            heartbeat_at=now,
+        )
+        campaign.refresh_from_db()
+        runners_start(campaign)
+    logger.info("campaign %s prepared: %s recipients", campaign.pk, campaign.total)
+    return campaign
+
+
+# --- pause, resume, cancel --------------------------------------------------------------------
+def campaign_pause(*, campaign_id: int, actor=None) -> Campaign:
+    """Stop claiming chunks; a chunk already with the provider finishes."""
+    if not Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SENDING).update(
+        status=CampaignStatus.PAUSED, error=f"paused by {actor or 'an admin'}"
+    ):
+        raise CampaignError("only a sending campaign can be paused")
+    return Campaign.objects.get(pk=campaign_id)
+
+
+def campaign_resume(*, campaign_id: int, actor=None) -> Campaign:
+    campaign = Campaign.objects.select_related("account").get(pk=campaign_id)
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.PAUSED).update(
+            status=CampaignStatus.SENDING, error="", heartbeat_at=timezone.now()
+        ):
+            raise CampaignError("only a paused campaign can be resumed")
+        runners_start(campaign)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_cancel(*, campaign_id: int, actor=None) -> Campaign:
+    """Cancel what has not gone out; chunks already with the provider still finish."""
+    with transaction.atomic():
+        if not Campaign.objects.filter(pk=campaign_id, status__in=CANCELLABLE).update(
+            status=CampaignStatus.CANCELLED,
+            finished_at=timezone.now(),
+            error=f"cancelled by {actor or 'an admin'}",
+        ):
+            raise CampaignError("the campaign is finished or cancelled already")
+        numbers = list(
+            CampaignChunk.objects.filter(
+                campaign_id=campaign_id, status=ChunkStatus.PENDING
+            ).values_list("number", flat=True)
+        )
+        CampaignChunk.objects.filter(campaign_id=campaign_id, number__in=numbers).update(
+            status=ChunkStatus.CANCELLED
+        )
+        CampaignRecipient.objects.filter(
+            campaign_id=campaign_id, chunk_number__in=numbers, status=RecipientStatus.PENDING
+        ).update(status=RecipientStatus.CANCELLED)
+    return Campaign.objects.get(pk=campaign_id)
+
+
+def chunk_release(*, chunk_id: int, resend: bool, actor=None) -> CampaignChunk:
+    """An admin's decision on a held chunk: resend its unconfirmed recipients (they may get it
+    twice) or record them as sent (some may have got nothing)."""
+    chunk = CampaignChunk.objects.select_related("campaign__account").get(pk=chunk_id)
+    now = timezone.now()
+    with transaction.atomic():
+        if resend:
+            changed = CampaignChunk.objects.filter(pk=chunk_id, status=ChunkStatus.HELD).update(
+                status=ChunkStatus.PENDING,
+                next_attempt_at=None,
+                handed_over_at=None,
+                error=f"resend released by {actor or 'an admin'}",
+            )
+            if changed and chunk.campaign.status == CampaignStatus.SENDING:
+                runners_start(chunk.campaign)
+        else:
+            pending = CampaignRecipient.objects.filter(
+                campaign_id=chunk.campaign_id,
+                chunk_number=chunk.number,
+                status=RecipientStatus.PENDING,
+            )
+            sent = pending.update(status=RecipientStatus.SENT, sent_at=now)
+            changed = CampaignChunk.objects.filter(pk=chunk_id, status=ChunkStatus.HELD).update(
+                status=ChunkStatus.SENT,
+                sent_count=chunk.sent_count + sent,
+                finished_at=now,
+                error=f"marked sent by {actor or 'an admin'}",
+            )
+        if not changed:
+            raise CampaignError("only a held chunk can be released")
+    chunk.refresh_from_db()
+    return chunk
+
+
+# --- test sends -------------------------------------------------------------------------------
+def campaign_send_test(*, campaign_id: int) -> list[str]:
+    """Send the campaign's current template to its test recipients, with the data of the
+    segment's first member (or a sample). Not counted in the campaign; returns the addresses."""
+    campaign = Campaign.objects.select_related("account", "template__active_version").get(
+        pk=campaign_id
+    )
+    addresses = test_addresses(campaign)
+    if not addresses:
+        raise CampaignError("add test recipients first")
+    problems = [p for p in campaign_problems(campaign) if "test recipient" in p]
+    if problems:
+        raise CampaignError("; ".join(problems))
+    if campaign.account.kind == ProviderKind.MAILCHIMP_MARKETING:
+        raise CampaignError(
+            "Mailchimp Marketing sends tests from the campaign in Mailchimp; use a SendGrid or "
+            "Mailchimp Transactional account for test sends here"
+        )
+    version = campaign.template_version or campaign.template.active_version
+    if version is None:
+        raise CampaignError("the template has no published version")
+    sample = segment_audience(campaign.segment).recipients.order_by("pk").first()
+    data = recipient_data(sample) if sample else recipient_data(Customer(name="Alex Sample"))
+    rows = [{"email": a, "name": "", "data": data, "correlation_id": ""} for a in addresses]
+    try:
+        batch = campaign_batch(campaign, version, version.default_locale, "test", rows)
+        client_for(campaign.account).send_batch(batch)
+    except ProviderError as exc:
+        raise CampaignError(f"the test send failed: {exc}") from None
+    return addresses
+
+
+# --- the sweep --------------------------------------------------------------------------------
+def campaigns_sweep() -> dict[str, int]:
+    """What the schedule runs every minute: start due scheduled campaigns, recover chunks of
+    lost workers, settle unconfirmed chunks, restart senders of campaigns gone quiet."""
+    now = timezone.now()
+    report = {"started": 0, "recovered": 0, "reconciled": 0, "restarted": 0}
+    stale = now - timedelta(seconds=settings.Q_RETRY)
+    with transaction.atomic():
+        for campaign_id in Campaign.objects.filter(
+            status=CampaignStatus.SCHEDULED, send_at__lte=now
+        ).values_list("pk", flat=True):
+            if Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SCHEDULED).update(
+                status=CampaignStatus.PREPARING, heartbeat_at=now
+            ):
+                enqueue_on_commit("returns_mail.tasks.campaign_prepare", campaign_id)
+                report["started"] += 1
+        for campaign_id in Campaign.objects.filter(
+            status=CampaignStatus.PREPARING, heartbeat_at__lt=stale
+        ).values_list("pk", flat=True):  # the preparing worker was lost (it rolled back)
+            Campaign.objects.filter(pk=campaign_id).update(heartbeat_at=now)
+            enqueue_on_commit("returns_mail.tasks.campaign_prepare", campaign_id)
+            report["restarted"] += 1
+    report["recovered"] = _recover_lost_chunks(stale)
+    settle_before = now - timedelta(seconds=settings.CAMPAIGN_RECONCILE_AFTER)
+    for chunk_id in CampaignChunk.objects.filter(
+        status=ChunkStatus.UNCONFIRMED, handed_over_at__lt=settle_before
+    ).values_list("pk", flat=True):
+        chunk_reconcile(chunk_id=chunk_id)
+        report["reconciled"] += 1
+    with transaction.atomic():
+        quiet = Campaign.objects.select_related("account").filter(
+            status=CampaignStatus.SENDING, heartbeat_at__lt=stale
+        )
+        for campaign in quiet:
+            Campaign.objects.filter(pk=campaign.pk).update(heartbeat_at=now)
+            runners_start(campaign)
+            report["restarted"] += 1
+    return report
+
+
+def _recover_lost_chunks(stale) -> int:
+    """Chunks claimed longer ago than a task may run: their worker is gone. Lost before the
+    provider call: pending again. During it: unconfirmed, settled from the provider's activity
+    (adding to a Mailchimp segment is idempotent: simply pending again)."""
+    stuck = CampaignChunk.objects.filter(status=ChunkStatus.SENDING, claimed_at__lt=stale)
+    mailchimp = {"campaign__account__kind": ProviderKind.MAILCHIMP_MARKETING}
+    recovered = stuck.filter(handed_over_at__isnull=True).update(
+        status=ChunkStatus.PENDING, error="re-queued: worker lost"
+    )
+    recovered += stuck.filter(**mailchimp).update(
+        status=ChunkStatus.PENDING, handed_over_at=None, error="re-queued: worker lost"
+    )
+    recovered += stuck.filter(handed_over_at__isnull=False).update(
+        status=ChunkStatus.UNCONFIRMED,
+        error="worker lost during the provider call: checking what the provider took",
+    )
+    return recovered
