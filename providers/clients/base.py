@@ -63,10 +63,12 @@ class ProviderClient:
     def send_batch(self, batch: BatchEmail) -> list[SendResult]:
         raise self.unsupported("batch sending")
 
-    def accepted_recipients(self, key: str, value: str) -> set[str]:
+    def accepted_recipients(self, key: str, value: str, *, at_most: int | None = None) -> set[str]:
         """The addresses (lower-cased) of the mail the provider accepted carrying the custom
         argument / metadata `key` = `value` (BatchEmail.custom_args), read from its message
-        activity. Raises ProviderError when the provider cannot say."""
+        activity. `at_most`: how many messages can carry it (the request's recipients), so a
+        full page of answers is known to be complete. Raises ProviderError when the provider
+        cannot say (a full page that may hide more is such a case)."""
         raise self.unsupported("looking up what was sent")
 
     def check_credentials(self) -> CredentialCheck:

@@ -281,9 +281,6 @@ class MailchimpMarketingClient(ProviderClient):
         answer = self._call(self._client().campaigns.get, campaign_id, fields=["status"])
         return str(answer.get("status") or "")
 
-    def campaign_delete(self, campaign_id: str) -> None:
-        self._call(self._client().campaigns.remove, campaign_id)
-
     # --- calling the SDK ---------------------------------------------------------------------
     def _audience(self, audience_id: str) -> str:
         audience = audience_id or self.account.audience_id

@@ -165,7 +165,7 @@ class MandrillClient(ProviderClient):
             )
         return results
 
-    def accepted_recipients(self, key: str, value: str) -> set[str]:
+    def accepted_recipients(self, key: str, value: str, *, at_most: int | None = None) -> set[str]:
         """Who Mandrill took mail for with metadata `key` = `value` (searched as `u_<key>`; the
         field must be one of the account's indexed metadata fields). Without dates Mandrill
         searches the last 7 days, at most 20 times a minute (429 beyond: transient)."""
@@ -178,7 +178,7 @@ class MandrillClient(ProviderClient):
             raise self.error(
                 f"unexpected answer to messages/search: {str(answer)[:200]}", permanent=False
             )
-        if len(answer) >= SEARCH_LIMIT:
+        if len(answer) >= SEARCH_LIMIT and (at_most is None or at_most > SEARCH_LIMIT):
             # No paging: a full answer may hide more, and a partial set would make a resume
             # send twice.
             raise self.error(

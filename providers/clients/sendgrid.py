@@ -169,7 +169,7 @@ class SendGridClient(ProviderClient):
             results.append(self._result(message_id, [r.to.email for r in chunk]))
         return results
 
-    def accepted_recipients(self, key: str, value: str) -> set[str]:
+    def accepted_recipients(self, key: str, value: str, *, at_most: int | None = None) -> set[str]:
         """Who SendGrid took mail for with custom arg `key` = `value`, from the Email Activity
         Feed (a paid add-on: without it SendGrid answers 403/404)."""
         query = _activity_query(key, value)
@@ -184,7 +184,7 @@ class SendGridClient(ProviderClient):
                 f"unexpected answer to the activity search: {str(answer.body)[:200]}",
                 permanent=False,
             )
-        if len(found) >= ACTIVITY_LIMIT:
+        if len(found) >= ACTIVITY_LIMIT and (at_most is None or at_most > ACTIVITY_LIMIT):
             # The feed cannot page: a full answer may hide more, and a partial set would
             # make a resume send twice.
             raise self.error(

@@ -197,13 +197,6 @@ def get_campaign(ctx: Context, campaign_id: str):
     return 200, _view(_campaign(ctx, campaign_id))
 
 
-def delete_campaign(ctx: Context, campaign_id: str):
-    """`DELETE /campaigns/{id}` (route it in mailchimp.py's table)."""
-    _campaign(ctx, campaign_id)
-    del ctx.account["campaigns"][campaign_id]
-    return 204, None
-
-
 def _content_view(campaign: dict) -> dict:
     content = campaign["content"]
     return {

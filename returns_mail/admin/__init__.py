@@ -4,6 +4,7 @@ list, API clients (tokens shown once), event types on/off, and provider circuit 
 
 from returns_mail.admin import (  # noqa: F401 - importing registers the model admins
     api_clients,
+    campaigns,
     catalogue,
     events,
     messages,

@@ -131,6 +131,13 @@ def chunk_claim_next(campaign_id: int) -> CampaignChunk | None:
     return None
 
 
+def attempt_marker(chunk: CampaignChunk) -> str:
+    """What tags every recipient of this attempt at the chunk: one attempt reaches at most
+    `size` recipients, so a lookup by it is complete within the providers' 1,000 answers (and
+    recipients settled by earlier attempts never come back into question)."""
+    return f"{chunk.marker}.{chunk.attempts}"
+
+
 def _pending(chunk: CampaignChunk):
     return CampaignRecipient.objects.filter(
         campaign_id=chunk.campaign_id, chunk_number=chunk.number, status=RecipientStatus.PENDING
@@ -145,7 +152,7 @@ def chunk_send(chunk: CampaignChunk) -> str:
         return _chunk_finish(chunk, ChunkStatus.SENT)
     try:
         batch = campaign_batch(
-            campaign, campaign.template_version, chunk.locale, str(chunk.marker), recipients
+            campaign, campaign.template_version, chunk.locale, attempt_marker(chunk), recipients
         )
     except ProviderConfigurationError as exc:
         return _stop_campaign(chunk, str(exc))
@@ -280,7 +287,7 @@ def chunk_reconcile(*, chunk_id: int) -> str:
         return chunk.status
     try:
         accepted = client_for(chunk.campaign.account).accepted_recipients(
-            CHUNK_KEY, str(chunk.marker)
+            CHUNK_KEY, attempt_marker(chunk), at_most=chunk.size
         )
     except ProviderError as exc:
         CampaignChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.UNCONFIRMED).update(

@@ -11,6 +11,7 @@ campaign's status.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -70,9 +71,9 @@ def campaign_mailchimp_run(*, campaign_id: int) -> str:
                 campaign_id=campaign.remote_campaign_id, html=content.html, text=content.text
             )
             if campaign.send_at and campaign.send_at > timezone.now():
-                client.campaign_schedule(
-                    campaign_id=campaign.remote_campaign_id, send_at=campaign.send_at
-                )
+                when = quarter_hour(campaign.send_at)
+                _keep(campaign, send_at=when)  # the time Mailchimp will send it
+                client.campaign_schedule(campaign_id=campaign.remote_campaign_id, send_at=when)
             else:
                 client.campaign_send(campaign_id=campaign.remote_campaign_id)
     except ProviderError as exc:
@@ -82,6 +83,12 @@ def campaign_mailchimp_run(*, campaign_id: int) -> str:
         logger.warning("Mailchimp campaign %s paused: %s", campaign.pk, exc)
         return CampaignStatus.PAUSED
     return _handed_over(campaign)
+
+
+def quarter_hour(moment: datetime) -> datetime:
+    """Mailchimp schedules on the quarter-hour only: the first one at or after `moment`."""
+    floor = moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
+    return floor if floor == moment else floor + timedelta(minutes=15)
 
 
 def _content(campaign: Campaign):

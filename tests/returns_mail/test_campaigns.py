@@ -80,14 +80,15 @@ def test_sendgrid_campaign_goes_out_in_chunks_of_1000_with_per_recipient_data(
     requests = esp_sandbox.records("sendgrid", path="/v3/mail/send")
     assert sorted(len(r["body"]["personalizations"]) for r in requests) == [498, 1000, 1000]
     sends = sendgrid_sends(esp_sandbox)
-    assert set(sends) == set(emails[2:]) and max(sends.values()) == 1
+    assert set(sends) == set(emails[2:])
+    assert max(sends.values()) == 1
     body = requests[0]["body"]
     sync_id = template.syncs.get(account=sendgrid).remote_id
     assert body["template_id"] == sync_id
     assert body["categories"] == [f"campaign-{campaign.pk}"]
     assert body["asm"] == {"group_id": 42}
     chunk = CampaignChunk.objects.get(campaign=campaign, number=1)
-    assert body["custom_args"] == {"rm_chunk": str(chunk.marker), "rm_campaign": str(campaign.pk)}
+    assert body["custom_args"] == {"rm_chunk": f"{chunk.marker}.1", "rm_campaign": str(campaign.pk)}
     first = body["personalizations"][0]
     recipient = CampaignRecipient.objects.get(email=first["to"][0]["email"])
     assert first["custom_args"] == {"rm_correlation_id": str(recipient.correlation_id)}
@@ -120,7 +121,7 @@ def test_mandrill_campaign_sends_batches_with_merge_vars_and_records_refusals(
     merge = {m["rcpt"]: {v["name"]: v["content"] for v in m["vars"]} for m in message["merge_vars"]}
     assert merge[emails[0]]["customer"]["first_name"] == "Cust0"
     chunk = CampaignChunk.objects.get(campaign=campaign, number=1)
-    assert message["metadata"]["rm_chunk"] == str(chunk.marker)
+    assert message["metadata"]["rm_chunk"] == f"{chunk.marker}.1"
     sent_to = [to["email"] for c in calls for to in c["body"]["message"]["to"]]
     assert sorted(sent_to) == sorted(emails)
     assert CampaignRecipient.objects.filter(status="sent").count() == 1_200
@@ -195,7 +196,8 @@ def test_a_revoked_key_pauses_the_campaign_with_the_reason_and_resume_finishes_i
     )
 
     assert campaign.status == CampaignStatus.PAUSED
-    assert "HTTP 401" in campaign.error and "SG.revoked" not in campaign.error
+    assert "HTTP 401" in campaign.error
+    assert "SG.revoked" not in campaign.error
     assert CampaignRecipient.objects.filter(status="pending").count() == 1_500
     sendgrid.api_key = TEST_KEYS["sendgrid"]
     sendgrid.save()
@@ -227,11 +229,13 @@ def test_an_unanswered_call_is_settled_from_the_provider_activity_not_resent(
 
     assert report["reconciled"] == 1
     chunk = CampaignChunk.objects.get(campaign=campaign)
-    assert chunk.status == ChunkStatus.SENT and chunk.sent_count == 1_000
+    assert chunk.status == ChunkStatus.SENT
+    assert chunk.sent_count == 1_000
     assert "1000 of 1000" in chunk.error
     assert campaign_run(campaign_id=campaign.pk, budget=1) == 0
     sends = sendgrid_sends(esp_sandbox)
-    assert len(sends) == 1_000 and max(sends.values()) == 1
+    assert len(sends) == 1_000
+    assert max(sends.values()) == 1
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.FINISHED
 
@@ -255,7 +259,8 @@ def test_a_dropped_call_the_provider_never_took_is_sent_again_once(
 
     campaign_run(campaign_id=campaign.pk, budget=5)
     sends = sendgrid_sends(esp_sandbox)
-    assert len(sends) == 1_000 and max(sends.values()) == 1
+    assert len(sends) == 1_000
+    assert max(sends.values()) == 1
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.FINISHED
 
@@ -278,7 +283,8 @@ def test_a_provider_that_cannot_say_holds_the_chunk_for_an_admin(
     campaigns_sweep()
 
     chunk = CampaignChunk.objects.get(campaign=campaign)
-    assert chunk.status == ChunkStatus.HELD and "cannot say" in chunk.error
+    assert chunk.status == ChunkStatus.HELD
+    assert "cannot say" in chunk.error
     assert campaign_progress(campaign).held_chunks == 1
     assert campaign_run(campaign_id=campaign.pk, budget=1) == 0  # held: never resent alone
     assert sendgrid_sends(esp_sandbox) == {}
@@ -337,7 +343,8 @@ def test_a_campaign_that_cannot_go_out_is_refused_and_nothing_changes(
         start(campaign, django_capture_on_commit_callbacks)
 
     campaign.refresh_from_db()
-    assert campaign.status == CampaignStatus.DRAFT and campaign.template_version is None
+    assert campaign.status == CampaignStatus.DRAFT
+    assert campaign.template_version is None
     assert not CampaignRecipient.objects.exists()
     assert esp_sandbox.records("sendgrid", path="/v3/mail/send") == []
 
@@ -403,7 +410,8 @@ def test_a_test_send_goes_to_the_test_recipients_only(sendgrid, make_template, e
     ]
     assert request["rendered"][0]["subject"] == "A gift for you, Cust0"
     campaign.refresh_from_db()
-    assert campaign.status == CampaignStatus.DRAFT and not CampaignRecipient.objects.exists()
+    assert campaign.status == CampaignStatus.DRAFT
+    assert not CampaignRecipient.objects.exists()
 
 
 def test_recipients_are_unique_per_campaign_by_constraint(sendgrid, make_template):
@@ -413,4 +421,4 @@ def test_recipients_are_unique_per_campaign_by_constraint(sendgrid, make_templat
     CampaignRecipient.objects.create(campaign=campaign, chunk_number=1, email="a@example.com")
     with pytest.raises(IntegrityError), transaction.atomic():
         CampaignRecipient.objects.create(campaign=campaign, chunk_number=2, email="a@example.com")
-    assert RecipientStatus.PENDING == CampaignRecipient.objects.get().status
+    assert CampaignRecipient.objects.get().status == RecipientStatus.PENDING

@@ -1,0 +1,92 @@
+"""A campaign survives a worker killed in the middle of a provider call: after a restart it
+finishes with every recipient sent exactly once, as counted at the sandbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from django_q.conf import Conf
+
+from providers.sandbox.core import Fault
+from returns_mail.models import Campaign, CampaignChunk, CampaignRecipient, CampaignStatus
+from returns_mail.services.campaigns import campaign_start, campaigns_sweep
+from tests.conftest import TEST_KEYS
+from tests.returns_mail.campaign_support import (
+    customers,
+    everyone,
+    make_campaign,
+    offer_template,
+    sendgrid_sends,
+)
+from tests.returns_mail.test_reliability import start_worker
+
+RECIPIENTS = 12_000
+
+
+def chunk_states(campaign) -> dict[str, int]:
+    states: dict[str, int] = {}
+    for status in CampaignChunk.objects.filter(campaign=campaign).values_list("status", flat=True):
+        states[status] = states.get(status, 0) + 1
+    return states
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killing_the_worker_mid_call_sends_every_recipient_exactly_once(
+    make_account, make_template, esp_sandbox, tmp_path, settings, monkeypatch
+):
+    sendgrid = make_account("sendgrid")
+    emails = customers(RECIPIENTS)
+    campaign = make_campaign(everyone(), offer_template(make_template), sendgrid)
+    # Every SendGrid call takes a second (SendGrid still takes the mail when the caller is
+    # gone), so the kill lands while a chunk is with the provider.
+    esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("slow", delay=1.0))
+    monkeypatch.setattr(Conf, "SYNC", False)  # tasks go to the real broker, for the worker
+    settings.Q_RETRY = 8  # the sweep's "lost worker" threshold, as the worker's
+    settings.CAMPAIGN_RECONCILE_AFTER = 0  # the sandbox's activity is current at once
+
+    campaign_start(campaign_id=campaign.pk)
+    worker = start_worker(tmp_path)
+    deadline = time.monotonic() + 120
+    in_flight = CampaignChunk.objects.filter(
+        campaign=campaign, status="sending", handed_over_at__isnull=False
+    )
+    while time.monotonic() < deadline:
+        if chunk_states(campaign).get("sent", 0) >= 2 and in_flight.exists():
+            break
+        time.sleep(0.05)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    killed_with = chunk_states(campaign)
+    killed_in_flight = in_flight.count()
+    assert killed_in_flight >= 1, killed_with
+    assert killed_with.get("sent", 0) < RECIPIENTS // 1000, killed_with
+
+    worker = start_worker(tmp_path)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            campaign.refresh_from_db()
+            if campaign.status == CampaignStatus.FINISHED:
+                break
+            esp_sandbox.wait_idle()
+            campaigns_sweep()  # what the schedule does every minute
+            time.sleep(1)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+    print(f"killed with chunks {killed_with} ({killed_in_flight} in flight)")
+    print(f"final chunks {chunk_states(campaign)}")
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.FINISHED, chunk_states(campaign)
+    esp_sandbox.wait_idle()
+    sends = sendgrid_sends(esp_sandbox)
+    assert sorted(sends) == sorted(emails)  # none skipped
+    assert max(sends.values()) == 1, [e for e, n in sends.items() if n > 1][:5]  # none twice
+    assert set(CampaignRecipient.objects.values_list("status", flat=True)) == {"sent"}
+    reconciled = CampaignChunk.objects.filter(campaign=campaign, error__startswith="reconciled")
+    assert reconciled.count() >= killed_in_flight
+    assert Campaign.objects.get(pk=campaign.pk).total == RECIPIENTS
