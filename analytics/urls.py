@@ -12,6 +12,7 @@ urlpatterns = [
     path("breakdown/", views.breakdown, name="breakdown"),
     path("messages/", views.messages, name="messages"),
     path("failures/", views.failures, name="failures"),
+    path("campaigns/", views.campaigns, name="campaigns"),
     path("login/", views.login, name="login"),
     path("logout/", views.logout, name="logout"),
 ]

@@ -66,14 +66,28 @@ class Results:
         return round(100.0 * count / self.sent, 1) if self.sent else 0.0
 
 
-def campaign_results(campaign: Campaign) -> Results:
-    """What the provider's webhooks reported for the campaign's recipients."""
-    totals = CampaignRecipient.objects.filter(campaign=campaign).aggregate(
-        sent=Count("pk", filter=Q(status="sent")),
-        delivered=Count("pk", filter=Q(delivered_at__isnull=False)),
-        opened=Count("pk", filter=Q(opened_at__isnull=False)),
-        clicked=Count("pk", filter=Q(clicked_at__isnull=False)),
-        bounced=Count("pk", filter=Q(bounced_at__isnull=False)),
-        unsubscribed=Count("pk", filter=Q(unsubscribed_at__isnull=False)),
+RESULT_COUNTS = {
+    "sent": Count("pk", filter=Q(status="sent")),
+    "delivered": Count("pk", filter=Q(delivered_at__isnull=False)),
+    "opened": Count("pk", filter=Q(opened_at__isnull=False)),
+    "clicked": Count("pk", filter=Q(clicked_at__isnull=False)),
+    "bounced": Count("pk", filter=Q(bounced_at__isnull=False)),
+    "unsubscribed": Count("pk", filter=Q(unsubscribed_at__isnull=False)),
+}
+
+
+def campaigns_results(campaign_ids) -> dict[int, Results]:
+    """What the providers' webhooks reported for each campaign's recipients (one query)."""
+    rows = (
+        CampaignRecipient.objects.filter(campaign_id__in=list(campaign_ids))
+        .order_by()
+        .values("campaign_id")
+        .annotate(**RESULT_COUNTS)
     )
-    return Results(**totals)
+    empty = Results(**dict.fromkeys(RESULT_COUNTS, 0))
+    found = {row.pop("campaign_id"): Results(**row) for row in rows}
+    return {pk: found.get(pk, empty) for pk in campaign_ids}
+
+
+def campaign_results(campaign: Campaign) -> Results:
+    return campaigns_results([campaign.pk])[campaign.pk]

@@ -1,6 +1,6 @@
-"""Drill-downs: the most recent messages of a slice, and recent failures (failed or bounced
-messages, failed health checks). Newest first, capped: these lists are for reading, not export
-of the whole history."""
+"""Drill-downs: the most recent messages of a slice, recent failures (failed or bounced
+messages, failed health checks), and recent campaigns. Newest first, capped: these lists are
+for reading, not export of the whole history."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from analytics.models import HealthCheck
 from analytics.selectors.filters import MetricFilters
-from returns_mail.models import Message, MessageStatus
+from returns_mail.models import Campaign, Message, MessageStatus
 
 RECENT_LIMIT = 100
 FAILED_STATUSES = (MessageStatus.FAILED, MessageStatus.BOUNCED)
@@ -82,3 +82,12 @@ def recent_failed_checks(filters: MetricFilters, *, limit: int = RECENT_LIMIT) -
         )
     )
     return list(filters.narrow(checks).order_by("-checked_at", "-id")[:limit])
+
+
+def recent_campaigns(filters: MetricFilters, *, limit: int = RECENT_LIMIT) -> list[Campaign]:
+    """Campaigns started in the period (on the filters' provider / account; a promotional
+    template, whatever the template filter), newest first."""
+    started = Campaign.objects.filter(
+        started_at__gte=filters.start, started_at__lt=filters.end
+    ).select_related("account", "segment")
+    return list(filters.narrow(started).order_by("-started_at", "-id")[:limit])

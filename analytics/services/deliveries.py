@@ -12,10 +12,12 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from analytics.models import DeliveryEvent, LatencyBin, WebhookDelivery, WebhookDeliveryStatus
+from analytics.services.bulk_save import rows_save
+from analytics.services.campaign_results import campaign_recipients_apply
 from analytics.services.rollups import Increments
 from config.queue import enqueue_each_on_commit
 from providers.clients import client_for
@@ -185,6 +187,7 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
         (event for key, event in unique.items() if key in ours), key=lambda e: e.occurred_at
     )
     _apply_to_messages(new, messages)
+    campaign_recipients_apply(new, skip=messages.keys())
     _apply_suppressions(account, new)
     return len(new)
 
@@ -216,27 +219,8 @@ def _apply_to_messages(events: list[NormalizedEvent], messages: dict[str, Messag
         message = messages.get(event.correlation_id)
         if message is not None and _apply(event, message, increments):
             changed[message.pk] = message
-    _messages_save(list(changed.values()))
+    rows_save(Message, list(changed.values()), _MESSAGE_FIELDS)
     increments.apply()
-
-
-def _messages_save(messages: list[Message]) -> None:
-    """Write the tracking fields of many messages: one parameterised UPDATE executed for all of
-    them (psycopg pipelines it). QuerySet.bulk_update builds a CASE per field and row, which
-    costs seconds in Python for a 3,000-event batch."""
-    if not messages:
-        return
-    fields = [Message._meta.get_field(name) for name in _MESSAGE_FIELDS]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
-    # Only our own table and column names go into the text; every value is a parameter.
-    sql = f"UPDATE {quote(Message._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
-    rows = [
-        [field.get_db_prep_save(getattr(m, field.attname), connection) for field in fields] + [m.pk]
-        for m in messages
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
 
 
 def _has_outcome(message: Message) -> bool:

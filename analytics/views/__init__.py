@@ -8,17 +8,18 @@ permission `analytics.view_dashboards` (the Managers role; IT admins have it too
 - `tables`: columns, tables and number formats shared by the HTML and the CSV;
 - `common`: filters, query strings, the HTML-or-CSV response, chart data;
 - `pages`: the overview and the providers side by side;
-- `details`: the breakdowns and the recent messages and failures.
+- `details`: the breakdowns, the recent messages and failures, the campaigns.
 """
 
 from analytics.views.auth import LOGIN_URL, PERMISSION, dashboard, login, logout
-from analytics.views.details import breakdown, failures, messages
+from analytics.views.details import breakdown, campaigns, failures, messages
 from analytics.views.pages import overview, providers
 
 __all__ = [
     "LOGIN_URL",
     "PERMISSION",
     "breakdown",
+    "campaigns",
     "dashboard",
     "failures",
     "login",

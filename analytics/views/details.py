@@ -1,5 +1,6 @@
-"""The drill-down pages: totals per email type, rule, template, provider or account, and the
-recent (or recently failed) messages and failed health checks behind them."""
+"""The drill-down pages: totals per email type, rule, template, provider or account, the
+recent (or recently failed) messages and failed health checks behind them, and the results of
+the promotional campaigns."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from analytics.selectors.metrics import BREAKDOWNS
 from analytics.views.auth import dashboard
 from analytics.views.common import _chart, _filters, _query, _respond
 from analytics.views.tables import Column, Table, _counts_columns
+from returns_mail.selectors_campaigns import campaigns_results
 
 
 def _drill_down_url(request: HttpRequest, by: str, key) -> str:
@@ -148,3 +150,44 @@ def failures(request: HttpRequest) -> HttpResponse:
         ),
     ]
     return _respond(request, "analytics/failures.html", "failures", form, filters, tables)
+
+
+@dashboard
+def campaigns(request: HttpRequest) -> HttpResponse:
+    """Promotional campaigns started in the period (narrowed by provider / account), with
+    what the providers' webhooks reported for their recipients."""
+    form, filters = _filters(request)
+    rows = recent.recent_campaigns(filters)
+    results = campaigns_results([c.pk for c in rows])
+
+    def rate(count):
+        return lambda c: results[c.pk].rate(count(results[c.pk])) / 100
+
+    table = Table(
+        name="campaigns",
+        title="Campaigns",
+        columns=[
+            Column("Started", lambda c: c.started_at, "when"),
+            Column("Campaign", lambda c: c.name, "text"),
+            Column("Status", lambda c: c.get_status_display(), "text"),
+            Column("Account", lambda c: c.account.name, "text"),
+            Column("Segment", lambda c: c.segment.name, "text"),
+            Column("Recipients", lambda c: c.total),
+            Column("Sent", lambda c: results[c.pk].sent),
+            Column("Delivered", lambda c: results[c.pk].delivered),
+            Column("Delivery rate", rate(lambda r: r.delivered), "pct"),
+            Column("Opened", lambda c: results[c.pk].opened),
+            Column("Open rate", rate(lambda r: r.opened), "pct"),
+            Column("Clicked", lambda c: results[c.pk].clicked),
+            Column("Click rate", rate(lambda r: r.clicked), "pct"),
+            Column("Bounced", lambda c: results[c.pk].bounced),
+            Column("Unsubscribed", lambda c: results[c.pk].unsubscribed),
+        ],
+        rows=rows,
+        note=(
+            f"The latest {recent.RECENT_LIMIT} at most. Rates are of the recipients sent to. "
+            "Mailchimp Marketing campaigns report opens and clicks in Mailchimp's own reports; "
+            "their audience webhooks bring back unsubscribes and cleaned addresses only."
+        ),
+    )
+    return _respond(request, "analytics/campaigns.html", "campaigns", form, filters, [table])

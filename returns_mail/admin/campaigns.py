@@ -207,7 +207,22 @@ class CampaignAdmin(admin.ModelAdmin):
             }
         )
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A started campaign has nothing to edit: its buttons act without a form to validate.
+        # (A draft's buttons go through response_change: the edits are saved first.)
+        if request.method == "POST" and object_id:
+            campaign = self.get_object(request, object_id)
+            if campaign is not None and campaign.status != CampaignStatus.DRAFT:
+                response = self._button(request, campaign)
+                if response is not None:
+                    return response
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def response_change(self, request, obj):
+        return self._button(request, obj) or super().response_change(request, obj)
+
+    def _button(self, request, obj):
+        """Run the command of the button pressed, if one was; else None."""
         for name, (service, done) in COMMANDS.items():
             if name in request.POST:
                 call = partial(service, campaign_id=obj.pk, actor=request.user)
@@ -219,7 +234,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 partial(campaign_send_test, campaign_id=obj.pk),
                 "Test sent to the test recipients.",
             )
-        return super().response_change(request, obj)
+        return None
 
     def _command(self, request, campaign, call, done: str):
         if not self.has_change_permission(request, campaign):

@@ -14,7 +14,7 @@ from tests.analytics import factories as f
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["overview", "providers", "breakdown", "messages", "failures"]
+PAGES = ["overview", "providers", "breakdown", "messages", "failures", "campaigns"]
 DAY = {"start": "2026-11-20", "end": "2026-11-20"}
 H = {hour: datetime(2026, 11, 20, hour, tzinfo=UTC) for hour in range(24)}
 
