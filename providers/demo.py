@@ -36,7 +36,7 @@ def demo_accounts() -> list[dict]:
         {
             "name": DEMO_SENDGRID,
             "kind": ProviderKind.SENDGRID,
-            "purpose": Purpose.TRANSACTIONAL,
+            "purpose": Purpose.BOTH,  # it carries the demo's SendGrid campaigns too
             "priority": 10,
             "api_base_url": sandbox_url("sendgrid"),
             "api_key": "SG.demo-sandbox.key-0000000000000001",
@@ -45,7 +45,7 @@ def demo_accounts() -> list[dict]:
         {
             "name": "Demo Mailchimp Transactional (sandbox)",
             "kind": ProviderKind.MAILCHIMP_TRANSACTIONAL,
-            "purpose": Purpose.TRANSACTIONAL,
+            "purpose": Purpose.BOTH,
             "priority": 20,
             "api_base_url": sandbox_url("mandrill"),
             "api_key": "md-demo-sandbox-key-0000000001",

@@ -1,5 +1,6 @@
 """Demo data of this app, loaded by `manage.py demo`: the staff logins for each role, an API
-client with a token printed every run, and a trigger rule per event type."""
+client with a token printed every run, a trigger rule per event type, and a return history of
+240 customers (for segments and campaigns)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def seed(*, out: TextIO) -> None:
     seed_logins(out=out)
     seed_api_client(out=out)
     seed_rules(out=out)
+    seed_return_history(out=out)
 
 
 def seed_logins(*, out: TextIO) -> None:
@@ -89,3 +91,71 @@ def seed_rules(*, out: TextIO) -> None:
             RuleAccount.objects.create(rule=rule, account=account, position=position)
         created += 1
     out.write(f"Trigger rules: one per event type ({created} new), SendGrid then Mandrill.\n")
+
+
+HISTORY_CLIENT = "Demo return history (imported)"
+HISTORY_CUSTOMERS = 240
+FIRST_NAMES = ("Ada", "Ben", "Chloé", "Dev", "Emma", "Farid", "Greta", "Hiro", "Ines", "Jonas")
+LAST_NAMES = ("Lovelace", "Okafor", "Martin", "Patel", "Schmidt", "Haddad", "Berg", "Sato")
+REASONS = ("Too small", "Too large", "Damaged", "Changed my mind")
+
+
+def seed_return_history(*, out: TextIO) -> None:
+    """Past returns, as if imported from the returns system: each customer asked for a return
+    and was refunded 2 to 90 days ago (events stored directly, so nothing is emailed). Their
+    customer records are built from them as the live intake would; 4 in 5 gave marketing
+    consent."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from returns_mail.models import ApiClient, ReturnEvent
+    from returns_mail.services.api_clients import api_client_create
+    from returns_mail.services.customers import customers_apply_events
+
+    if ApiClient.objects.filter(name=HISTORY_CLIENT).exists():
+        return
+    now = timezone.now()
+    with transaction.atomic():
+        client, _ = api_client_create(name=HISTORY_CLIENT, scopes=["events:write"])
+        events = []
+        for n in range(HISTORY_CUSTOMERS):
+            first, last = FIRST_NAMES[n % 10], LAST_NAMES[n % 8]
+            email = f"{first.lower()}.{last.lower()}.{n}@demo-customers.example"
+            refunded_days_ago = 2 + (n * 7) % 89
+            common = {
+                "client": client,
+                "request_digest": "0" * 64,
+                "return_id": f"RMA-H{n:04d}",
+                "order_id": f"ORD-H{n:04d}",
+                "customer_email": email,
+                "customer_name": f"{first} {last}",
+                "customer_locale": "de" if n % 6 == 0 else "en",
+                "marketing_consent": n % 5 != 0,
+            }
+            item = {"sku": f"SKU-{n % 40}", "name": "Linen shirt", "quantity": 1}
+            item["reason"] = REASONS[n % len(REASONS)]
+            amount = f"{19 + (n * 13) % 120}.90"
+            events += [
+                ReturnEvent(
+                    idempotency_key=f"history-{n}-requested",
+                    type="return.requested",
+                    occurred_at=now - timedelta(days=refunded_days_ago + 2),
+                    data={"items": [item]},
+                    **common,
+                ),
+                ReturnEvent(
+                    idempotency_key=f"history-{n}-refunded",
+                    type="refund.processed",
+                    occurred_at=now - timedelta(days=refunded_days_ago),
+                    data={"items": [item], "refund": {"amount": amount, "currency": "EUR"}},
+                    **common,
+                ),
+            ]
+        created = ReturnEvent.objects.bulk_create(events)
+        customers_apply_events(event_ids=[e.pk for e in created])
+    out.write(
+        f"Return history: {HISTORY_CUSTOMERS} customers with a refunded return in the last 90 "
+        "days (build a segment of them in the admin).\n"
+    )

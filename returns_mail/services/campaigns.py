@@ -23,6 +23,7 @@ from config.queue import enqueue_on_commit
 from providers.clients import client_for
 from providers.exceptions import ProviderError
 from providers.models import ProviderKind
+from providers.models import Purpose as AccountPurpose
 from returns_mail.exceptions import ReturnsMailError
 from returns_mail.models import (
     Campaign,
@@ -72,6 +73,8 @@ def campaign_problems(campaign: Campaign) -> list[str]:
     account, template = campaign.account, campaign.template
     if not account.is_active:
         problems.append(f"the account {account} is not active")
+    if account.purpose == AccountPurpose.TRANSACTIONAL:
+        problems.append(f"the account {account} is for transactional mail only")
     if account.kind not in BULK_KINDS:
         problems.append(f"{account.get_kind_display()} accounts cannot send campaigns")
     if template.purpose != Purpose.PROMOTIONAL:

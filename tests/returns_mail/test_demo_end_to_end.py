@@ -316,3 +316,118 @@ def test_the_sandbox_webhooks_fill_the_dashboards_within_a_minute(running_demo):
     assert overview.url.endswith("/analytics/")
     assert "Email delivery rate" in overview.text
     assert "100.0 %" in overview.text  # every message of the demo so far was delivered
+
+
+def _id_in_listing(session, url: str, model: str, label: str) -> str:
+    listing = session.get(url, timeout=10).text
+    match = re.search(rf'href="/admin/{model}/(\d+)/change/[^"]*">{re.escape(label)}<', listing)
+    assert match, f"{label!r} not listed at {url}"
+    return match.group(1)
+
+
+def test_an_it_admin_builds_a_segment_and_sends_campaigns_through_sendgrid_and_mailchimp(
+    running_demo,
+):
+    session = _admin_session(running_demo)
+    base, sandbox = running_demo["base"], running_demo["sandbox"]
+    add_segment = f"{base}/admin/returns_mail/segment/add/"
+    session.get(add_segment, timeout=10)
+    rows = {"conditions-TOTAL_FORMS": "2", "conditions-INITIAL_FORMS": "0"}
+    for index, row in enumerate([{"subject": "event:refund.processed", "days": "30"}, {}]):
+        for key in ("subject", "op", "value", "days", "reason", "min_amount", "max_amount"):
+            rows[f"conditions-{index}-{key}"] = row.get(key, "")
+    response = session.post(
+        add_segment,
+        data={
+            "name": "Refunded in the last 30 days",
+            "description": "",
+            "match": "all",
+            **rows,
+            "_continue": "Save",
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        headers={"Referer": add_segment},
+        timeout=30,
+    )
+    segment_id = re.search(r"/segment/(\d+)/change/", response.url).group(1)
+    count = re.search(
+        r"<strong>(\d+)</strong> members, <strong>(\d+)</strong> eligible", response.text
+    )
+    members, eligible = int(count.group(1)), int(count.group(2))
+    assert 0 < eligible < members < 240  # a slice of the history; some without consent
+
+    template_id = _id_in_listing(
+        session,
+        f"{base}/admin/templates_lib/template/",
+        "templates_lib/template",
+        "Come back: 15% off",
+    )
+    accounts = f"{base}/admin/providers/provideraccount/"
+    for account_name, unsubscribe_group in (
+        ("Demo SendGrid (sandbox)", "42"),
+        ("Demo Mailchimp Marketing (sandbox)", ""),
+    ):
+        account_id = _id_in_listing(session, accounts, "providers/provideraccount", account_name)
+        form = {
+            "name": f"Come back ({account_name})",
+            "segment": segment_id,
+            "template": template_id,
+            "account": account_id,
+            "send_at_0": "",
+            "send_at_1": "",
+            "unsubscribe_group_id": unsubscribe_group,
+            "test_recipients": "marketing@demo-shop.example",
+            "chunks-TOTAL_FORMS": "0",
+            "chunks-INITIAL_FORMS": "0",
+            "chunks-MIN_NUM_FORMS": "0",
+            "chunks-MAX_NUM_FORMS": "0",
+        }
+        add_campaign = f"{base}/admin/returns_mail/campaign/add/"
+        session.get(add_campaign, timeout=10)
+        response = session.post(
+            add_campaign,
+            data={**form, "_continue": "Save", "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+            headers={"Referer": add_campaign},
+            timeout=30,
+        )
+        change = response.url
+        assert re.search(r"/campaign/\d+/change/$", change), response.text[-2000:]
+        # The published template reaches the account in the background: wait until it is ready.
+        _wait_for_text(session, change, "Yes.", timeout=120)
+        response = session.post(
+            change,
+            data={
+                **form,
+                "_campaign_start": "Start",
+                "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            },
+            headers={"Referer": change},
+            timeout=30,
+        )
+        assert "Campaign started." in response.text, response.text[-3000:]
+        progress_url = change.replace("/change/", "/progress/")
+        deadline = time.monotonic() + 120
+        while True:
+            progress = session.get(progress_url, timeout=10).json()
+            if progress["status"] == "finished" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert progress["status"] == "finished", progress
+        assert progress["sent"] == eligible
+        assert progress["total"] == eligible
+        assert progress["excluded"] == members - eligible
+
+    received = requests.get(f"{sandbox}/_sandbox/requests", timeout=30).json()["requests"]
+    mail = [
+        r
+        for r in received
+        if r["path"] == "/v3/mail/send" and r["body"].get("asm") == {"group_id": 42}
+    ]
+    assert len(mail) == 1
+    assert len(mail[0]["body"]["personalizations"]) == eligible
+    assert mail[0]["rendered"][0]["subject"].endswith(", 15% off your next order")
+    sends = [r for r in received if r["path"].endswith("/actions/send")]
+    assert len(sends) == 1  # the Mailchimp campaign
+    segment_adds = [r for r in received if "/segments/" in r["path"] and r["method"] == "POST"]
+    added = sum(len(r["body"].get("members_to_add", [])) for r in segment_adds)
+    assert added == eligible
