@@ -7,7 +7,16 @@ import json
 import sys
 from importlib import import_module
 
-BENCHMARKS = ("intake", "latency", "send_rate", "webhooks", "dashboard", "mailchimp_sync")
+BENCHMARKS = (
+    "intake",
+    "latency",
+    "send_rate",
+    "webhooks",
+    "dashboard",
+    "mailchimp_sync",
+    "bulk",
+    "peers",
+)
 
 
 def main(argv: list[str] | None = None) -> int:

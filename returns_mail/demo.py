@@ -105,17 +105,26 @@ def seed_return_history(*, out: TextIO) -> None:
     and was refunded 2 to 90 days ago (events stored directly, so nothing is emailed). Their
     customer records are built from them as the live intake would; 4 in 5 gave marketing
     consent."""
+    from returns_mail.models import ApiClient
+
+    if not ApiClient.objects.filter(name=HISTORY_CLIENT).exists():
+        _history_create()
+    out.write(
+        f"Return history: {HISTORY_CUSTOMERS} customers with a refunded return in the last 90 "
+        "days (build a segment of them in the admin).\n"
+    )
+
+
+def _history_create() -> None:
     from datetime import timedelta
 
     from django.db import transaction
     from django.utils import timezone
 
-    from returns_mail.models import ApiClient, ReturnEvent
+    from returns_mail.models import ReturnEvent
     from returns_mail.services.api_clients import api_client_create
     from returns_mail.services.customers import customers_apply_events
 
-    if ApiClient.objects.filter(name=HISTORY_CLIENT).exists():
-        return
     now = timezone.now()
     with transaction.atomic():
         client, _ = api_client_create(name=HISTORY_CLIENT, scopes=["events:write"])
@@ -155,7 +164,3 @@ def seed_return_history(*, out: TextIO) -> None:
             ]
         created = ReturnEvent.objects.bulk_create(events)
         customers_apply_events(event_ids=[e.pk for e in created])
-    out.write(
-        f"Return history: {HISTORY_CUSTOMERS} customers with a refunded return in the last 90 "
-        "days (build a segment of them in the admin).\n"
-    )

@@ -30,8 +30,12 @@ PROMOTIONAL_HTML = (
 def seed_promotional(*, out: TextIO) -> None:
     """A promotional template for the demo's campaigns, published to every account that keeps
     promotional templates (SendGrid, Mandrill, Mailchimp Marketing)."""
-    if Template.objects.filter(slug=PROMOTIONAL_SLUG).exists():
-        return
+    if not Template.objects.filter(slug=PROMOTIONAL_SLUG).exists():
+        _promotional_create()
+    out.write("Templates: a promotional template for campaigns (Come back: 15% off).\n")
+
+
+def _promotional_create() -> None:
     with transaction.atomic():
         template = Template.objects.create(
             name="Come back: 15% off",
@@ -44,4 +48,3 @@ def seed_promotional(*, out: TextIO) -> None:
             html=PROMOTIONAL_HTML,
         )
         template_publish(version=template_version_create(template=template))
-    out.write("Templates: a promotional template for campaigns (Come back: 15% off).\n")

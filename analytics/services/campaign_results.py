@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from analytics.services.bulk_save import rows_save
+from config.bulk import rows_save
 from providers.webhooks.types import DeliveryEventType, NormalizedEvent
 from returns_mail.models import CampaignRecipient
 

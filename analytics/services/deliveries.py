@@ -16,9 +16,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from analytics.models import DeliveryEvent, LatencyBin, WebhookDelivery, WebhookDeliveryStatus
-from analytics.services.bulk_save import rows_save
 from analytics.services.campaign_results import campaign_recipients_apply
 from analytics.services.rollups import Increments
+from config.bulk import rows_save
 from config.queue import enqueue_each_on_commit
 from providers.clients import client_for
 from providers.models import ProviderAccount, ProviderKind

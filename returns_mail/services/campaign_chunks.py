@@ -21,7 +21,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from config.queue import enqueue_on_commit
@@ -114,10 +114,13 @@ def chunk_claim_next(campaign_id: int) -> CampaignChunk | None:
         .values_list("pk", flat=True)[:8]
     )
     for chunk_id in list(due):
+        # The chunk's own conditions stay in the UPDATE's WHERE, so PostgreSQL re-checks them
+        # on the row a concurrent claim just changed. A join (campaign__status=...) would turn
+        # this into "id IN (subquery)", which is not re-checked: two workers could both win.
         claimed = CampaignChunk.objects.filter(
+            _campaign_sending(),  # a pause or cancel stops new claims
             pk=chunk_id,
             status=ChunkStatus.PENDING,
-            campaign__status=CampaignStatus.SENDING,  # a pause or cancel stops new claims
         ).update(
             status=ChunkStatus.SENDING,
             claimed_at=now,
@@ -136,6 +139,12 @@ def attempt_marker(chunk: CampaignChunk) -> str:
     `size` recipients, so a lookup by it is complete within the providers' 1,000 answers (and
     recipients settled by earlier attempts never come back into question)."""
     return f"{chunk.marker}.{chunk.attempts}"
+
+
+def _campaign_sending() -> Exists:
+    return Exists(
+        Campaign.objects.filter(pk=OuterRef("campaign_id"), status=CampaignStatus.SENDING)
+    )
 
 
 def _pending(chunk: CampaignChunk):
@@ -316,6 +325,10 @@ def chunk_reconcile(*, chunk_id: int) -> str:
             finished_at=now if status == ChunkStatus.SENT else None,
             error=f"reconciled: the provider had {sent} of {len(pending)} recipients",
         )
+        campaign = Campaign.objects.select_related("account").get(pk=chunk.campaign_id)
+        if status == ChunkStatus.PENDING and campaign.status == CampaignStatus.SENDING:
+            runners_start(campaign)  # the rest goes out now, not when the sweep finds it quiet
+    campaign_finish_if_done(chunk.campaign_id)
     logger.info("campaign chunk %s reconciled: %s of %s taken", chunk.pk, sent, len(pending))
     return status
 

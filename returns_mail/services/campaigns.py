@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from config.bulk import rows_insert
 from config.queue import enqueue_on_commit
 from providers.clients import client_for
 from providers.exceptions import ProviderError
@@ -31,12 +35,12 @@ from returns_mail.models import (
     CampaignRecipient,
     CampaignStatus,
     ChunkStatus,
-    Customer,
     RecipientStatus,
 )
 from returns_mail.selectors_segments import segment_audience
 from returns_mail.services.campaign_chunks import (
     campaign_batch,
+    campaign_finish_if_done,
     chunk_reconcile,
     runners_start,
 )
@@ -153,21 +157,38 @@ def campaign_start(*, campaign_id: int, actor=None) -> Campaign:
 
 
 # --- preparing the audience -------------------------------------------------------------------
-def recipient_data(customer: Customer) -> dict:
-    """The per-recipient template variables (the customer as templates see it)."""
-    name = customer.name.strip()
+# What a recipient's data is made of (read as plain values: no model instance per customer).
+CUSTOMER_FIELDS = (
+    "email",
+    "name",
+    "locale",
+    "returns_count",
+    "total_refunded",
+    "refund_currency",
+    "tags",
+    "last_return_id",
+)
+RECIPIENT_COLUMNS = (
+    *("campaign", "chunk_number", "email", "name", "data", "correlation_id", "status", "error"),
+)
+
+
+def recipient_data(customer: Mapping) -> dict:
+    """The per-recipient template variables (the customer as templates see it), from a
+    mapping of CUSTOMER_FIELDS."""
+    name = (customer.get("name") or "").strip()
     return {
         "customer": {
-            "email": customer.email,
+            "email": customer.get("email") or "",
             "name": name,
             "first_name": name.split()[0] if name else "",
-            "locale": customer.locale,
-            "returns_count": customer.returns_count,
-            "total_refunded": f"{customer.total_refunded:.2f}",
-            "refund_currency": customer.refund_currency,
-            "tags": list(customer.tags or ()),
+            "locale": customer.get("locale") or "",
+            "returns_count": customer.get("returns_count") or 0,
+            "total_refunded": f"{customer.get('total_refunded') or 0:.2f}",
+            "refund_currency": customer.get("refund_currency") or "",
+            "tags": list(customer.get("tags") or ()),
         },
-        "return_id": customer.last_return_id,
+        "return_id": customer.get("last_return_id") or "",
     }
 
 
@@ -178,26 +199,18 @@ class _Chunker:
         self.campaign = campaign
         self.locales, self.default = locales, default_locale
         self.single_locale = single_locale
-        self.buffers: dict[str, list[CampaignRecipient]] = {}
+        self.buffers: dict[str, list[dict]] = {}
         self.number = 0
         self.total = 0
 
-    def add(self, customer: Customer) -> None:
+    def add(self, customer: dict) -> None:
         locale = (
             self.default
             if self.single_locale
-            else pick_locale(self.locales, customer.locale, self.default)
+            else pick_locale(self.locales, customer["locale"], self.default)
         )
         buffer = self.buffers.setdefault(locale, [])
-        buffer.append(
-            CampaignRecipient(
-                campaign=self.campaign,
-                chunk_number=0,
-                email=customer.email,
-                name=customer.name[:200],
-                data=recipient_data(customer),
-            )
-        )
+        buffer.append(customer)
         if len(buffer) >= CHUNK_SIZE:
             self._write(locale, buffer)
             self.buffers[locale] = []
@@ -208,15 +221,29 @@ class _Chunker:
                 self._write(locale, buffer)
         self.buffers = {}
 
-    def _write(self, locale: str, recipients: list[CampaignRecipient]) -> None:
+    def _write(self, locale: str, customers: list[dict]) -> None:
         self.number += 1
-        for recipient in recipients:
-            recipient.chunk_number = self.number
-        CampaignRecipient.objects.bulk_create(recipients)
-        CampaignChunk.objects.create(
-            campaign=self.campaign, number=self.number, locale=locale, size=len(recipients)
+        rows_insert(
+            CampaignRecipient,
+            RECIPIENT_COLUMNS,
+            (
+                (
+                    self.campaign.pk,
+                    self.number,
+                    c["email"],
+                    (c["name"] or "")[:200],
+                    recipient_data(c),
+                    uuid.uuid4(),
+                    RecipientStatus.PENDING,
+                    "",
+                )
+                for c in customers
+            ),
         )
-        self.total += len(recipients)
+        CampaignChunk.objects.create(
+            campaign=self.campaign, number=self.number, locale=locale, size=len(customers)
+        )
+        self.total += len(customers)
 
 
 def campaign_prepare(*, campaign_id: int) -> Campaign | None:
@@ -246,7 +273,8 @@ def campaign_prepare(*, campaign_id: int) -> Campaign | None:
             # A Mailchimp campaign has one content: everyone gets the default locale.
             single_locale=campaign.account.kind == ProviderKind.MAILCHIMP_MARKETING,
         )
-        for customer in audience.recipients.order_by("pk").iterator(chunk_size=READ_BATCH):
+        rows = audience.recipients.order_by("pk").values(*CUSTOMER_FIELDS)
+        for customer in rows.iterator(chunk_size=READ_BATCH):
             chunker.add(customer)
         chunker.close()
         now = timezone.now()
@@ -293,14 +321,10 @@ def campaign_cancel(*, campaign_id: int, actor=None) -> Campaign:
             error=f"cancelled by {actor or 'an admin'}",
         ):
             raise CampaignError("the campaign is finished or cancelled already")
-        numbers = list(
-            CampaignChunk.objects.filter(
-                campaign_id=campaign_id, status=ChunkStatus.PENDING
-            ).values_list("number", flat=True)
-        )
-        CampaignChunk.objects.filter(campaign_id=campaign_id, number__in=numbers).update(
-            status=ChunkStatus.CANCELLED
-        )
+        # Only chunks still pending: one a runner claimed meanwhile is left to finish.
+        chunks = CampaignChunk.objects.filter(campaign_id=campaign_id)
+        chunks.filter(status=ChunkStatus.PENDING).update(status=ChunkStatus.CANCELLED)
+        numbers = list(chunks.filter(status=ChunkStatus.CANCELLED).values_list("number", flat=True))
         CampaignRecipient.objects.filter(
             campaign_id=campaign_id, chunk_number__in=numbers, status=RecipientStatus.PENDING
         ).update(status=RecipientStatus.CANCELLED)
@@ -337,6 +361,7 @@ def chunk_release(*, chunk_id: int, resend: bool, actor=None) -> CampaignChunk:
             )
         if not changed:
             raise CampaignError("only a held chunk can be released")
+    campaign_finish_if_done(chunk.campaign_id)  # it may have been the last one
     chunk.refresh_from_db()
     return chunk
 
@@ -362,8 +387,9 @@ def campaign_send_test(*, campaign_id: int) -> list[str]:
     version = campaign.template_version or campaign.template.active_version
     if version is None:
         raise CampaignError("the template has no published version")
-    sample = segment_audience(campaign.segment).recipients.order_by("pk").first()
-    data = recipient_data(sample) if sample else recipient_data(Customer(name="Alex Sample"))
+    recipients = segment_audience(campaign.segment).recipients.order_by("pk")
+    sample = recipients.values(*CUSTOMER_FIELDS).first() or {"name": "Alex Sample"}
+    data = recipient_data(sample)
     rows = [{"email": a, "name": "", "data": data, "correlation_id": ""} for a in addresses]
     try:
         batch = campaign_batch(campaign, version, version.default_locale, "test", rows)
@@ -418,11 +444,16 @@ def _recover_lost_chunks(stale) -> int:
     provider call: pending again. During it: unconfirmed, settled from the provider's activity
     (adding to a Mailchimp segment is idempotent: simply pending again)."""
     stuck = CampaignChunk.objects.filter(status=ChunkStatus.SENDING, claimed_at__lt=stale)
-    mailchimp = {"campaign__account__kind": ProviderKind.MAILCHIMP_MARKETING}
+    # Exists, not a join: the UPDATE keeps the row's own conditions (see chunk_claim_next).
+    mailchimp = Exists(
+        Campaign.objects.filter(
+            pk=OuterRef("campaign_id"), account__kind=ProviderKind.MAILCHIMP_MARKETING
+        )
+    )
     recovered = stuck.filter(handed_over_at__isnull=True).update(
         status=ChunkStatus.PENDING, error="re-queued: worker lost"
     )
-    recovered += stuck.filter(**mailchimp).update(
+    recovered += stuck.filter(mailchimp).update(
         status=ChunkStatus.PENDING, handed_over_at=None, error="re-queued: worker lost"
     )
     recovered += stuck.filter(handed_over_at__isnull=False).update(

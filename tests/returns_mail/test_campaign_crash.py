@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
+from django.db import connection
 from django_q.conf import Conf
 
 from providers.sandbox.core import Fault
@@ -24,6 +26,7 @@ from tests.returns_mail.campaign_support import (
 from tests.returns_mail.test_reliability import start_worker
 
 RECIPIENTS = 12_000
+CLAIM_CHUNKS, CLAIM_THREADS = 30, 12
 
 
 def chunk_states(campaign) -> dict[str, int]:
@@ -90,3 +93,39 @@ def test_killing_the_worker_mid_call_sends_every_recipient_exactly_once(
     reconciled = CampaignChunk.objects.filter(campaign=campaign, error__startswith="reconciled")
     assert reconciled.count() >= killed_in_flight
     assert Campaign.objects.get(pk=campaign.pk).total == RECIPIENTS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_give_each_chunk_to_one_worker(
+    make_account, make_template, esp_sandbox, monkeypatch
+):
+    from returns_mail.services import campaign_chunks
+    from returns_mail.services.campaign_chunks import chunk_claim_next
+
+    monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
+    monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
+    sendgrid = make_account("sendgrid")  # before the template: publishing pushes to it
+    customers(CLAIM_CHUNKS * 1000)
+    campaign = make_campaign(everyone(), offer_template(make_template), sendgrid)
+    campaign_start(campaign_id=campaign.pk)  # prepared at once (tasks run inline here)
+    pending = CampaignChunk.objects.filter(campaign=campaign, status="pending")
+    assert pending.count() == CLAIM_CHUNKS
+
+    barrier = threading.Barrier(CLAIM_THREADS)
+    claimed: list[int] = []
+
+    def claim():
+        try:
+            barrier.wait()
+            while (chunk := chunk_claim_next(campaign.pk)) is not None:
+                claimed.append(chunk.number)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim) for _ in range(CLAIM_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(claimed) == list(range(1, CLAIM_CHUNKS + 1))  # every chunk once, none twice

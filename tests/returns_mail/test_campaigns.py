@@ -422,3 +422,28 @@ def test_recipients_are_unique_per_campaign_by_constraint(sendgrid, make_templat
     with pytest.raises(IntegrityError), transaction.atomic():
         CampaignRecipient.objects.create(campaign=campaign, chunk_number=2, email="a@example.com")
     assert CampaignRecipient.objects.get().status == RecipientStatus.PENDING
+
+
+def test_recording_a_held_chunk_as_sent_finishes_the_campaign_without_sending(
+    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, monkeypatch, settings
+):
+    customers(1_000)
+    template = offer_template(make_template)
+    monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
+    monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
+    campaign = start(
+        make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
+    )
+    settings.CAMPAIGN_RECONCILE_AFTER = 0
+    esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("drop", times=1))
+    chunk_send(chunk_claim_next(campaign.pk))
+    esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("503", times=1))
+    campaigns_sweep()
+
+    chunk_release(chunk_id=CampaignChunk.objects.get().pk, resend=False, actor="it-admin")
+
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.FINISHED
+    assert campaign_progress(campaign).sent == 1_000
+    assert "marked sent by it-admin" in CampaignChunk.objects.get().error
+    assert sendgrid_sends(esp_sandbox) == {}
