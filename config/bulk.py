@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 
 
@@ -41,16 +41,24 @@ def rows_insert(model: type[Model], field_names: Sequence[str], rows: Iterable[S
              "BooleanField", "ForeignKey"}  # fmt: skip
     convert = [field.get_internal_type() not in plain for field in fields]
     quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
     columns = ", ".join(quote(field.column) for field in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    db = connections[DEFAULT_DB_ALIAS]  # not the proxy: it is asked for every value
     params = [
         [
-            field.get_db_prep_save(value, connection) if needs else value
+            field.get_db_prep_save(value, db) if needs else value
             for field, needs, value in zip(fields, convert, row, strict=True)
         ]
         for row in rows
     ]
-    if params:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+    if not params:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY: one stream for all the rows (an executemany is one statement per row).
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in params:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(fields))
+            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", params)  # noqa: S608
