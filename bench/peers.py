@@ -113,7 +113,7 @@ def peer(campaign_id: int, sandbox: str) -> None:
 
     from returns_mail.models import Campaign
     from returns_mail.selectors_segments import segment_audience
-    from returns_mail.services.campaigns import recipient_data
+    from returns_mail.services.campaigns import CUSTOMER_FIELDS, recipient_data
     from templates_lib.rendering import provider_content
 
     campaign = Campaign.objects.select_related("segment", "template__active_version").get(
@@ -133,14 +133,14 @@ def peer(campaign_id: int, sandbox: str) -> None:
     sent = failed = 0
     with get_connection() as connection:
         customers = segment_audience(campaign.segment).recipients.order_by("pk")
-        for customer in customers.iterator(chunk_size=2000):
+        for customer in customers.values(*CUSTOMER_FIELDS).iterator(chunk_size=2000):
             rendering = time.perf_counter()
             context = Context({**recipient_data(customer), "brand": brand}, autoescape=False)
             message = EmailMultiAlternatives(
                 subject=subject.render(context).strip(),
                 body=text.render(context),
                 from_email=sender,
-                to=[f"{customer.name} <{customer.email}>"],
+                to=[f"{customer['name']} <{customer['email']}>"],
                 connection=connection,
             )
             context.autoescape = True
