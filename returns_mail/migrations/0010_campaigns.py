@@ -58,7 +58,6 @@ class Migration(migrations.Migration):
                             ("paused", "Paused"),
                             ("finished", "Finished"),
                             ("cancelled", "Cancelled"),
-                            ("failed", "Failed"),
                         ],
                         default="draft",
                         max_length=12,

@@ -22,7 +22,6 @@ class CampaignStatus(models.TextChoices):
     PAUSED = "paused", "Paused"
     FINISHED = "finished", "Finished"
     CANCELLED = "cancelled", "Cancelled"
-    FAILED = "failed", "Failed"
 
 
 class Campaign(models.Model):
