@@ -8,4 +8,7 @@ class AnalyticsConfig(AppConfig):
     verbose_name = "Analytics"
 
     def ready(self) -> None:
-        from analytics.services import rollups  # noqa: F401 - counts sends (message_finished)
+        from analytics.services import (
+            erasure,  # noqa: F401 - erases customers' events
+            rollups,  # noqa: F401 - counts sends (message_finished)
+        )

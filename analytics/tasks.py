@@ -1,6 +1,6 @@
 """django-q2 entry points of analytics: each takes an id (or nothing) and calls one service."""
 
-from analytics.services import alerts, deliveries, health
+from analytics.services import alerts, deliveries, health, retention
 
 
 def run_health_checks() -> int:
@@ -20,3 +20,8 @@ def evaluate_alerts() -> dict[str, int]:
 def unsubscribe_mirror(suppression_id: int) -> int:
     """Queued by deliveries: mirror an unsubscribe to the other providers."""
     return deliveries.unsubscribe_mirror(suppression_id=suppression_id)
+
+
+def purge_old_data() -> dict:
+    """Daily (schedule): blank raw webhook bodies past RETENTION_WEBHOOK_DAYS."""
+    return retention.old_data_purge().as_dict()

@@ -67,6 +67,7 @@ class Stack:
             FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(),
             ALLOWED_HOSTS="127.0.0.1,localhost",
             SECURE_SSL_REDIRECT="false",
+            PROVIDER_ALLOW_LOOPBACK="true",  # the accounts call the loopback ESP sandbox
             DATA_DIR=str(self.tmp),
             DATABASE_URL=database,
             Q_CLUSTER_NAME=f"rm-bench-{os.getpid()}",

@@ -4,7 +4,9 @@ and .env.example); defaults are the embedded development setup: SQLite, the ORM 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
+from config.csp import BASE_DIRECTIVES as BASE_CSP_DIRECTIVES
 from config.env import (
     BASE_DIR,
     data_dir,
@@ -13,6 +15,7 @@ from config.env import (
     require_production_settings,
     with_query_defaults,
 )
+from config.logging_json import logging_config
 
 DEBUG = env.bool("DEBUG", default=False)
 DATA_DIR = data_dir()
@@ -45,6 +48,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_q",
     "ckeditor",
+    "axes",
+    "csp",
     # Ours, in dependency order: a lower app never imports a higher one.
     "providers",
     "templates_lib",
@@ -54,6 +59,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (config/csp.py lists the views' exceptions).
+    "config.csp.ViewExceptionsCSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -61,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login attempt into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -145,6 +154,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Login lockout (django-axes, see config/auth.py): the lockout check comes first.
+AUTHENTICATION_BACKENDS = [
+    "config.auth.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After this many failed logins for one user name from one client IP, that pair is locked out
+# (HTTP 429) for AXES_COOLOFF_MINUTES; each failure while locked restarts the cool-off.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The client IP is REMOTE_ADDR (django-ipware is not installed): behind a reverse proxy every
+# client shares the proxy's address, so the lockout then holds per user name for everyone.
+
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
@@ -185,22 +208,27 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy (django-csp 4): the strict base policy and the few views' exceptions
+# live in config/csp.py.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": BASE_CSP_DIRECTIVES}
 
 # --- Logging ---------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "mail.log": {"level": "ERROR"},  # aiosmtpd (the sandbox's SMTP server) logs every line
-        "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING")},
-    },
-}
+# "text" (default) or "json" (one JSON object per line). Either way, strings shaped like
+# provider keys, credentials and API tokens are redacted from every record.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+LOGGING = logging_config(LOG_LEVEL, LOG_FORMAT, q_level=env.str("Q_LOG_LEVEL", default="WARNING"))
+
+# --- Retention -------------------------------------------------------------------------------
+# Days a webhook delivery's raw body is kept (its outcome and events are kept for good). No
+# rendered message body is ever stored: a message points at its template version and event.
+RETENTION_WEBHOOK_DAYS = env.int("RETENTION_WEBHOOK_DAYS", default=30)
+# Rows purged per UPDATE: memory and lock time stay flat whatever the backlog.
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+
+# --- Metrics ---------------------------------------------------------------------------------
+# Bearer token Prometheus sends to GET /metrics; empty: only signed-in IT admins can read it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- Demo ------------------------------------------------------------------------------------
 PORT = env.int("PORT", default=8000)
@@ -213,6 +241,11 @@ PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=10.0)
 CAMPAIGN_RECONCILE_AFTER = env.int("CAMPAIGN_RECONCILE_AFTER", default=300)
 # The loopback ESP sandbox `make demo` starts; its SMTP server listens on the next port.
 ESP_SANDBOX_PORT = env.int("ESP_SANDBOX_PORT", default=8025)
+# Where provider API calls may go (providers/hosts.py): the providers' own https hosts, plus
+# these host names (https, comma-separated; "*.example.com" allows one label in front), plus
+# 127.0.0.1 / localhost / ::1 over http or https when loopback is allowed (the ESP sandbox).
+PROVIDER_EXTRA_HOSTS = env.list("PROVIDER_EXTRA_HOSTS", default=[])
+PROVIDER_ALLOW_LOOPBACK = env.bool("PROVIDER_ALLOW_LOOPBACK", default=DEBUG)
 # CA bundle to trust for SMTP relays besides the system's (a private relay, the sandbox).
 SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
 # The public base of this site as the providers reach it (e.g. https://mail.example.com), for

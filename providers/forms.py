@@ -61,7 +61,8 @@ class ProviderAccountForm(forms.ModelForm):
         label="API base URL",
         required=False,
         assume_scheme="https",
-        help_text=ProviderAccount._meta.get_field("api_base_url").help_text,
+        help_text=ProviderAccount._meta.get_field("api_base_url").help_text
+        + " Only the provider's own hosts (and those PROVIDER_EXTRA_HOSTS names) are accepted.",
     )
     new_api_key = _secret_input("API key")
     new_webhook_secret = _secret_input(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from providers.exceptions import ProviderConfigurationError
 from providers.fields import SecretField, UndecryptableSecret
+from providers.hosts import base_url_problem
 
 
 class ProviderKind(models.TextChoices):
@@ -104,6 +106,11 @@ class ProviderAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
+
+    def clean(self):
+        super().clean()
+        if problem := base_url_problem(self.kind, self.api_base_url):
+            raise ValidationError({"api_base_url": problem})
 
     def secret(self, field: str) -> str:
         """The plaintext secret for a client. Refuses ciphertext and missing values."""

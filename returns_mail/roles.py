@@ -13,7 +13,12 @@ IT_ADMIN_APPS = ("providers", "templates_lib", "returns_mail", "analytics", "dja
 ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     IT_ADMINS: {
         "apps": IT_ADMIN_APPS,
-        "permissions": ("auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group"),
+        "permissions": (
+            *("auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group"),
+            # Login lockouts (django-axes): see who was locked out, and lift a lockout.
+            *("axes.view_accessattempt", "axes.delete_accessattempt"),
+            *("axes.view_accesslog", "axes.view_accessfailurelog"),
+        ),
     },
     MANAGERS: {
         "apps": (),

@@ -6,6 +6,7 @@ from returns_mail.services import (
     campaign_mailchimp,
     campaigns,
     customers,
+    erasure,
     messages,
     sending,
 )
@@ -25,6 +26,7 @@ def apply_events_to_customers(event_ids: list[int]) -> None:
 
 
 def sync_audiences() -> dict:
+    erasure.audience_erasures_sweep()  # every minute too: deletions due again
     return audience.audience_sync_pending().as_dict()
 
 
@@ -42,3 +44,7 @@ def campaign_mailchimp_run(campaign_id: int) -> str:
 
 def sweep_campaigns() -> dict:
     return campaigns.campaigns_sweep()
+
+
+def audience_member_erase(erasure_id: int) -> str:
+    return erasure.audience_member_erase(erasure_id=erasure_id)

@@ -112,6 +112,9 @@ def webhook_delivery_process(
     """Process a stored delivery (its `events` when just parsed; else parsed from the stored
     body: re-processing after a fix). Any error is recorded on the delivery and raised again,
     so the provider is answered 5xx and retries."""
+    if events is None and not delivery.body:
+        # Retention blanked it (services/retention.py): keep the recorded outcome as it is.
+        raise ValueError("the raw body was purged (retention): nothing to re-process")
     try:
         if events is None:
             events = parse(

@@ -32,6 +32,7 @@ from providers.exceptions import (
     ProviderRequestError,
     is_permanent_status,
 )
+from providers.hosts import base_url_problem
 
 if TYPE_CHECKING:
     from providers.models import ProviderAccount
@@ -42,8 +43,11 @@ REDACTED = "[redacted]"
 def scrub_secrets(text: str, account: ProviderAccount | None) -> str:
     """``text`` with every secret of ``account`` replaced (for anything stored or logged)."""
     for value in account.secret_values() if account is not None else ():
-        if value and len(value) >= 4:
-            text = text.replace(value, REDACTED)
+        # The value as stored, without its surrounding whitespace, and as Python escapes it
+        # (an error message may quote a repr: a line break then reads "\\r\\n").
+        for form in {value, value.strip(), repr(value)[1:-1]}:
+            if form and len(form) >= 4:
+                text = text.replace(form, REDACTED)
     return text
 
 
@@ -87,7 +91,9 @@ class ProviderClient:
     # --- helpers for implementations ---------------------------------------------------------
     @property
     def base_url(self) -> str:
-        return (self.account.api_base_url or self.default_base_url).rstrip("/")
+        """The account's API base, checked against the allowed hosts on every use (a row
+        edited past the model's validation still cannot send our API key elsewhere)."""
+        return checked_base_url(self.account, self.account.api_base_url or self.default_base_url)
 
     def secret(self, field: str) -> str:
         """The decrypted secret, or a configuration error: never ciphertext, never empty."""
@@ -141,6 +147,14 @@ class ProviderClient:
             detail, ok = str(exc), False
         latency_ms = (time.perf_counter() - started) * 1000
         return CredentialCheck(ok=ok, latency_ms=round(latency_ms, 1), detail=self.scrub(detail))
+
+
+def checked_base_url(account: ProviderAccount, url: str) -> str:
+    """``url`` without its trailing slash, or ProviderConfigurationError if it is not allowed
+    for ``account`` (see providers/hosts.py)."""
+    if problem := base_url_problem(account.kind, url):
+        raise ProviderConfigurationError(problem, provider=account.kind, account=account.name)
+    return url.rstrip("/")
 
 
 def plain_json(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import mailchimp_marketing
 import requests
 from mailchimp_marketing.api_client import ApiClientError
 
-from providers.clients.base import ProviderClient, chunks
+from providers.clients.base import ProviderClient, checked_base_url, chunks
 from providers.clients.mailchimp_marketing_types import (
     AudienceMember,
     MemberBatchResult,
@@ -161,6 +161,20 @@ class MailchimpMarketingClient(ProviderClient):
             email=str(answer.get("email_address") or email),
             status=str(answer.get("status") or ""),
         )
+
+    def member_delete_permanent(self, *, subscriber_hash: str, audience_id: str = "") -> bool:
+        """Erase a member for good (`actions/delete-permanent`); Mailchimp then refuses to
+        re-import the address. False: the audience had no such member (404), nothing to do."""
+        lists = self._client().lists
+        try:
+            self._call(
+                lists.delete_list_member_permanent, self._audience(audience_id), subscriber_hash
+            )
+        except ProviderRequestError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     def members_batch(
         self,
@@ -305,7 +319,10 @@ class MailchimpMarketingClient(ProviderClient):
                         provider=self.kind,
                         account=self.account.name,
                     )
-                host = f"https://{match.group(1)}.api.mailchimp.com/3.0"
+                host = (
+                    checked_base_url(self.account, f"https://{match.group(1)}.api.mailchimp.com")
+                    + "/3.0"
+                )
             sdk.api_client.host = host
             sdk.api_client.server = ""  # no url.replace("server", ...) on our URLs
             self._last.watch(sdk.api_client)

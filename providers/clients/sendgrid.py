@@ -341,10 +341,10 @@ class SendGridClient(ProviderClient):
             return request(api)
         except python_http_client.exceptions.HTTPError as exc:
             raise self._http_error(exc) from None
-        except ValueError as exc:  # urllib refusing the URL itself
-            raise self.error(
-                f"unusable SendGrid API base URL {self.base_url!r}: {exc}", permanent=True
-            ) from None
+        except ValueError:
+            # urllib refusing the URL, or http.client a header: its words (and so the error's
+            # context) would quote the Authorization header, so it is raised after this block.
+            pass
         except urllib.error.URLError as exc:
             # Raised while connecting or writing the request: SendGrid never got it.
             raise self.error(
@@ -362,6 +362,11 @@ class SendGridClient(ProviderClient):
                 permanent=False,
                 ambiguous=True,
             ) from None
+        raise self.error(  # only a request refused before sending (ValueError) gets here
+            f"SendGrid request refused before sending: the base URL {self.base_url!r} or "
+            "the API key (e.g. a line break in it) is unusable",
+            permanent=True,
+        )
 
     def _http_error(self, exc: python_http_client.exceptions.HTTPError) -> ProviderRequestError:
         status = getattr(exc, "status_code", None)

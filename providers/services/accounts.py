@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import escape
 
+from config.audit import audit_record
 from providers.clients import client_for
 from providers.clients.types import Address, CredentialCheck, OutgoingEmail, SendResult
 from providers.models import ProviderAccount, SecretChange
@@ -34,6 +35,8 @@ def account_secrets_set(
         SecretChange.objects.bulk_create(
             SecretChange(account=account, field=field, changed_by=actor) for field in changed
         )
+        for field in changed:  # the audit trail too: the field's name, never its value
+            audit_record(actor=actor, obj=account, action="change", message=f"{field} changed")
     if changed:
         logger.info("secrets %s of account %s replaced", ", ".join(changed), account.pk)
     return changed

@@ -1,14 +1,18 @@
 """The admin of returns_mail, for IT admins: trigger rules without code (and a dry run of
 each), events and messages read-only with resend/cancel through services, the suppression
-list, API clients (tokens shown once), event types on/off, and provider circuit alerts."""
+list, API clients (tokens shown once), event types on/off, provider circuit alerts, campaigns,
+and staff logins without privilege escalation."""
 
 from returns_mail.admin import (  # noqa: F401 - importing registers the model admins
     api_clients,
+    audit,
     campaigns,
     catalogue,
+    customers,
     events,
     messages,
     rules,
     segments,
     suppression,
+    users,
 )

@@ -87,7 +87,7 @@ class ApiClientAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, client):
             raise PermissionDenied
         if request.method == "POST":
-            token = api_client_rotate(client=client)
+            token = api_client_rotate(client=client, actor=request.user)
             return self._token_page(request, client, token, created=False)
         context = {
             **self.admin_site.each_context(request),

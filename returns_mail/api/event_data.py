@@ -23,6 +23,7 @@ INVALID = object()  # a value that failed validation (its error is recorded)
 MAX_DECIMAL_INTEGER_DIGITS = 15
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _validate_email = EmailValidator()
 _validate_url = URLValidator(schemes=["http", "https"])
 
@@ -45,6 +46,8 @@ MESSAGES = {
     "null": "This field may not be null.",
     "blank": "This field may not be blank.",
     "empty": "This list may not be empty.",
+    "nul": "Null characters are not allowed.",
+    "surrogate": "Surrogate characters are not allowed: U+{:X}.",
 }
 
 
@@ -89,6 +92,12 @@ def _scalar(kind: str, value: Any) -> Any:
     if kind in ("string", "email", "url"):
         if not isinstance(value, str):
             raise ValueInvalid(MESSAGES["string"])
+        # Refused as DRF's CharField refuses them in the other fields (same messages):
+        # PostgreSQL stores no NUL, and an unpaired surrogate has no UTF-8 encoding.
+        if "\x00" in value:
+            raise ValueInvalid(MESSAGES["nul"])
+        if surrogate := _SURROGATE.search(value):
+            raise ValueInvalid(MESSAGES["surrogate"].format(ord(surrogate.group())))
         if kind != "string":
             try:
                 (_validate_email if kind == "email" else _validate_url)(value)

@@ -1,9 +1,14 @@
 """Reading a JSON body: at most 1 MiB (by Content-Length and by what is actually read), UTF-8,
-strict JSON (no NaN or Infinity). Wrong content type: 415; empty or malformed: 400."""
+strict JSON (no NaN or Infinity, no duplicate keys, no NUL or unpaired surrogate in a key, not
+nested deeper than the parser can go). Wrong content type: 415; empty or malformed: 400.
+
+String values are checked by their fields (NUL and unpaired surrogates are refused there, with
+the field named): PostgreSQL stores neither, and a surrogate cannot be encoded as UTF-8."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
@@ -11,6 +16,7 @@ from rest_framework.parsers import JSONParser
 from returns_mail.api.exceptions import ApiError, PayloadTooLarge
 
 MAX_BODY_BYTES = 1024 * 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _content_length(meta) -> int:
@@ -22,6 +28,19 @@ def _content_length(meta) -> int:
 
 def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _strict_object(pairs: list[tuple[str, object]]) -> dict:
+    """An object whose keys are unique (else which one wins depends on the parser) and free of
+    NUL and unpaired surrogates (keys are echoed in error messages and stored in `data`)."""
+    obj: dict = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {json.dumps(key)}")
+        if "\x00" in key or _SURROGATE.search(key):
+            raise ValueError(f"a key holds NUL or an unpaired surrogate: {json.dumps(key)}")
+        obj[key] = value
+    return obj
 
 
 class JsonBodyParser(JSONParser):
@@ -39,9 +58,15 @@ class JsonBodyParser(JSONParser):
                 "The body is not valid UTF-8.", code="malformed_json"
             ) from None
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            return json.loads(
+                text, parse_constant=_reject_constant, object_pairs_hook=_strict_object
+            )
         except ValueError as exc:
             raise exceptions.ParseError(f"Malformed JSON: {exc}.", code="malformed_json") from None
+        except RecursionError:
+            raise exceptions.ParseError(
+                "Malformed JSON: nested too deeply.", code="malformed_json"
+            ) from None
 
 
 def read_json(request):

@@ -76,10 +76,14 @@ WRITE_ERRORS = {
     **COMMON_ERRORS,
 }
 
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"  # checked by the views
+BATCH_KEY_MAX_LENGTH = 255 - len(f":{MAX_BATCH - 1}")  # item keys are "<key>:<index>"
+BATCH_IDEMPOTENCY_KEY_PATTERN = rf"^[\x21-\x7e]{{1,{BATCH_KEY_MAX_LENGTH}}}$"
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
+    pattern=IDEMPOTENCY_KEY_PATTERN,
     description="At most 255 visible ASCII characters. A repeat with the same key and body "
     "is answered with the first answer (and `Idempotent-Replay: true`); with another body, 409. "
     "Without it the event's `event_id` is the key.",
@@ -88,7 +92,9 @@ BATCH_IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
     OpenApiParameter.HEADER,
-    description="Item i without an `event_id` uses the key `<Idempotency-Key>:<i>`, so a "
+    pattern=BATCH_IDEMPOTENCY_KEY_PATTERN,
+    description=f"At most {BATCH_KEY_MAX_LENGTH} visible ASCII characters. Item i without an "
+    "`event_id` uses the key `<Idempotency-Key>:<i>`, so a "
     "retried batch creates nothing twice. Items with an `event_id` use it.",
 )
 REPLAY_HEADER = OpenApiParameter(

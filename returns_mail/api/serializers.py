@@ -103,6 +103,12 @@ class StrictSerializer(serializers.Serializer):
         return value
 
 
+@extend_schema_field({"type": "string", "enum": list(CATALOGUE)})
+class EventTypeField(StrictCharField):
+    """The event type: validated by EventSerializer.validate_type (an unknown one is answered
+    with the known types); documented as the catalogue's enum."""
+
+
 # --- input --------------------------------------------------------------------------------------
 class CustomerSerializer(StrictSerializer):
     email = StrictEmailField(max_length=254)
@@ -129,7 +135,7 @@ class CustomerSerializer(StrictSerializer):
 
 
 class EventSerializer(StrictSerializer):
-    type = StrictCharField(max_length=64, help_text="An event type of the catalogue.")
+    type = EventTypeField(max_length=64, help_text="An event type of the catalogue.")
     occurred_at = AwareDateTimeField(help_text="When it happened: ISO 8601 with an offset.")
     return_id = StrictCharField(max_length=100, help_text="The return (RMA) number.")
     order_id = StrictCharField(max_length=100, help_text="The original order number.")

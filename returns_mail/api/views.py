@@ -48,7 +48,8 @@ from returns_mail.services.events import (
 )
 
 MAX_BATCH = schema.MAX_BATCH
-_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_KEY = re.compile(schema.IDEMPOTENCY_KEY_PATTERN)
+_BATCH_KEY = re.compile(schema.BATCH_IDEMPOTENCY_KEY_PATTERN)
 
 
 class ApiView(APIView):
@@ -60,13 +61,17 @@ class ApiView(APIView):
     required_scopes: dict[str, str] = {}
 
 
-def _idempotency_header(request) -> str | None:
+def _idempotency_header(request, pattern: re.Pattern = _KEY, max_length: int = 255) -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    if not _KEY.match(key):
+    if not pattern.match(key):
         raise invalid_input(
-            {"Idempotency-Key": ["Expected 1 to 255 visible ASCII characters (no spaces)."]}
+            {
+                "Idempotency-Key": [
+                    f"Expected 1 to {max_length} visible ASCII characters (no spaces)."
+                ]
+            }
         )
     return key
 
@@ -170,7 +175,8 @@ class EventBatchView(ApiView):
                 message=f"A batch holds 1 to {MAX_BATCH} events; this one has {len(body)}.",
                 max_items=MAX_BATCH,
             )
-        batch_key = _idempotency_header(request)
+        # Room for ":<index>": the items' keys fit the 255 characters of the column.
+        batch_key = _idempotency_header(request, _BATCH_KEY, schema.BATCH_KEY_MAX_LENGTH)
         results: list[dict | None] = [None] * len(body)
         valid: list[tuple[int, IngestItem]] = []
         validator = _thread_validator()
@@ -248,6 +254,9 @@ class ReturnMessagesView(ApiView):
         tags=["returns"],
     )
     def get(self, request, return_id: str):
+        # No return id holds a NUL (refused on input), and PostgreSQL refuses one in a query.
+        if "\x00" in return_id:
+            raise Http404
         messages = return_messages(client=request.user, return_id=return_id)
         if messages is None:
             raise Http404

@@ -2,6 +2,7 @@
 customers, segments and campaigns."""
 
 from returns_mail.models.api_clients import ApiClient
+from returns_mail.models.audit import AuditEntry
 from returns_mail.models.campaigns import (
     Campaign,
     CampaignChunk,
@@ -11,6 +12,7 @@ from returns_mail.models.campaigns import (
     RecipientStatus,
 )
 from returns_mail.models.customers import AudienceMember, Customer, MemberStatus
+from returns_mail.models.erasure import AudienceErasure, AudienceErasureStatus
 from returns_mail.models.events import EventTypeSetting, ReturnEvent
 from returns_mail.models.outbox import AccountCircuit, Attempt, Message, MessageStatus
 from returns_mail.models.rules import RoutingMode, RuleAccount, TriggerRule
@@ -21,7 +23,10 @@ __all__ = [
     "AccountCircuit",
     "ApiClient",
     "Attempt",
+    "AudienceErasure",
+    "AudienceErasureStatus",
     "AudienceMember",
+    "AuditEntry",
     "Campaign",
     "CampaignChunk",
     "CampaignRecipient",

@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
+from config.audit import audit_record
 from returns_mail.models import ApiClient
 from returns_mail.models.api_clients import SCOPES, token_digest
 from returns_mail.services import config_cache
@@ -43,7 +44,7 @@ def api_client_create(
     return client, token
 
 
-def api_client_rotate(*, client: ApiClient) -> str:
+def api_client_rotate(*, client: ApiClient, actor=None) -> str:
     """Replace the client's token (the old one stops working at once); returns the new one."""
     token = new_token()
     ApiClient.objects.filter(pk=client.pk).update(
@@ -51,6 +52,7 @@ def api_client_rotate(*, client: ApiClient) -> str:
     )
     config_cache.clear()  # an update() sends no post_save
     client.refresh_from_db()
+    audit_record(actor=actor, obj=client, action="change", message="rotated the token")
     return token
 
 

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from config.audit import audit_record
 from config.bulk import rows_insert
 from config.queue import enqueue_on_commit
 from providers.clients import client_for
@@ -153,6 +154,7 @@ def campaign_start(*, campaign_id: int, actor=None) -> Campaign:
             enqueue_on_commit("returns_mail.tasks.campaign_prepare", campaign.pk)
     logger.info("campaign %s started by %s (%s)", campaign.pk, actor or "the system", status)
     campaign.refresh_from_db()
+    audit_record(actor=actor, obj=campaign, action="change", message="started the campaign")
     return campaign
 
 
@@ -297,7 +299,9 @@ def campaign_pause(*, campaign_id: int, actor=None) -> Campaign:
         status=CampaignStatus.PAUSED, error=f"paused by {actor or 'an admin'}"
     ):
         raise CampaignError("only a sending campaign can be paused")
-    return Campaign.objects.get(pk=campaign_id)
+    campaign = Campaign.objects.get(pk=campaign_id)
+    audit_record(actor=actor, obj=campaign, action="change", message="paused the campaign")
+    return campaign
 
 
 def campaign_resume(*, campaign_id: int, actor=None) -> Campaign:
@@ -309,6 +313,7 @@ def campaign_resume(*, campaign_id: int, actor=None) -> Campaign:
             raise CampaignError("only a paused campaign can be resumed")
         runners_start(campaign)
     campaign.refresh_from_db()
+    audit_record(actor=actor, obj=campaign, action="change", message="resumed the campaign")
     return campaign
 
 
@@ -328,7 +333,9 @@ def campaign_cancel(*, campaign_id: int, actor=None) -> Campaign:
         CampaignRecipient.objects.filter(
             campaign_id=campaign_id, chunk_number__in=numbers, status=RecipientStatus.PENDING
         ).update(status=RecipientStatus.CANCELLED)
-    return Campaign.objects.get(pk=campaign_id)
+    campaign = Campaign.objects.get(pk=campaign_id)
+    audit_record(actor=actor, obj=campaign, action="change", message="cancelled the campaign")
+    return campaign
 
 
 def chunk_release(*, chunk_id: int, resend: bool, actor=None) -> CampaignChunk:

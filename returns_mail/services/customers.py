@@ -25,6 +25,7 @@ from returns_mail.models import (
     Suppression,
     SuppressionScope,
 )
+from returns_mail.models.erasure import ERASED_DOMAIN
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ def customers_apply_events(*, event_ids: Sequence[int]) -> int:
     many of the events are its. Returns how many customers were looked at."""
     emails = set(
         ReturnEvent.objects.filter(pk__in=list(event_ids))
+        .exclude(customer_email__endswith=f"@{ERASED_DOMAIN}")  # erased: no customer again
         .annotate(email_lower=Lower("customer_email"))
         .values_list("email_lower", flat=True)
     )

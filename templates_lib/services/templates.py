@@ -9,6 +9,7 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from config.audit import audit_record
 from config.queue import enqueue_on_commit
 from providers.clients import client_for
 from providers.clients.types import Address, OutgoingEmail
@@ -94,6 +95,12 @@ def template_publish(*, version: TemplateVersion, actor=None) -> list[TemplateSy
         template.active_version = version
         TemplatePublication.objects.create(template=template, version=version, published_by=actor)
         syncs = syncs_schedule(template=template, version=version)
+        audit_record(
+            actor=actor,
+            obj=template,
+            action="change",
+            message=f"published version {version.number}",
+        )
     return syncs
 
 

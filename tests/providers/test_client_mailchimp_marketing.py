@@ -24,6 +24,13 @@ from providers.sandbox.webhooks import WebhookTarget
 from tests.conftest import TEST_KEYS
 from tests.providers.webhook_receiver import receiving
 
+
+@pytest.fixture(autouse=True)
+def _mocked_host_allowed(settings):
+    """`responses` answers for mc.test: allow the host as an operator would (providers/hosts.py)."""
+    settings.PROVIDER_EXTRA_HOSTS = ["mc.test"]
+
+
 KEY = TEST_KEYS["mailchimp_marketing"]
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,69 @@
+"""Customers (read-only: the returns data keeps them current) and erasing one, and the
+Mailchimp audience deletions an erasure owes."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from config.admin_base import ViewOnlyAdmin
+from returns_mail.models import AudienceErasure, AudienceErasureStatus, Customer
+from returns_mail.services.erasure import (
+    ErasureError,
+    audience_erasure_retry,
+    customer_erase,
+)
+
+
+@admin.register(Customer)
+class CustomerAdmin(ViewOnlyAdmin):
+    list_display = (
+        "email",
+        "name",
+        "locale",
+        "marketing_consent",
+        "returns_count",
+        "last_event_at",
+    )
+    list_filter = ("marketing_consent", "locale")
+    search_fields = ("email", "name")
+    show_full_result_count = False
+    actions = ("erase",)
+    exclude = ("audience_sync_pending",)
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm("returns_mail.delete_customer")
+
+    @admin.action(
+        description="Erase the selected customers (every record of them; Mailchimp too)",
+        permissions=["erase"],
+    )
+    def erase(self, request, queryset):
+        for email in list(queryset.values_list("email", flat=True)):
+            try:
+                report = customer_erase(email=email, actor=request.user)
+            except ErasureError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Erased as {report.placeholder}: {report.summary()}.",
+                    messages.SUCCESS,
+                )
+
+
+@admin.register(AudienceErasure)
+class AudienceErasureAdmin(ViewOnlyAdmin):
+    list_display = ("created_at", "account", "status", "attempts", "done_at", "error")
+    list_filter = ("status", "account")
+    exclude = ("subscriber_hash",)
+    actions = ("retry",)
+
+    def has_retry_permission(self, request) -> bool:
+        return request.user.has_perm("returns_mail.change_audienceerasure")
+
+    @admin.action(description="Retry the failed deletions", permissions=["retry"])
+    def retry(self, request, queryset):
+        ids = queryset.filter(status=AudienceErasureStatus.FAILED).values_list("pk", flat=True)
+        for erasure_id in ids:
+            audience_erasure_retry(erasure_id=erasure_id, actor=request.user)
+        self.message_user(request, f"{len(ids)} deletions queued again.")
