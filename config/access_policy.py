@@ -160,7 +160,7 @@ URL_POLICIES: tuple[tuple[str, str], ...] = (
     ("api:events-batch", "api:events:write"),
     ("api:event-detail", "api:messages:read"),
     ("api:return-messages", "api:messages:read"),
-    ("route:api/v1/^.*$", "not-found"),
+    ("api:not-found", "not-found"),
     # --- dashboards
     ("analytics:login", "dashboard-login"),
     ("analytics:logout", "dashboard-logout"),

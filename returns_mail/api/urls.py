@@ -23,5 +23,5 @@ urlpatterns = [
         views.ReturnMessagesView.as_view(),
         name="return-messages",
     ),
-    re_path(r"^[\s\S]*$", not_found),  # not ".": a path may hold a line break (%0A)
+    re_path(r"^[\s\S]*$", not_found, name="not-found"),  # not ".": a path may hold a line break
 ]
