@@ -49,6 +49,13 @@ def mandrill(make_account):
     return make_account("mailchimp_transactional")
 
 
+@pytest.fixture
+def no_runners(monkeypatch):
+    """Starting prepares the audience but queues no runner: the test sends chunk by chunk."""
+    monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
+    monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
+
+
 def start(campaign, capture) -> Campaign:
     with capture(execute=True):
         campaign_start(campaign_id=campaign.pk)
@@ -128,12 +135,10 @@ def test_mandrill_campaign_sends_batches_with_merge_vars_and_records_refusals(
 
 
 def test_pause_stops_new_chunks_resume_finishes_and_cancel_keeps_the_rest(
-    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, monkeypatch
+    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners
 ):
     customers(3_500)
     template = offer_template(make_template)
-    monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
-    monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
     campaign = start(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
@@ -160,12 +165,10 @@ def test_pause_stops_new_chunks_resume_finishes_and_cancel_keeps_the_rest(
 
 
 def test_a_429_is_retried_no_sooner_than_retry_after_and_sends_once(
-    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, monkeypatch
+    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners
 ):
     customers(1_000)
     template = offer_template(make_template)
-    monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
-    monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
     campaign = start(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
@@ -209,12 +212,10 @@ def test_a_revoked_key_pauses_the_campaign_with_the_reason_and_resume_finishes_i
 
 
 def test_an_unanswered_call_is_settled_from_the_provider_activity_not_resent(
-    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, monkeypatch, settings
+    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners, settings
 ):
     customers(1_000)
     template = offer_template(make_template)
-    monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
-    monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
     campaign = start(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
@@ -241,12 +242,10 @@ def test_an_unanswered_call_is_settled_from_the_provider_activity_not_resent(
 
 
 def test_a_dropped_call_the_provider_never_took_is_sent_again_once(
-    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, monkeypatch, settings
+    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners, settings
 ):
     customers(1_000)
     template = offer_template(make_template)
-    monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
-    monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
     campaign = start(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
@@ -266,12 +265,10 @@ def test_a_dropped_call_the_provider_never_took_is_sent_again_once(
 
 
 def test_a_provider_that_cannot_say_holds_the_chunk_for_an_admin(
-    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, monkeypatch, settings
+    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners, settings
 ):
     customers(1_000)
     template = offer_template(make_template)
-    monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
-    monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
     campaign = start(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
@@ -297,12 +294,10 @@ def test_a_provider_that_cannot_say_holds_the_chunk_for_an_admin(
 
 
 def test_a_worker_lost_before_the_call_gets_its_chunk_back(
-    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, monkeypatch, settings
+    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners, settings
 ):
     customers(1_000)
     template = offer_template(make_template)
-    monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
-    monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
     campaign = start(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
@@ -425,12 +420,10 @@ def test_recipients_are_unique_per_campaign_by_constraint(sendgrid, make_templat
 
 
 def test_recording_a_held_chunk_as_sent_finishes_the_campaign_without_sending(
-    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, monkeypatch, settings
+    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners, settings
 ):
     customers(1_000)
     template = offer_template(make_template)
-    monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
-    monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
     campaign = start(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
