@@ -236,9 +236,10 @@ PORT = env.int("PORT", default=8000)
 # --- Providers -------------------------------------------------------------------------------
 # Seconds any single provider call may take (SDK calls, SMTP).
 PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=10.0)
-# How long after a campaign chunk's provider call went unanswered its recipients are looked up
-# in the provider's message activity (which lags behind the sends by up to a few minutes).
-CAMPAIGN_RECONCILE_AFTER = env.int("CAMPAIGN_RECONCILE_AFTER", default=300)
+# How long after a provider call went unanswered (a timeout, a dropped connection, a worker lost
+# mid-call) its message or campaign chunk is looked up in the provider's message activity, which
+# lags behind the sends by up to a few minutes; sooner would resend mail the provider has.
+RECONCILE_AFTER = env.int("RECONCILE_AFTER", default=300)
 # The loopback ESP sandbox `make demo` starts; its SMTP server listens on the next port.
 ESP_SANDBOX_PORT = env.int("ESP_SANDBOX_PORT", default=8025)
 # Where provider API calls may go (providers/hosts.py): the providers' own https hosts, plus

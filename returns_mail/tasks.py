@@ -16,6 +16,10 @@ def send_message(message_id: int) -> None:
     sending.message_send(message_id=message_id)
 
 
+def reconcile_message(message_id: int) -> str:
+    return messages.message_reconcile(message_id=message_id)
+
+
 def sweep_messages() -> int:
     return messages.messages_sweep()
 

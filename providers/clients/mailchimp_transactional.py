@@ -184,7 +184,7 @@ class MandrillClient(ProviderClient):
             raise self.error(
                 f"the message search for {key}={value} is incomplete: Mandrill returned its "
                 f"maximum of {SEARCH_LIMIT} messages",
-                permanent=False,
+                permanent=True,  # asking again gets the same full page
             )
         return {
             str(entry["email"]).lower()

@@ -190,7 +190,7 @@ class SendGridClient(ProviderClient):
             raise self.error(
                 f"the activity lookup for {key}={value} is incomplete: SendGrid returned its "
                 f"maximum of {ACTIVITY_LIMIT} messages",
-                permanent=False,
+                permanent=True,  # asking again gets the same full page
             )
         return {
             str(m["to_email"]).lower() for m in found if isinstance(m, dict) and m.get("to_email")

@@ -81,6 +81,8 @@ class MessageAdmin(admin.ModelAdmin):
                     "account",
                     "provider_message_id",
                     "sent_at",
+                    "handed_over_at",
+                    "looked_up_at",
                     "correlation_id",
                     "created_at",
                 )

@@ -17,7 +17,9 @@ class MessageStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     SUPPRESSED = "suppressed", "Suppressed"
     CANCELLED = "cancelled", "Cancelled"
-    # The provider may have accepted it (a read timeout): held for reconciliation, not resent.
+    # The provider may have accepted it (a read timeout, a dropped connection, a worker lost
+    # mid-call): never resent blindly; the sweep looks it up in the provider's activity, and
+    # it stays held for an admin only when the provider cannot say.
     AMBIGUOUS = "ambiguous", "Held: provider may have accepted it"
 
 
@@ -52,6 +54,9 @@ class Message(models.Model):
     # Set (and committed) just before the provider call: a worker that dies after this point
     # may have sent the mail, so the sweep holds the message instead of re-queueing it.
     handed_over_at = models.DateTimeField(null=True, blank=True)
+    # When the provider's activity was asked about the handover (reconciliation): a lookup
+    # older than handed_over_at belongs to an earlier attempt.
+    looked_up_at = models.DateTimeField(null=True, blank=True)
     account = models.ForeignKey(
         "providers.ProviderAccount",
         null=True,
@@ -99,7 +104,8 @@ class Attempt(models.Model):
     )
     started_at = models.DateTimeField()
     duration_ms = models.FloatField()
-    outcome = models.CharField(max_length=16)  # sent | transient | permanent | ambiguous
+    # sent | transient | permanent | ambiguous | reconciled (the provider's activity had it)
+    outcome = models.CharField(max_length=16)
     http_status = models.PositiveSmallIntegerField(null=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
     error = models.TextField(blank=True)

@@ -290,7 +290,8 @@ def _chunk_finish(chunk, status, *, error="", keep_hand_over=False, **fields) ->
 
 def chunk_reconcile(*, chunk_id: int) -> str:
     """Settle an unconfirmed chunk from the provider's activity: recipients it took are sent;
-    the rest go back to pending (sent again); if the provider cannot say, the chunk is held."""
+    the rest go back to pending (sent again); if the provider cannot say for good, the chunk is
+    held. A transient failure of the lookup leaves it for the next sweep."""
     chunk = CampaignChunk.objects.select_related("campaign__account").get(pk=chunk_id)
     if chunk.status != ChunkStatus.UNCONFIRMED:
         return chunk.status
@@ -299,6 +300,9 @@ def chunk_reconcile(*, chunk_id: int) -> str:
             CHUNK_KEY, attempt_marker(chunk), at_most=chunk.size
         )
     except ProviderError as exc:
+        if not exc.permanent:
+            logger.warning("chunk %s: lookup failed, asking again later: %s", chunk.pk, exc)
+            return chunk.status
         CampaignChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.UNCONFIRMED).update(
             status=ChunkStatus.HELD,
             error=f"the provider cannot say what it took ({exc}): resend the unconfirmed "

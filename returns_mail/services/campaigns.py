@@ -429,7 +429,7 @@ def campaigns_sweep() -> dict[str, int]:
             enqueue_on_commit("returns_mail.tasks.campaign_prepare", campaign_id)
             report["restarted"] += 1
     report["recovered"] = _recover_lost_chunks(stale)
-    settle_before = now - timedelta(seconds=settings.CAMPAIGN_RECONCILE_AFTER)
+    settle_before = now - timedelta(seconds=settings.RECONCILE_AFTER)
     for chunk_id in CampaignChunk.objects.filter(
         status=ChunkStatus.UNCONFIRMED, handed_over_at__lt=settle_before
     ).values_list("pk", flat=True):

@@ -236,18 +236,22 @@ def _requeue(message, *, at, error, account=None, position=None) -> Message:
     return _finish(message, MessageStatus.QUEUED, error=error, account=account, **fields)
 
 
+def status_when_sent() -> Case:
+    """"sent", or further where provider events that came before the send was recorded got."""
+    return Case(
+        When(clicked_at__isnull=False, then=Value(MessageStatus.CLICKED)),
+        When(opened_at__isnull=False, then=Value(MessageStatus.OPENED)),
+        When(delivered_at__isnull=False, then=Value(MessageStatus.DELIVERED)),
+        default=Value(MessageStatus.SENT),
+    )
+
+
 def _finish(message, status, *, error="", account=None, position=None, **fields) -> Message:
     """Record the outcome, only if the row is still ours (status sending)."""
     now = timezone.now()
     values = {"status": status, "status_changed_at": now, "error": error[:2000], **fields}
     if status == MessageStatus.SENT:
-        # Provider events can arrive before the send is recorded: start from where they got.
-        values["status"] = Case(
-            When(clicked_at__isnull=False, then=Value(MessageStatus.CLICKED)),
-            When(opened_at__isnull=False, then=Value(MessageStatus.OPENED)),
-            When(delivered_at__isnull=False, then=Value(MessageStatus.DELIVERED)),
-            default=Value(MessageStatus.SENT),
-        )
+        values["status"] = status_when_sent()
     if account is not None:
         values["account"] = account
     if position is not None:

@@ -50,7 +50,7 @@ def test_killing_the_worker_mid_call_sends_every_recipient_exactly_once(
     settings.Q_RETRY = 8  # the sweep's "lost worker" threshold, as the worker's
     # Look a chunk up only once its request must have finished at the provider (1 s here, the
     # client gives up after PROVIDER_TIMEOUT): as in production, where the activity lags.
-    settings.CAMPAIGN_RECONCILE_AFTER = settings.PROVIDER_TIMEOUT + 5
+    settings.RECONCILE_AFTER = settings.PROVIDER_TIMEOUT + 5
 
     campaign_start(campaign_id=campaign.pk)
     worker = start_worker(tmp_path)

@@ -220,7 +220,7 @@ def test_an_unanswered_call_is_settled_from_the_provider_activity_not_resent(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
     settings.PROVIDER_TIMEOUT = 0.3
-    settings.CAMPAIGN_RECONCILE_AFTER = 0
+    settings.RECONCILE_AFTER = 0
     # SendGrid takes the mail but answers after our timeout.
     esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("slow", times=1, delay=1.0))
 
@@ -249,7 +249,7 @@ def test_a_dropped_call_the_provider_never_took_is_sent_again_once(
     campaign = start(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
-    settings.CAMPAIGN_RECONCILE_AFTER = 0
+    settings.RECONCILE_AFTER = 0
     esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("drop", times=1))
 
     assert chunk_send(chunk_claim_next(campaign.pk)) == ChunkStatus.UNCONFIRMED
@@ -265,19 +265,24 @@ def test_a_dropped_call_the_provider_never_took_is_sent_again_once(
 
 
 def test_a_provider_that_cannot_say_holds_the_chunk_for_an_admin(
-    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners, settings
-):
+    make_account, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners,
+    settings,
+):  # fmt: skip
+    key = "SG.noactivity.key-0009"  # the sandbox: no Email Activity add-on (403 on lookups)
+    sendgrid = make_account("sendgrid", api_key=key)
     customers(1_000)
     template = offer_template(make_template)
     campaign = start(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
-    settings.CAMPAIGN_RECONCILE_AFTER = 0
-    esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("drop", times=1))
+    settings.RECONCILE_AFTER = 0
+    esp_sandbox.faults.add(key, Fault("drop", times=1))
     assert chunk_send(chunk_claim_next(campaign.pk)) == ChunkStatus.UNCONFIRMED
-    esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("503", times=1))  # the lookup fails
+    esp_sandbox.faults.add(key, Fault("503", times=1))  # the first lookup fails for a while
 
     campaigns_sweep()
+    assert CampaignChunk.objects.get(campaign=campaign).status == ChunkStatus.UNCONFIRMED
+    campaigns_sweep()  # asked again: 403, the account has no activity feed
 
     chunk = CampaignChunk.objects.get(campaign=campaign)
     assert chunk.status == ChunkStatus.HELD
@@ -420,18 +425,21 @@ def test_recipients_are_unique_per_campaign_by_constraint(sendgrid, make_templat
 
 
 def test_recording_a_held_chunk_as_sent_finishes_the_campaign_without_sending(
-    sendgrid, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners, settings
-):
+    make_account, make_template, esp_sandbox, django_capture_on_commit_callbacks, no_runners,
+    settings,
+):  # fmt: skip
+    key = "SG.noactivity.key-0011"  # the sandbox: no Email Activity add-on (403 on lookups)
+    sendgrid = make_account("sendgrid", api_key=key)
     customers(1_000)
     template = offer_template(make_template)
     campaign = start(
         make_campaign(everyone(), template, sendgrid), django_capture_on_commit_callbacks
     )
-    settings.CAMPAIGN_RECONCILE_AFTER = 0
-    esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("drop", times=1))
+    settings.RECONCILE_AFTER = 0
+    esp_sandbox.faults.add(key, Fault("drop", times=1))
     chunk_send(chunk_claim_next(campaign.pk))
-    esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("503", times=1))
     campaigns_sweep()
+    assert CampaignChunk.objects.get().status == ChunkStatus.HELD
 
     chunk_release(chunk_id=CampaignChunk.objects.get().pk, resend=False, actor="it-admin")
 

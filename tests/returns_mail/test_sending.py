@@ -12,7 +12,12 @@ from providers.sandbox.core import Fault
 from returns_mail.exceptions import IdempotencyConflict
 from returns_mail.models import AccountCircuit, Attempt, Message, MessageStatus, ReturnEvent
 from returns_mail.services.events import events_answers, request_digest
-from returns_mail.services.messages import message_cancel, message_resend, messages_sweep
+from returns_mail.services.messages import (
+    message_cancel,
+    message_reconcile,
+    message_resend,
+    messages_sweep,
+)
 from returns_mail.services.routing import CIRCUIT_THRESHOLD, route
 from returns_mail.services.sending import message_send
 from returns_mail.services.suppression import suppression_add
@@ -231,6 +236,110 @@ def test_ambiguous_timeout_is_held_not_failed_over(
     assert esp_sandbox.records("mandrill") == []
 
 
+def sweep(django_capture_on_commit_callbacks) -> None:
+    """The every-minute sweep, with the tasks it queues run inline."""
+    with django_capture_on_commit_callbacks(execute=True):
+        messages_sweep()
+
+
+@pytest.fixture
+def lookups(esp_sandbox, monkeypatch) -> list[dict]:
+    """The activity searches SendGrid received (the sandbox keeps no record of reads)."""
+    seen = []
+    dispatch = esp_sandbox.dispatch
+
+    def counting(request, provider):
+        if (provider, request.method, request.path) == ("sendgrid", "GET", "/v3/messages"):
+            seen.append(request.query)
+        return dispatch(request, provider)
+
+    monkeypatch.setattr(esp_sandbox, "dispatch", counting)
+    return seen
+
+
+def test_a_held_message_the_provider_took_is_recorded_sent_not_sent_again(
+    make_rule, sendgrid, ingest, esp_sandbox, settings, django_capture_on_commit_callbacks,
+    lookups,
+):  # fmt: skip
+    settings.PROVIDER_TIMEOUT = 0.3
+    make_rule(accounts=[sendgrid])
+    esp_sandbox.faults.add(SENDGRID_KEY, Fault("slow", delay=1.0, times=1))  # took it, late
+    message = ingest().messages.get()
+    assert message.status == MessageStatus.AMBIGUOUS
+    esp_sandbox.wait_idle()
+
+    sweep(django_capture_on_commit_callbacks)  # too early: the activity may lag the send
+    assert (Message.objects.get(pk=message.pk).status, len(lookups)) == ("ambiguous", 0)
+    settings.RECONCILE_AFTER = 0
+    sweep(django_capture_on_commit_callbacks)
+    sweep(django_capture_on_commit_callbacks)  # settled: not asked again
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert message.sent_at == message.handed_over_at
+    assert message.error == ""
+    assert list(message.attempt_log.order_by("pk").values_list("outcome", flat=True)) == [
+        "ambiguous",
+        "reconciled",
+    ]
+    [lookup] = lookups
+    assert str(message.correlation_id) in lookup["query"][0]
+    assert len(esp_sandbox.records("sendgrid", path="/v3/mail/send")) == 1
+
+
+@pytest.mark.parametrize("kind", ["sendgrid", "mailchimp_transactional"])
+def test_a_held_message_the_provider_never_took_is_sent_again_once(
+    kind, make_rule, make_account, ingest, esp_sandbox, settings,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    account = make_account(kind)
+    make_rule(accounts=[account])
+    esp_sandbox.faults.add(TEST_KEYS[kind], Fault("drop", times=1))  # lost before it was read
+    message = ingest().messages.get()
+    assert message.status == MessageStatus.AMBIGUOUS
+    settings.RECONCILE_AFTER = 0
+
+    sweep(django_capture_on_commit_callbacks)
+    sweep(django_capture_on_commit_callbacks)
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.SENT
+    assert list(message.attempt_log.order_by("pk").values_list("outcome", flat=True)) == [
+        "ambiguous",
+        "sent",
+    ]
+    provider = "sendgrid" if kind == "sendgrid" else "mandrill"
+    send_path = "/v3/mail/send" if kind == "sendgrid" else "/api/1.3/messages/send.json"
+    assert len(esp_sandbox.records(provider, path=send_path)) == 1
+    assert message.looked_up_at is not None
+
+
+def test_a_provider_that_cannot_say_keeps_the_message_held_for_an_admin(
+    make_rule, make_account, ingest, esp_sandbox, settings, django_capture_on_commit_callbacks,
+    lookups,
+):  # fmt: skip
+    key = "SG.noactivity.key-0010"  # the sandbox: no Email Activity add-on (403 on lookups)
+    make_rule(accounts=[make_account("sendgrid", api_key=key)])
+    esp_sandbox.faults.add(key, Fault("drop", times=1))
+    message = ingest().messages.get()
+    settings.RECONCILE_AFTER = 0
+    esp_sandbox.faults.add(key, Fault("503", times=1))
+
+    sweep(django_capture_on_commit_callbacks)  # the lookup fails for now: asked again later
+    message.refresh_from_db()
+    assert (message.status, message.looked_up_at) == (MessageStatus.AMBIGUOUS, None)
+    sweep(django_capture_on_commit_callbacks)  # 403: this account cannot say, ever
+    sweep(django_capture_on_commit_callbacks)  # so it is not asked again
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.AMBIGUOUS
+    assert "cannot say" in message.error
+    assert message.looked_up_at is not None
+    assert len(lookups) == 2
+    assert esp_sandbox.records("sendgrid", path="/v3/mail/send") == []
+    assert message_reconcile(message_id=message.pk) == MessageStatus.AMBIGUOUS  # by hand: same
+
+
 def test_permanent_error_fails_with_the_providers_words(make_rule, make_account, mandrill, ingest):
     revoked = make_account("sendgrid", api_key="SG.revoked.key-000001")
     make_rule(accounts=[revoked, mandrill])
@@ -287,6 +396,7 @@ def test_sweep_requeues_lost_tasks_and_holds_messages_lost_mid_call(
         status="sending", claimed_at=long_ago
     )
     Message.objects.filter(pk=stuck_in_call.pk).update(handed_over_at=long_ago)
+    settings.RECONCILE_AFTER = 7200  # the provider's activity may not show it yet
 
     with django_capture_on_commit_callbacks(execute=True):
         messages_sweep()
