@@ -22,7 +22,6 @@ from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
-from hypothesis.internal.conjecture import utils as hypothesis_utils
 from schemathesis import DataGenerationMethod
 from schemathesis.checks import (
     content_type_conformance,
@@ -40,25 +39,6 @@ from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
 )
 
 pytestmark = pytest.mark.django_db
-
-_STOP = object()
-
-
-def _many_more(self) -> bool:
-    """`many.more()` as hypothesis-jsonschema 0.23.1 (schemathesis 3.39's generator of JSON
-    values) calls it, on the `with many(...)` / `for _ in many` API of the locked hypothesis
-    6.170, which dropped it: without it, generating any object fails with AttributeError."""
-    if not hasattr(self, "_more_iterator"):
-        self.__enter__()
-        self._more_iterator = iter(self)
-    if next(self._more_iterator, _STOP) is _STOP:
-        self.__exit__(None)
-        return False
-    return True
-
-
-if not hasattr(hypothesis_utils.many, "more"):
-    hypothesis_utils.many.more = _many_more
 
 CHECKS = (
     not_a_server_error,
