@@ -165,8 +165,11 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# The client IP is REMOTE_ADDR (django-ipware is not installed): behind a reverse proxy every
-# client shares the proxy's address, so the lockout then holds per user name for everyone.
+# Reverse proxies (load balancer, TLS terminator) in front of the app that append to
+# X-Forwarded-For: the lockout's client IP is the address the outermost one saw
+# (config/client_ip.py). 0: REMOTE_ADDR, right when clients connect directly.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "config.client_ip.client_ip"
 
 LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.csrf import csrf_exempt
 
 from analytics.services.deliveries import webhook_delivery_process, webhook_delivery_store
+from config.client_ip import client_ip
 from providers.models import ProviderAccount, ProviderKind
 from providers.webhooks import WebhookForged, WebhookMalformed, parse, verify
 from providers.webhooks.refusals import refusal_record
@@ -29,7 +30,7 @@ def _refuse(request: HttpRequest, account: ProviderAccount, reason: str) -> Http
         "webhook refused for account %s (%s) from %s: %s",
         account.pk,
         account.kind,
-        request.META.get("REMOTE_ADDR", "?"),
+        client_ip(request) or "?",
         reason,
     )
     return JsonResponse({"error": "forbidden"}, status=403)

@@ -10,9 +10,10 @@ from datetime import timedelta
 import pytest
 from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from config.client_ip import client_ip
 from tests.analytics import factories as f
 from tests.config.test_settings import EXPLAINED_DEPLOY_WARNINGS, PRODUCTION, settings_of
 
@@ -102,6 +103,58 @@ def test_the_lockout_is_per_user_name_and_client_ip(client, people, page):
     assert post_login(Client(), page, username, f.PASSWORD, ip="198.51.100.9").status_code == 302
     other = f.it_admin("itadmin2") if page == "admin" else f.manager("manager2")
     assert post_login(Client(), page, other.username, f.PASSWORD).status_code == 302
+
+
+def via_proxy(client_address: str, *, forged: str = "") -> dict:
+    """What the app sees of a request that came through one reverse proxy at 10.0.0.2."""
+    chain = f"{forged}, {client_address}" if forged else client_address
+    return {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": chain}
+
+
+def post_login_via_proxy(page: str, username: str, password: str, **origin):
+    url, after = LOGIN_PAGES[page]
+    return Client().post(
+        f"{url}?next={after}",
+        {"username": username, "password": password, "next": after},
+        **via_proxy(**origin),
+    )
+
+
+def test_behind_a_proxy_the_lockout_holds_per_client_not_for_everyone(people, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    username = people["admin"].username
+    answers = [
+        post_login_via_proxy("admin", username, "wrong", client_address="203.0.113.7")
+        for _ in range(5)
+    ]
+    assert answers[-1].status_code == 429
+
+    # Another client through the same proxy logs in; the locked one cannot escape by writing
+    # its own X-Forwarded-For entry (the proxy appends the address it really saw).
+    other = post_login_via_proxy("admin", username, f.PASSWORD, client_address="198.51.100.9")
+    forged = post_login_via_proxy(
+        "admin", username, f.PASSWORD, client_address="203.0.113.7", forged="198.51.100.9"
+    )
+    assert (other.status_code, forged.status_code) == (302, 429)
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"203.0.113.7"}
+
+
+@pytest.mark.parametrize(
+    ("proxies", "meta", "expected"),
+    [
+        (0, {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}, "10.0.0.2"),
+        (1, {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}, "203.0.113.7"),
+        (1, {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "1.1.1.1, 203.0.113.7"}, "203.0.113.7"),
+        (2, {"REMOTE_ADDR": "10.0.0.3", "HTTP_X_FORWARDED_FOR": "1.1.1.1, 203.0.113.7, 10.0.0.2"}, "203.0.113.7"),
+        (2, {"REMOTE_ADDR": "10.0.0.3", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}, "10.0.0.3"),
+        (1, {"REMOTE_ADDR": "10.0.0.2"}, "10.0.0.2"),
+        (1, {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "not-an-ip"}, "10.0.0.2"),
+        (1, {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": " 2001:db8::1 "}, "2001:db8::1"),
+    ],
+)  # fmt: skip
+def test_the_client_ip_is_what_the_outermost_trusted_proxy_saw(proxies, meta, expected, settings):
+    settings.TRUSTED_PROXY_COUNT = proxies
+    assert client_ip(RequestFactory().get("/", **meta)) == expected
 
 
 def test_the_attempt_log_keeps_no_password(client, people):
