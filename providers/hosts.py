@@ -16,10 +16,8 @@ case-insensitively; a trailing dot is refused rather than interpreted.
 
 The SMTP host is not checked here: an SMTP relay is the operator's own choice of server.
 
-Redirects are not checked per hop: the SDKs follow them (SendGrid's urllib opener keeps the
-Authorization header on a redirect to another host; requests, used by both Mailchimp SDKs, drops
-it, but re-sends a Mandrill body with the key on a 307/308). Only the allowed hosts themselves
-could send such a redirect, and none of the providers' APIs answers with one.
+Redirects are never followed (providers/clients/no_redirects.py): a provider call answered
+with a 3xx fails permanently, so the credentials cannot be taken to another host that way.
 """
 
 from __future__ import annotations

@@ -41,7 +41,11 @@ from providers.clients.mailchimp_marketing_types import (
     SegmentChange,
     batch_entry,
 )
-from providers.clients.requests_transport import LastResponse, describe_transport_failure
+from providers.clients.requests_transport import (
+    LastResponse,
+    TransportFailure,
+    describe_transport_failure,
+)
 from providers.clients.types import (
     BatchEmail,
     CredentialCheck,
@@ -367,10 +371,12 @@ class MailchimpMarketingClient(ProviderClient):
         status, text = exc.status_code, exc.text
         if status is None:  # the SDK wraps transport failures, cause in `.text`
             if isinstance(text, requests.RequestException):
-                description, ambiguous = describe_transport_failure(text)
+                failure = describe_transport_failure(text)
             else:
-                description, ambiguous = f"{type(text).__name__}: {text}", False
-            return self.error(description, permanent=False, ambiguous=ambiguous)
+                failure = TransportFailure(f"{type(text).__name__}: {text}")
+            return self.error(
+                failure.description, permanent=failure.permanent, ambiguous=failure.ambiguous
+            )
         problem = text if isinstance(text, dict) else _json_or_none(text)
         code = ""
         if isinstance(problem, dict):

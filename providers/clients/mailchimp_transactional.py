@@ -327,8 +327,10 @@ class MandrillClient(ProviderClient):
         except ApiClientError as exc:
             raise self._api_error(exc) from None
         except requests.RequestException as exc:
-            description, ambiguous = describe_transport_failure(exc)
-            raise self.error(description, permanent=False, ambiguous=ambiguous) from None
+            failure = describe_transport_failure(exc)
+            raise self.error(
+                failure.description, permanent=failure.permanent, ambiguous=failure.ambiguous
+            ) from None
         if isinstance(answer, requests.Response):  # empty body, whatever the status
             if not answer.ok:
                 raise self._status_error(answer.status_code, answer.reason or "empty answer")

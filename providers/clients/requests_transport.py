@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import requests
 from urllib3.exceptions import ProtocolError
 
+from providers.clients.no_redirects import RedirectRefused
 from providers.exceptions import retry_after_seconds
 
 
@@ -38,18 +40,30 @@ class LastResponse:
         return retry_after_seconds(response.headers, status=response.status_code)
 
 
-def describe_transport_failure(exc: BaseException) -> tuple[str, bool]:
-    """What a `requests` failure means: (description, ambiguous).
+@dataclass(frozen=True)
+class TransportFailure:
+    description: str
+    ambiguous: bool = False  # the request went out: the provider may have acted on it
+    permanent: bool = False  # asking again cannot help
 
-    Ambiguous when the request went out and no answer came back (read timeout, connection
-    dropped mid-request): the provider may have acted on it."""
+
+def describe_transport_failure(exc: BaseException) -> TransportFailure:
+    """What a `requests` failure means. Ambiguous when the request went out and no answer came
+    back (read timeout, connection dropped mid-request); permanent for a refused redirect."""
+    if isinstance(exc, RedirectRefused):
+        return TransportFailure(str(exc), permanent=True)
     if isinstance(exc, requests.ConnectTimeout):
-        return f"connect timeout: {exc}", False
+        return TransportFailure(f"connect timeout: {exc}")
     if isinstance(exc, requests.ReadTimeout):
-        return f"no answer before the timeout (the request may have been processed): {exc}", True
+        return TransportFailure(
+            f"no answer before the timeout (the request may have been processed): {exc}",
+            ambiguous=True,
+        )
     if isinstance(exc, requests.ConnectionError):
-        aborted = bool(exc.args) and isinstance(exc.args[0], ProtocolError)
-        if aborted:
-            return f"connection dropped before the answer (may have been processed): {exc}", True
-        return f"cannot connect: {exc}", False
-    return f"{type(exc).__name__}: {exc}", False
+        if bool(exc.args) and isinstance(exc.args[0], ProtocolError):
+            return TransportFailure(
+                f"connection dropped before the answer (may have been processed): {exc}",
+                ambiguous=True,
+            )
+        return TransportFailure(f"cannot connect: {exc}")
+    return TransportFailure(f"{type(exc).__name__}: {exc}")

@@ -28,6 +28,7 @@ import python_http_client
 import sendgrid
 
 from providers.clients.base import REDACTED, ProviderClient, plain_json
+from providers.clients.no_redirects import redirect_description
 from providers.clients.types import (
     CORRELATION_KEY,
     Address,
@@ -371,6 +372,9 @@ class SendGridClient(ProviderClient):
     def _http_error(self, exc: python_http_client.exceptions.HTTPError) -> ProviderRequestError:
         status = getattr(exc, "status_code", None)
         headers = dict(exc.headers.items()) if getattr(exc, "headers", None) else {}
+        if status is not None and 300 <= status < 400:  # refused (providers/clients/no_redirects)
+            location = next((v for k, v in headers.items() if k.lower() == "location"), None)
+            return self.error(redirect_description(status, location), status=status, permanent=True)
         return self.error(
             _provider_message(exc.body) or f"{exc.reason}",
             status=status,
