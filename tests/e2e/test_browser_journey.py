@@ -217,6 +217,13 @@ def _step2_edit_and_publish_the_template(journey: Journey) -> None:
     page.get_by_role("link", name="Refund processed", exact=True).click()
     page.wait_for_url(re.compile(r"/template/\d+/change/$"))
     template_url = page.url
+    # The WYSIWYG view shows the variables where they stand (block tags are protected source).
+    editor = page.frame_locator("iframe.cke_wysiwyg_frame").locator("body")
+    editor.get_by_text("Thank you for shopping with us.").wait_for()
+    shown = editor.inner_text()
+    for variable in ("{{refund.amount}}", "{{refund.method}}", "{{return_id}}", "{{name}}"):
+        assert variable in shown, f"{variable} is not visible in the editor: {shown[:1000]}"
+    assert "{{#each" not in shown
 
     page.fill("#id_subject", NEW_SUBJECT)
     journey.shot("template-edited")
