@@ -9,15 +9,19 @@ empty when the error is about the request as a whole. Some errors add keys of th
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from returns_mail.exceptions import IdempotencyConflict
+
+logger = logging.getLogger(__name__)
 
 # DRF's own codes, renamed where ours say more; others pass through (not_found, throttled...).
 _CODES = {"parse_error": "malformed_json"}
@@ -65,6 +69,24 @@ def idempotency_conflict(exc: IdempotencyConflict) -> ApiError:
         ),
         event_id=exc.event_id,
     )
+
+
+# A database restart or failover takes seconds; asking sooner only adds load.
+DATABASE_RETRY_AFTER = 5
+
+
+def database_unavailable() -> ApiError:
+    """The database refused or lost the connection (a restart, a failover, SQLite's lock):
+    the request's transaction rolled back, so the client retries with the same key."""
+    error = ApiError(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        code="unavailable",
+        message="The database is unavailable for a moment: nothing new was stored. Retry with "
+        "the same Idempotency-Key (a request that did get stored is answered as before).",
+        retry_after=DATABASE_RETRY_AFTER,
+    )
+    error.wait = DATABASE_RETRY_AFTER  # DRF's handler turns `wait` into Retry-After
+    return error
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -118,6 +140,9 @@ def api_exception_handler(exc: Exception, context: dict):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("API request failed on the database: %s", exc)
+        exc = database_unavailable()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -69,6 +69,10 @@ COMMON_ERRORS = {
     401: error_response("No token, or an invalid one (with `WWW-Authenticate: Bearer`)."),
     403: error_response("The token lacks the scope this operation needs."),
     429: error_response("Over the client's rate limit; `Retry-After` says when to try again."),
+    503: error_response(
+        "The database is unavailable for a moment (a restart, a failover); `Retry-After` says "
+        "when to try again. Retry with the same `Idempotency-Key`."
+    ),
 }
 WRITE_ERRORS = {
     413: error_response("The body is over 1 MiB."),
@@ -109,8 +113,9 @@ RETRY_AFTER = OpenApiParameter(
     "Retry-After",
     OpenApiTypes.INT,
     OpenApiParameter.HEADER,
-    response=[429],
-    description="Seconds until the client's rate-limit window resets.",
+    response=[429, 503],
+    description="Seconds to wait: until the client's rate-limit window resets (429), or "
+    "before trying again while the database is unavailable (503).",
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import OperationalError, connection
 
 from returns_mail.models import ApiClient, Message, ReturnEvent
 from returns_mail.services.messages import message_resend
@@ -345,3 +346,39 @@ def test_last_used_at_is_recorded_at_most_once_a_minute(api, api_client):
 
     assert first is not None
     assert second == first
+
+
+def _database_gone_on(table: str):
+    """A connection execute wrapper: statements touching `table` fail as a restarting
+    PostgreSQL fails them (the connection is refused or lost)."""
+
+    def wrapper(execute, sql, params, many, context):
+        if table in sql:
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+@pytest.mark.parametrize("path", [EVENTS, f"{EVENTS}/batch"])
+def test_a_database_outage_is_a_503_to_retry_and_the_retry_is_stored_once(
+    path, api, refund_rule, django_capture_on_commit_callbacks
+):
+    body = event_body() if path == EVENTS else [event_body()]
+    key = {"HTTP_IDEMPOTENCY_KEY": "outage-1"}
+
+    with connection.execute_wrapper(_database_gone_on("returns_mail_message")):
+        refused = post_json(api, path, body, **key)
+
+    assert refused.status_code == 503
+    assert refused["Retry-After"] == "5"
+    assert refused.json()["error"]["code"] == "unavailable"
+    assert refused.json()["error"]["retry_after"] == 5
+    assert row_counts() == (0, 0)  # the event's insert was rolled back with the rest
+
+    with django_capture_on_commit_callbacks(execute=True):
+        retried = post_json(api, path, body, **key)
+        again = post_json(api, path, body, **key)
+    accepted = 202 if path == EVENTS else 200
+    assert (retried.status_code, again.status_code) == (accepted, accepted)
+    assert row_counts() == (1, 1)

@@ -59,8 +59,9 @@ def test_request_and_responses_are_described_with_the_error_format(schema):
     examples = [example["value"] for example in body["examples"].values()]
     assert [e["type"] for e in examples] == list(CATALOGUE)
     assert [e["data"] for e in examples] == [t.sample for t in CATALOGUE.values()]
-    assert set(post["responses"]) == {"202", "400", "401", "403", "409", "413", "415", "429"}
-    for status in ("400", "401", "403", "409", "413", "415", "429"):
+    errors = ("400", "401", "403", "409", "413", "415", "429", "503")
+    assert set(post["responses"]) == {"202", *errors}
+    for status in errors:
         content = post["responses"][status]["content"]["application/json"]
         assert content["schema"] == {"$ref": "#/components/schemas/Error"}
     error = schema["components"]["schemas"]["ErrorDetail"]
@@ -70,6 +71,7 @@ def test_request_and_responses_are_described_with_the_error_format(schema):
     }  # response headers are listed with their responses
     assert "Idempotent-Replay" in post["responses"]["202"]["headers"]
     assert "Retry-After" in post["responses"]["429"]["headers"]
+    assert "Retry-After" in post["responses"]["503"]["headers"]
 
 
 def test_the_event_request_names_its_fields_and_the_catalogue(schema):
