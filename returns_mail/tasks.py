@@ -30,6 +30,7 @@ def apply_events_to_customers(event_ids: list[int]) -> None:
 
 
 def sync_audiences() -> dict:
+    customers.customers_sweep()  # every minute: customers tasks that were lost, again first
     erasure.audience_erasures_sweep()  # every minute too: deletions due again
     return audience.audience_sync_pending().as_dict()
 

@@ -36,6 +36,9 @@ class ReturnEvent(models.Model):
     marketing_consent = models.BooleanField(default=False)
     data = models.JSONField(default=dict)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set once the event's customer record was brought up to date (services/customers.py); a
+    # task lost with its worker or broker leaves it False, and the sweep applies it again.
+    customer_applied = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -44,7 +47,15 @@ class ReturnEvent(models.Model):
                 fields=["client", "idempotency_key"], name="one_event_per_client_key"
             )
         ]
-        indexes = [models.Index(fields=["client", "return_id"])]
+        indexes = [
+            models.Index(fields=["client", "return_id"]),
+            # The sweep's question, kept as small as the backlog it finds.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(customer_applied=False),
+                name="event_customer_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.return_id}"

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 from config.queue import enqueue_on_commit
 from providers.models import ProviderAccount
@@ -60,6 +63,9 @@ COMPUTED_FIELDS = (
     "tags",
 )
 SYNC_TASK = "returns_mail.tasks.sync_audiences"
+CUSTOMERS_TASK = "returns_mail.tasks.apply_events_to_customers"
+SWEEP_EVENTS = 5_000  # per sweep (every minute)
+SWEEP_TASK_EVENTS = 500  # per re-queued task
 
 
 def customer_apply_event(*, event_id: int) -> Customer | None:
@@ -68,21 +74,44 @@ def customer_apply_event(*, event_id: int) -> Customer | None:
     event = ReturnEvent.objects.filter(pk=event_id).only("customer_email").first()
     if event is None:
         return None
-    return _customer_refresh(event.customer_email.strip().lower())
+    customer = _customer_refresh(event.customer_email.strip().lower())
+    ReturnEvent.objects.filter(pk=event_id).update(customer_applied=True)
+    return customer
 
 
 def customers_apply_events(*, event_ids: Sequence[int]) -> int:
     """The same for the customers of many events (a request's), each recomputed once however
-    many of the events are its. Returns how many customers were looked at."""
+    many of the events are its; then the events are marked applied. Returns how many customers
+    were looked at."""
+    ids = list(event_ids)
     emails = set(
-        ReturnEvent.objects.filter(pk__in=list(event_ids))
+        ReturnEvent.objects.filter(pk__in=ids)
         .exclude(customer_email__endswith=f"@{ERASED_DOMAIN}")  # erased: no customer again
         .annotate(email_lower=Lower("customer_email"))
         .values_list("email_lower", flat=True)
     )
     for email in sorted(emails):  # a fixed order: concurrent tasks lock customers alike
         _customer_refresh(email.strip())
+    ReturnEvent.objects.filter(pk__in=ids, customer_applied=False).update(customer_applied=True)
     return len(emails)
+
+
+def customers_sweep() -> int:
+    """Events whose customers task was lost (a worker killed, a broker that lost its queue, a
+    database outage during the task) are applied again; recomputing is harmless, so a task
+    that is merely late costs a second look. Returns how many events were re-queued."""
+    settled_before = timezone.now() - timedelta(seconds=settings.Q_RETRY)
+    ids = list(
+        ReturnEvent.objects.filter(customer_applied=False, received_at__lt=settled_before)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:SWEEP_EVENTS]
+    )
+    with transaction.atomic():
+        for start in range(0, len(ids), SWEEP_TASK_EVENTS):
+            enqueue_on_commit(CUSTOMERS_TASK, ids[start : start + SWEEP_TASK_EVENTS])
+    if ids:
+        logger.warning("customers of %s events were not applied in time: queued again", len(ids))
+    return len(ids)
 
 
 def _customer_refresh(email: str) -> Customer:

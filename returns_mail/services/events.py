@@ -27,6 +27,7 @@ from returns_mail.models import (
 )
 from returns_mail.services import config_cache
 from returns_mail.services.config_cache import cancelling_types, enabled_rules, switched_off_types
+from returns_mail.services.customers import CUSTOMERS_TASK
 from templates_lib.models import TemplateVersion
 from templates_lib.rendering import pick_locale
 
@@ -34,8 +35,7 @@ logger = logging.getLogger(__name__)
 
 SEND_TASK = "returns_mail.tasks.send_message"
 # Customers are kept current in the background: intake only queues the event ids, in the same
-# push as the sends (one task for all the events of a request).
-CUSTOMERS_TASK = "returns_mail.tasks.apply_events_to_customers"
+# push as the sends (one task for all the events of a request; CUSTOMERS_TASK).
 
 
 @dataclass(frozen=True)

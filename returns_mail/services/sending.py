@@ -237,7 +237,7 @@ def _requeue(message, *, at, error, account=None, position=None) -> Message:
 
 
 def status_when_sent() -> Case:
-    """"sent", or further where provider events that came before the send was recorded got."""
+    """ "sent", or further where provider events that came before the send was recorded got."""
     return Case(
         When(clicked_at__isnull=False, then=Value(MessageStatus.CLICKED)),
         When(opened_at__isnull=False, then=Value(MessageStatus.OPENED)),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -172,3 +172,30 @@ def test_a_batch_of_events_updates_each_customer_once(
 def test_an_unknown_event_id_is_harmless():
     assert customer_apply_event(event_id=987654) is None
     assert not Customer.objects.exists()
+
+
+def test_a_lost_customers_task_is_applied_again_by_the_sweep(
+    ingest, django_capture_on_commit_callbacks, settings
+):
+    settings.Q_RETRY = 90
+    # Intake committed, but the customers task never ran (its worker was killed with it).
+    lost = ingest("refund.processed", data=refund("89.80"), execute=False)
+    applied = ingest("return.received", return_id="RMA-2", customer_email="b@shop.example")
+    assert (lost.customer_applied, ReturnEvent.objects.get(pk=applied.pk).customer_applied) == (
+        False,
+        True,
+    )
+    assert not Customer.objects.filter(email=EMAIL).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert customers.customers_sweep() == 0  # within Q_RETRY: the task may still come
+    ReturnEvent.objects.filter(pk=lost.pk).update(
+        received_at=lost.received_at - timedelta(seconds=91)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert customers.customers_sweep() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert customers.customers_sweep() == 0  # applied: not again
+
+    assert Customer.objects.get(email=EMAIL).total_refunded == Decimal("89.80")
+    assert ReturnEvent.objects.get(pk=lost.pk).customer_applied is True
