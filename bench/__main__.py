@@ -16,6 +16,9 @@ BENCHMARKS = (
     "mailchimp_sync",
     "bulk",
     "peers",
+    "soak",
+    "db_restart",
+    "two_clusters",
 )
 
 
