@@ -21,6 +21,9 @@ def reconcile_message(message_id: int) -> str:
 
 
 def sweep_messages() -> int:
+    """Only the schedule runs it (every minute). Customers are swept here too, not in
+    sync_audiences: every changed customer rings that one."""
+    customers.customers_sweep()
     return messages.messages_sweep()
 
 
@@ -30,7 +33,6 @@ def apply_events_to_customers(event_ids: list[int]) -> None:
 
 
 def sync_audiences() -> dict:
-    customers.customers_sweep()  # every minute: customers tasks that were lost, again first
     erasure.audience_erasures_sweep()  # every minute too: deletions due again
     return audience.audience_sync_pending().as_dict()
 

@@ -199,3 +199,5 @@ def test_a_lost_customers_task_is_applied_again_by_the_sweep(
 
     assert Customer.objects.get(email=EMAIL).total_refunded == Decimal("89.80")
     assert ReturnEvent.objects.get(pk=lost.pk).customer_applied is True
+    # The original task arriving late (a backlog, not a loss) finds nothing left to do.
+    assert customers.customers_apply_events(event_ids=[lost.pk]) == 0
