@@ -26,9 +26,14 @@ def _broker() -> Broker:
     return broker
 
 
+def enqueue(func: str, *args, **kwargs) -> None:
+    """Queue ``func(*args)`` now: from an on-commit callback (the row is committed already)."""
+    async_task(func, *args, broker=_broker(), **kwargs)
+
+
 def enqueue_on_commit(func: str, *args, **kwargs) -> None:
     """Queue ``func(*args)`` (a dotted path; arguments are ids) after the current commit."""
-    transaction.on_commit(lambda: async_task(func, *args, broker=_broker(), **kwargs))
+    transaction.on_commit(lambda: enqueue(func, *args, **kwargs))
 
 
 def enqueue_each_on_commit(func: str, ids: Iterable) -> None:

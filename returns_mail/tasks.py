@@ -33,6 +33,7 @@ def apply_events_to_customers(event_ids: list[int]) -> None:
 
 
 def sync_audiences() -> dict:
+    audience.audience_sync_rung()  # first: a customer changed from now on rings again
     erasure.audience_erasures_sweep()  # every minute too: deletions due again
     return audience.audience_sync_pending().as_dict()
 

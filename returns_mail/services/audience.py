@@ -19,7 +19,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.queue import enqueue
 from providers.clients import client_for
 from providers.clients.mailchimp_marketing import MAX_CONNECTIONS_PER_KEY, MEMBERS_PER_CALL
 from providers.clients.mailchimp_marketing_types import AudienceMember as Member
@@ -64,6 +65,12 @@ SYNCED_FIELDS = (
 )
 LOCK_KEY = "returns_mail:audience-sync"
 LOCK_SECONDS = 15 * 60
+SYNC_TASK = "returns_mail.tasks.sync_audiences"
+# Set while a sync is queued and not started: a burst of changed customers rings once. The
+# sync clears it as it starts, so a change after that rings again; the timeout bounds the
+# wait where the cache is per process (no Redis).
+RING_KEY = "returns_mail:audience-sync-rung"
+RING_SECONDS = 5
 # Pages submitted ahead of the slowest one (bounds memory).
 AHEAD = 2 * MAX_CONNECTIONS_PER_KEY
 
@@ -80,6 +87,22 @@ class SyncReport:
 
     def as_dict(self) -> dict:
         return {k: getattr(self, k) for k in ("synced", "failed", "pages", "skipped")}
+
+
+def audience_sync_ring() -> None:
+    """Queue a sync of the pending customers unless one is queued already. Call on commit."""
+    try:
+        first = cache.add(RING_KEY, 1, RING_SECONDS)
+    except Exception:  # a cache outage: ring anyway (a duplicate sync is harmless)
+        first = True
+    if first:
+        enqueue(SYNC_TASK)
+
+
+def audience_sync_rung() -> None:
+    """The sync is starting: the next change rings again."""
+    with suppress(Exception):  # a cache outage: the key expires by itself
+        cache.delete(RING_KEY)
 
 
 def audience_sync_pending(*, account_id: int | None = None) -> SyncReport:

@@ -29,6 +29,7 @@ from returns_mail.models import (
     SuppressionScope,
 )
 from returns_mail.models.erasure import ERASED_DOMAIN
+from returns_mail.services.audience import audience_sync_ring
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,6 @@ COMPUTED_FIELDS = (
     "refund_currency",
     "tags",
 )
-SYNC_TASK = "returns_mail.tasks.sync_audiences"
 CUSTOMERS_TASK = "returns_mail.tasks.apply_events_to_customers"
 SWEEP_EVENTS = 5_000  # per sweep (every minute)
 SWEEP_TASK_EVENTS = 500  # per re-queued task
@@ -134,7 +134,7 @@ def _customer_refresh(email: str) -> Customer:
             setattr(customer, name, value)
         customer.audience_sync_pending = True
         customer.save(update_fields=[*changed, "audience_sync_pending", "updated_at"])
-        enqueue_on_commit(SYNC_TASK)
+        transaction.on_commit(audience_sync_ring)
     return customer
 
 

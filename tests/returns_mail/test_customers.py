@@ -201,3 +201,30 @@ def test_a_lost_customers_task_is_applied_again_by_the_sweep(
     assert ReturnEvent.objects.get(pk=lost.pk).customer_applied is True
     # The original task arriving late (a backlog, not a loss) finds nothing left to do.
     assert customers.customers_apply_events(event_ids=[lost.pk]) == 0
+
+
+def test_a_burst_of_changed_customers_rings_the_audience_sync_once(
+    returns_system, django_capture_on_commit_callbacks, monkeypatch
+):
+    from returns_mail.services import audience
+
+    queued = []
+    monkeypatch.setattr(audience, "enqueue", lambda func, *args: queued.append(func))
+    items = [
+        IngestItem(
+            event_input("return.received", return_id=f"RMA-{n}", customer_email=f"c{n}@x.example"),
+            f"burst-{n}",
+            request_digest({"n": n}),
+        )
+        for n in range(3)
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        events_ingest_batch(client=returns_system, items=items[:2])
+    assert Customer.objects.filter(audience_sync_pending=True).count() == 2
+    assert queued == ["returns_mail.tasks.sync_audiences"]  # two changes, one sync queued
+
+    audience.audience_sync_rung()  # the sync starts: a change from now on rings again
+    with django_capture_on_commit_callbacks(execute=True):
+        events_ingest_batch(client=returns_system, items=items[2:])
+    assert queued == ["returns_mail.tasks.sync_audiences"] * 2
