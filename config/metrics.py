@@ -38,6 +38,7 @@ from analytics.models import (
     WebhookDelivery,
     WebhookDeliveryStatus,
 )
+from analytics.selectors.uptime import sorted_quantile
 from providers.models import ProviderAccount
 from returns_mail.models import Attempt, Message, MessageStatus
 from returns_mail.models.campaigns import CampaignChunk, ChunkStatus
@@ -221,16 +222,6 @@ def webhook_families(accounts: Mapping[int, _Account], now: datetime) -> list[Fa
     return [lag, oldest]
 
 
-def _quantile(durations, count: int, q: float) -> float:
-    """The q-quantile of `count` sorted values, reading at most two of them (OFFSET in SQL)."""
-    position = q * (count - 1)
-    low = math.floor(position)
-    pair = list(durations[low : low + 2])
-    if len(pair) == 1 or position == low:
-        return pair[0]
-    return pair[0] + (position - low) * (pair[1] - pair[0])
-
-
 def latency_families(now: datetime) -> list[Family]:
     quantiles = Family(
         "provider_call_duration_ms",
@@ -252,7 +243,7 @@ def latency_families(now: datetime) -> list[Family]:
             durations = recent.filter(account__kind=kind)
         durations = durations.order_by("duration_ms").values_list("duration_ms", flat=True)
         for q in (0.5, 0.95):
-            quantiles.add(_quantile(durations, count, q), provider=kind, quantile=q)
+            quantiles.add(sorted_quantile(durations, count, q), provider=kind, quantile=q)
     return [quantiles, counts]
 
 

@@ -96,7 +96,7 @@ class CallLatency:
     count: int = 0
 
 
-def _percentile(durations: QuerySet, count: int, q: float) -> float | None:
+def sorted_quantile(durations: QuerySet, count: int, q: float) -> float | None:
     """The q-quantile of `count` sorted values, reading at most two of them (OFFSET in SQL)."""
     if not count:
         return None
@@ -119,8 +119,8 @@ def call_latency(
     count = attempts.count()
     durations = attempts.order_by("duration_ms").values_list("duration_ms", flat=True)
     return CallLatency(
-        p50=_percentile(durations, count, 0.5),
-        p95=_percentile(durations, count, 0.95),
+        p50=sorted_quantile(durations, count, 0.5),
+        p95=sorted_quantile(durations, count, 0.95),
         count=count,
     )
 
