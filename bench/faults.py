@@ -30,7 +30,6 @@ import os
 import queue
 import re
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -39,7 +38,7 @@ from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
-from bench.harness import MANAGE, PROJECT_DIR, Stack
+from bench.harness import MANAGE, Stack
 from bench.load import Poster, event_body, percentile, run_id
 
 CORRELATION_KEY = "rm_correlation_id"  # providers/clients/types.py
@@ -95,16 +94,6 @@ class FaultStack(Stack):
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
-    def child(self, *argv: str, timeout: float = 600) -> dict:
-        """Run `python *argv` in the stack's environment; its last line of output, as JSON."""
-        done = subprocess.run(  # noqa: S603 - our own command line
-            [sys.executable, *argv], cwd=PROJECT_DIR, env=self.env, capture_output=True,
-            text=True, timeout=timeout,
-        )  # fmt: skip
-        if done.returncode:
-            raise RuntimeError(f"{argv} failed ({done.returncode}):\n{done.stderr[-4000:]}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
     def sandbox_call(self, method: str, path: str, payload=None) -> dict | None:
         data = None if payload is None else json.dumps(payload).encode()
         request = urllib.request.Request(  # noqa: S310 - loopback
@@ -127,10 +116,6 @@ class FaultStack(Stack):
         path = self.tmp / f"{name}.log"
         text = path.read_text(errors="replace") if path.exists() else ""
         return dict(Counter(_log_gist(m[0]) for m in _EXCEPTION.finditer(text)))
-
-    def log_tail(self, name: str, chars: int = 3000) -> str:
-        path = self.tmp / f"{name}.log"
-        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
     def describe(self) -> dict:
         return {

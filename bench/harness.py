@@ -111,6 +111,20 @@ class Stack:
             text=True,
         ).stdout
 
+    def child(self, *argv: str, timeout: float = 1800) -> dict:
+        """Run `python *argv` in the stack's environment; its last line of output, as JSON."""
+        done = subprocess.run(  # noqa: S603 - our own command line
+            [sys.executable, *argv], cwd=PROJECT_DIR, env=self.env, capture_output=True,
+            text=True, timeout=timeout,
+        )  # fmt: skip
+        if done.returncode:
+            raise RuntimeError(f"{argv} failed ({done.returncode}):\n{done.stderr[-4000:]}")
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def log_tail(self, name: str, chars: int = 3000) -> str:
+        path = self.tmp / f"{name}.log"
+        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
+
     def _spawn(self, name: str, argv: list[str]) -> None:
         log = (self.tmp / f"{name}.log").open("w")
         self.processes[name] = subprocess.Popen(  # noqa: S603 - our own command line

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
 import urllib.request
 from pathlib import Path
 
-from bench.harness import PROJECT_DIR, Stack
+from bench.harness import Stack
 
 OFFER_HTML = (
     "<h1>Hello {{customer.first_name}}</h1><p>{{brand.name}} has 15% off for you.</p>"
@@ -67,16 +66,6 @@ class CampaignStack(Stack):
             ]  # fmt: skip
         super()._spawn(name, argv)
 
-    def child(self, *argv: str, timeout: float = 1800) -> dict:
-        """Run `python *argv` in the stack's environment; its last line of output, as JSON."""
-        done = subprocess.run(  # noqa: S603 - our own command line
-            [sys.executable, *argv], cwd=PROJECT_DIR, env=self.env, capture_output=True,
-            text=True, timeout=timeout,
-        )  # fmt: skip
-        if done.returncode:
-            raise RuntimeError(f"{argv} failed ({done.returncode}):\n{done.stderr[-4000:]}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
     def summary(self, after: int = 0) -> dict:
         url = f"{self.sandbox}/_sandbox/summary?after={after}"
         with urllib.request.urlopen(url, timeout=120) as response:  # noqa: S310 - loopback
@@ -98,10 +87,6 @@ class CampaignStack(Stack):
                 return count
             time.sleep(0.2)
         raise RuntimeError("the qcluster did not start its workers")
-
-    def log_tail(self, name: str, chars: int = 3000) -> str:
-        path = self.tmp / f"{name}.log"
-        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
 
 def _status_kb(pid: int, field: str) -> int:
