@@ -20,7 +20,6 @@ import pytest
 from analytics.models import Alert, HealthCheck
 from analytics.services.health import account_health_check
 from providers.clients import client_for
-from providers.clients.types import Address, OutgoingEmail
 from providers.exceptions import ProviderError
 from providers.models import ProviderAccount
 from providers.sandbox.core import Fault
@@ -30,6 +29,7 @@ from returns_mail.services.events import event_ingest, request_digest
 from templates_lib.models import Template
 from templates_lib.services.defaults import defaults_install
 from tests.conftest import TEST_KEYS, TEST_SMTP_PASSWORD
+from tests.providers.test_secrets_in_logs import attempt as main_call
 from tests.returns_mail.conftest import event_input
 
 pytestmark = pytest.mark.django_db
@@ -169,21 +169,6 @@ def _faults(esp_sandbox, secret: str, failure: str) -> None:
         esp_sandbox.faults.add(secret, fault)
 
 
-def _client_call(account: ProviderAccount):
-    client = client_for(account, timeout=TIMEOUT)
-    if account.kind == "mailchimp_marketing":
-        return client.member_upsert(email="ada@example.com", merge_fields={}, tags=[])
-    return client.send(
-        OutgoingEmail(
-            to=Address("ada@example.com"),
-            subject="s",
-            html="<p>h</p>",
-            text="t",
-            correlation_id="c",
-        )
-    )
-
-
 def _send_through_the_outbox(account: ProviderAccount, django_capture_on_commit_callbacks):
     """An event whose rule routes to `account`: the worker's send runs inline on commit."""
     defaults_install()
@@ -229,7 +214,7 @@ def test_no_secret_reaches_logs_errors_or_rows(
     # base64): either way nothing may leak.
     permanent, error = None, ""
     try:
-        _client_call(account)
+        main_call(client_for(account, timeout=TIMEOUT))
     except ProviderError as exc:
         permanent, error = exc.permanent, exception_text(exc)
     if error:
