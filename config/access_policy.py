@@ -143,9 +143,12 @@ READ_ONLY_RECORDS = (
     "axes_accesslog",
     "axes_accessfailurelog",
 )
-# Records the system writes that IT admins may delete but not add: the task queue's results
-# and queued tasks, and a lockout (deleting it unlocks the login).
-NO_ADD_RECORDS = ("django_q_success", "django_q_failure", "django_q_ormq", "axes_accessattempt")
+# Records the system writes that IT admins may delete but not add: failed tasks, and a lockout
+# (deleting it unlocks the login).
+NO_ADD_RECORDS = ("django_q_failure", "axes_accessattempt")
+# Rows that name code for the task cluster to run: only superusers write them (and a schedule
+# only with one of the project's task entry points); IT admins read them.
+CODE_RECORDS = ("django_q_schedule", "django_q_success", "django_q_ormq")
 
 # First match wins: specific names before patterns.
 URL_POLICIES: tuple[tuple[str, str], ...] = (
@@ -186,8 +189,11 @@ URL_POLICIES: tuple[tuple[str, str], ...] = (
     ("admin:auth_group_add", "admin-denied"),
     ("admin:auth_group_delete", "admin-denied"),
     # Records the system writes.
-    *((f"admin:{model}_add", "admin-denied") for model in READ_ONLY_RECORDS + NO_ADD_RECORDS),
-    *((f"admin:{model}_delete", "admin-denied") for model in READ_ONLY_RECORDS),
+    *(
+        (f"admin:{model}_add", "admin-denied")
+        for model in READ_ONLY_RECORDS + NO_ADD_RECORDS + CODE_RECORDS
+    ),
+    *((f"admin:{model}_delete", "admin-denied") for model in READ_ONLY_RECORDS + CODE_RECORDS),
     # Buttons that change something: POST only (a GET is 405 before any permission check).
     ("admin:providers_provideraccount_test_connection", "admin-post-only"),
     ("admin:templates_lib_template_publish", "admin-post-only"),

@@ -38,6 +38,10 @@ if DEBUG:
 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Ours, in dependency order: a lower app never imports a higher one. Their `tasks` modules hold
+# the only functions the task cluster may run (config/task_guard.py).
+PROJECT_APPS = ["providers", "templates_lib", "returns_mail", "analytics"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -50,11 +54,7 @@ INSTALLED_APPS = [
     "ckeditor",
     "axes",
     "csp",
-    # Ours, in dependency order: a lower app never imports a higher one.
-    "providers",
-    "templates_lib",
-    "returns_mail",
-    "analytics",
+    *PROJECT_APPS,
 ]
 
 MIDDLEWARE = [

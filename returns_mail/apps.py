@@ -15,5 +15,12 @@ class ReturnsMailConfig(AppConfig):
     verbose_name = "Returns mail"
 
     def ready(self):
+        from django_q.signals import pre_enqueue
+
+        from config.task_guard import refuse_unlisted_tasks
+
         post_migrate.connect(_sync_roles, dispatch_uid="returns_mail.roles_sync")
+        # Every task queued in any process (the cluster's scheduler too) runs one of our task
+        # entry points or nothing.
+        pre_enqueue.connect(refuse_unlisted_tasks, dispatch_uid="config.task_guard")
         from returns_mail.services import config_cache  # noqa: F401 - connects its signals

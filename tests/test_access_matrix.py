@@ -79,6 +79,28 @@ def test_every_url_has_a_policy(pattern):
     )
 
 
+def test_no_role_may_write_a_model_that_names_code_to_run(world, db):
+    """Writing a task-queue schedule or task (a `func` / `hook` dotted path, or a queued task's
+    payload) runs any function on the workers: superusers only, whatever the role."""
+    from django.test import RequestFactory
+
+    from returns_mail.roles import runs_code
+
+    code_models = [model for model in apps.get_models() if runs_code(model)]
+    labels = {model._meta.label_lower for model in code_models}
+    assert {"django_q.schedule", "django_q.task", "django_q.ormq"} <= labels
+    for role in ("user", "manager", "staff_manager", "it_admin"):
+        request = RequestFactory().get("/admin/")
+        request.user = world["users"][role]
+        for model in code_models:
+            meta = model._meta
+            for action in ("add", "change"):
+                assert not request.user.has_perm(f"{meta.app_label}.{action}_{meta.model_name}")
+            if model_admin := admin.site._registry.get(model):
+                assert not model_admin.has_add_permission(request), (role, meta.label)
+                assert not model_admin.has_change_permission(request), (role, meta.label)
+
+
 # --- the rows the URLs point at -----------------------------------------------------------
 
 

@@ -1,7 +1,7 @@
 """The admin of returns_mail, for IT admins: trigger rules without code (and a dry run of
 each), events and messages read-only with resend/cancel through services, the suppression
 list, API clients (tokens shown once), event types on/off, provider circuit alerts, campaigns,
-and staff logins without privilege escalation."""
+staff logins without privilege escalation, and the task queue (read-only but for superusers)."""
 
 from returns_mail.admin import (  # noqa: F401 - importing registers the model admins
     api_clients,
@@ -14,5 +14,6 @@ from returns_mail.admin import (  # noqa: F401 - importing registers the model a
     rules,
     segments,
     suppression,
+    task_queue,
     users,
 )

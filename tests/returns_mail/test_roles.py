@@ -44,3 +44,28 @@ def test_sync_is_idempotent_and_keeps_hand_granted_permissions():
 
     assert Group.objects.filter(name=MANAGERS).count() == 1
     assert codenames(MANAGERS) == {"analytics.view_dashboards", "auth.view_user"}
+
+
+def test_it_admins_read_the_task_queue_and_delete_failed_tasks_only():
+    granted = {p for p in codenames(IT_ADMINS) if p.startswith("django_q.")}
+
+    assert granted == {
+        "django_q.view_schedule",
+        "django_q.view_ormq",
+        "django_q.view_success",
+        "django_q.view_failure",
+        "django_q.delete_failure",
+    }
+
+
+def test_sync_takes_away_hand_granted_permissions_to_write_code_paths():
+    it_admins = Group.objects.get(name=IT_ADMINS)
+    it_admins.permissions.add(
+        *Permission.objects.filter(codename__in=["add_schedule", "change_task", "change_ormq"])
+    )
+
+    roles_sync()
+
+    assert not {"django_q.add_schedule", "django_q.change_task", "django_q.change_ormq"} & (
+        codenames(IT_ADMINS)
+    )
