@@ -37,11 +37,19 @@ SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"\bmd-[A-Za-z0-9_-]{10,}"),
     re.compile(r'(?P<keep>"(?:key|api_?key|apikey|password)"\s*:\s*")[^"]+', re.I),
     re.compile(r"(?P<keep>'(?:key|api_?key|apikey|password)'\s*:\s*')[^']+", re.I),
-    re.compile(r"(?P<keep>[?&\s](?:key|api_?key|apikey|password)=)[^\s&\"',]+", re.I),
+    re.compile(
+        r"(?P<keep>[?&\s](?:key|api_?key|apikey|password|(?:access_|api_|auth_)?token|secret)=)"
+        r"[^\s&\"',]+",
+        re.I,
+    ),
     # Credentials in an Authorization header (SendGrid: Bearer; Mailchimp Marketing: Basic).
     re.compile(r"(?P<keep>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.I),
     # SMTP credentials as smtplib sends them (base64 of the user name and password).
     re.compile(r"(?P<keep>\bAUTH\s+(?:PLAIN|LOGIN|XOAUTH2)\s+)[A-Za-z0-9+/=]{4,}", re.I),
+    # The Mailchimp audience webhook's secret is the last segment of its URL
+    # (/webhooks/mailchimp/<account id>/<secret>/), so every request line and "Forbidden: <path>"
+    # would carry it.
+    re.compile(r"(?P<keep>/webhooks/mailchimp/[^/\s]*/)[^/\s?#\"']+"),
     # Our own API tokens: rm_ and 43 URL-safe characters (rm_correlation_id is not one).
     re.compile(r"\brm_[A-Za-z0-9_-]{20,}"),
 )
@@ -194,6 +202,10 @@ def logging_config(level: str = "INFO", fmt: str = "text", *, q_level: str = "WA
         },
         "root": {"handlers": ["console"], "level": level},
         "loggers": {
+            # Django gives these two handlers of its own, unscrubbed (the dev server's request
+            # lines, "Forbidden: <path>" warnings): none here, so their records reach ours.
+            "django": {"handlers": [], "level": "INFO", "propagate": True},
+            "django.server": {"handlers": [], "level": "INFO", "propagate": True},
             "mail.log": {"level": "ERROR"},  # aiosmtpd (the sandbox's SMTP server) logs every line
             "axes": {"level": "WARNING"},  # lockouts and failed logins, not its start-up banner
             "django-q": {"level": q_level},
