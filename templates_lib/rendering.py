@@ -85,6 +85,15 @@ def render_version(
     return render_prepared(prepare(version, locale), template_context(version, context))
 
 
+def render_subject(
+    version: TemplateVersion, context: dict[str, Any], locale: str | None = None
+) -> str:
+    """The subject alone, as a provider's copy of the version renders it from `context` (the
+    template context, brand included)."""
+    locale = pick_locale(version.contents, locale, version.default_locale)
+    return handlebars.render(version.contents[locale]["subject"], context, escape=False)
+
+
 def provider_content(version: TemplateVersion, locale: str) -> TemplateContent:
     """What a provider stores for this version and locale: Handlebars it renders the same way.
 

@@ -81,6 +81,12 @@ class SmtpClient(ProviderClient):
             headers=headers,
         )
         message.attach_alternative(email.html, "text/html")
+        try:
+            # Written out before the relay is contacted: a header Django refuses (an address
+            # with a line break) fails for good, and nothing can have reached the relay.
+            message.message()
+        except ValueError as exc:  # BadHeaderError is one
+            raise self.error(f"the message cannot be written: {exc}", permanent=True) from exc
         backend = self._backend()
         self._open(backend)
         try:

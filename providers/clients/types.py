@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,11 +13,34 @@ from typing import Any
 CORRELATION_KEY = "rm_correlation_id"
 CORRELATION_HEADER = "X-Returns-Mail-Id"
 
+# Line breaks would end the header (SMTP refuses them, the HTTP APIs pass them on), other
+# control characters and tabs are refused or mangled along the way.
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+_SPACING = re.compile(f"[ {_CONTROLS}]+")
+
+
+def header_text(value: str) -> str:
+    """`value` fit for one header line: each run of line breaks, tabs, other control
+    characters and spaces is one space; the ends are trimmed."""
+    return _SPACING.sub(" ", value or "").strip()
+
+
+def fits_header(value: str) -> bool:
+    """Whether `value` can go into a header as it is (no line break or other control)."""
+    return not _CONTROL.search(value)
+
 
 @dataclass(frozen=True)
 class Address:
+    """An address with its display name, the name made fit for a header whatever its source
+    (a customer's name, an account's sender name)."""
+
     email: str
     name: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "name", header_text(self.name))
 
 
 @dataclass(frozen=True)
@@ -36,6 +60,13 @@ class OutgoingEmail:
     # `remote_template_id` with `template_data` (SendGrid dynamic template; Mandrill template).
     remote_template_id: str = ""
     template_data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        # Every provider gets header values on one line (names: see Address).
+        object.__setattr__(self, "subject", header_text(self.subject))
+        object.__setattr__(
+            self, "headers", {name: header_text(value) for name, value in self.headers.items()}
+        )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from providers.clients import client_for
-from providers.clients.types import Address, OutgoingEmail, SendResult
+from providers.clients.types import Address, OutgoingEmail, SendResult, fits_header
 from providers.exceptions import ProviderError
 from returns_mail.models import Attempt, Message, MessageStatus
 from returns_mail.services.routing import (
@@ -31,7 +31,7 @@ from returns_mail.services.routing import (
 from returns_mail.services.suppression import is_suppressed
 from returns_mail.signals import message_finished
 from templates_lib.models import SyncStatus, TemplateSync
-from templates_lib.rendering import render_version, template_context
+from templates_lib.rendering import render_subject, render_version, template_context
 
 logger = logging.getLogger(__name__)
 
@@ -127,18 +127,26 @@ def _outgoing(message: Message, account) -> OutgoingEmail:
             version=version,
             status=SyncStatus.CURRENT,
         ).first()
-        if sync is not None:
+        data = template_context(version, context)
+        if sync is None:
+            logger.info(
+                "message %s: no current copy of the template at %s; rendering here",
+                message.pk,
+                account,
+            )
+        elif not fits_header(render_subject(version, data, message.locale)):
+            # The provider would put a value's line break into the Subject header; here the
+            # subject is made one line like every other header.
+            logger.info("message %s: a value breaks the subject's line; rendering here", message.pk)
+        else:
             return OutgoingEmail(
                 subject="",
                 html="",
                 text="",
                 remote_template_id=sync.remote_id,
-                template_data=template_context(version, context),
+                template_data=data,
                 **base,
             )
-        logger.info(
-            "message %s: no current copy of the template at %s; rendering here", message.pk, account
-        )
     rendered = render_version(version, context, message.locale)
     return OutgoingEmail(subject=rendered.subject, html=rendered.html, text=rendered.text, **base)
 

@@ -107,6 +107,21 @@ def test_pasted_script_is_refused(client, make_template):
     assert TemplateVersion.objects.count() == 1
 
 
+def test_handler_behind_a_comment_lookalike_is_refused(client, make_template):
+    login(client, IT_ADMINS)
+    template = make_template()
+    html = '<p title="<!--">x</p><img src=x onerror=alert(1)><p title="-->">y</p>'
+
+    response = client.post(change_url(template), change_data(template, client, html=html))
+
+    assert response.context["adminform"].form.errors["html"] == [
+        "the onerror attribute on <img> is not allowed in email HTML."
+    ]
+    assert TemplateVersion.objects.count() == 1
+    template.refresh_from_db()
+    assert "onerror" not in template.html
+
+
 def test_translation_errors_are_shown_on_the_translation(client, make_template):
     login(client, IT_ADMINS)
     template = make_template()

@@ -70,3 +70,46 @@ def test_plain_text_keeps_tags_and_links():
     assert "{{#each items}}" in text
     assert "{{name}} x {{quantity}}" in text
     assert "<" not in text
+
+
+def test_handlebars_comments_are_dropped_before_the_html_tools_see_it():
+    """A comment renders to nothing: it is neither checked nor stored at providers, so no
+    unchecked HTML travels inside one."""
+    source = '<p>Hi{{!-- <img src=x onerror="alert(1)"> --}}</p>{{! <script>x</script> }}'
+
+    assert disallowed_html(source) == []
+    assert email_html(source) == "<p>Hi</p>"
+    assert html_to_text(source) == "Hi\n"
+
+
+def test_expressions_work_in_attributes_and_text_raw_ones_too():
+    source = (
+        '<table><tr><td><a href="{{label_url}}" title="{{{carrier}}}">{{#if carrier}}'
+        "{{{carrier}}}{{else}}{{tracking_number}}{{/if}}</a></td></tr></table>"
+    )
+
+    assert disallowed_html(source) == []
+    assert email_html(source) == (
+        '<table><tbody><tr><td><a href="{{label_url}}" title="{{{carrier}}}">{{#if carrier}}'
+        "{{{carrier}}}{{else}}{{tracking_number}}{{/if}}</a></td></tr></tbody></table>"
+    )
+
+
+def test_source_text_cannot_pose_as_a_tag_placeholder():
+    source = "<p>rmhb0x rmhb7x <!--rmhb:0--> {{name}}</p><!-- a note -->"
+
+    assert email_html(source) == "<p>rmhb0x rmhb7x  {{name}}</p>"
+    assert html_to_text(source) == "rmhb0x rmhb7x  {{name}}\n"
+
+
+def test_links_and_handlers_are_named_as_what_they_are():
+    problems = disallowed_html(
+        '<a href="{{scheme}}:x">a</a><table><tr><td {{#if wide}}nowrap{{/if}}>b</td></tr></table>'
+        "<link rel=stylesheet href=x.css><style>p {}</style>"
+    )
+
+    assert problems == [
+        'a "{{scheme}}:" link on <a>',
+        "the {{#if wide}}nowrap{{/if}} attribute on <td>",
+        "<link>",
+    ]

@@ -66,3 +66,49 @@ def test_layout_needs_exactly_one_body_and_brand_variables_only():
         "The layout must contain {{body}} exactly once (found 0)."
     ]
     assert 'Unknown variable "return_id"' in layout_errors(html="{{body}}{{return_id}}")[0]
+
+
+ONERROR_ON_IMG = ["the onerror attribute on <img> is not allowed in email HTML."]
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        # An attribute value that looks like a comment opening: a browser sees the <img>.
+        ('<p title="<!--">x</p><img src=x onerror=alert(1)><p title="-->">y</p>', ONERROR_ON_IMG),
+        # A Handlebars comment renders to nothing: what is left is a live handler.
+        ("<img src=x title='>' alt={{!-- --}}x onerror=alert(1)>", ONERROR_ON_IMG),
+        (
+            '<p {{!-- x="--}}onerror=alert(1)>x</p>',
+            ["the onerror attribute on <p> is not allowed in email HTML."],
+        ),
+        # "--!>" ends an HTML comment in browsers.
+        ("<!-- a --!><img src=x onerror=alert(1)> -->", ONERROR_ON_IMG),
+        ("<IMG SRC=x ONERROR=alert(1)>", ONERROR_ON_IMG),
+        ("<img src=x onerror=alert(1)//>", ONERROR_ON_IMG),
+        (
+            "<svg onload=alert(1)><circle r=1></circle></svg>",
+            [
+                "<svg> is not allowed in email HTML.",
+                "<circle> is not allowed in email HTML.",
+            ],
+        ),
+        (
+            '<a href="jav&#x61;script&colon;alert(1)">x</a><a href=" java&#9;script:alert(2)">y</a>',
+            ['a "javascript:" link on <a> is not allowed in email HTML.'],
+        ),
+        (
+            '<table><tr><td><a href="{{label_url}}" title="{{carrier}}">{{#if carrier}}'
+            "{{carrier}}{{/if}}</a></td></tr></table>{{!-- <script>x</script> --}}",
+            [],
+        ),
+    ],
+)
+def test_html_is_checked_as_a_browser_parses_it(html, expected):
+    assert errors(html=html, event_keys=["return.label_created"]).get("html", []) == expected
+
+
+def test_layout_html_is_checked_as_a_browser_parses_it():
+    html = '<div>{{body}}</div><p title="<!--">x</p><img src=x onerror=alert(1)><p title="-->">'
+
+    assert layout_errors(html=html) == ONERROR_ON_IMG
