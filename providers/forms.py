@@ -6,7 +6,12 @@ import ipaddress
 
 from django import forms
 
-from providers.models import ProviderAccount, ProviderKind, SmtpSecurity
+from providers.models import (
+    ProviderAccount,
+    ProviderKind,
+    SmtpSecurity,
+    smtp_endpoint,
+)
 from providers.webhooks.sendgrid import load_verification_key
 
 # Form field -> model secret field. The form never shows the stored value.
@@ -71,7 +76,9 @@ class ProviderAccountForm(forms.ModelForm):
         "webhook URL. Leave empty to keep the current value.",
     )
     new_smtp_password = _secret_input(
-        "SMTP password", "SendGrid relay: the API key. Leave empty to keep the current value."
+        "SMTP password",
+        "SendGrid relay: the API key. Leave empty to keep the current value; it must be entered "
+        "again when the host, port or security changes.",
     )
     smtp_preset = forms.ChoiceField(
         label="SMTP preset",
@@ -145,9 +152,18 @@ class ProviderAccountForm(forms.ModelForm):
                 "Unencrypted SMTP is allowed only to this machine (localhost); use STARTTLS "
                 "or implicit TLS for a remote relay.",
             )
-        if cleaned.get("smtp_username") and not (
-            cleaned.get("new_smtp_password") or self.instance.smtp_password
-        ):
+        if not cleaned.get("smtp_username") or cleaned.get("new_smtp_password"):
+            return
+        stored = self.instance.smtp_password
+        endpoint = smtp_endpoint(cleaned.get("smtp_security"), host, cleaned.get("smtp_port"))
+        if stored and endpoint != self.instance.smtp_password_endpoint:
+            # The stored password is never sent to another server: saving would clear it.
+            self.add_error(
+                "new_smtp_password",
+                "The host, port or security changed: enter the password again (the stored one "
+                "is never sent to another server).",
+            )
+        elif not stored:
             self.add_error("new_smtp_password", "A password is required with a username.")
 
     def secrets(self) -> dict[str, str]:
