@@ -11,6 +11,7 @@ from providers.models import (
     ProviderKind,
     SmtpSecurity,
     smtp_endpoint,
+    webhook_secret_problem,
 )
 from providers.webhooks.sendgrid import load_verification_key
 
@@ -73,7 +74,14 @@ class ProviderAccountForm(forms.ModelForm):
     new_webhook_secret = _secret_input(
         "webhook secret",
         "Mailchimp Transactional: the webhook key. Mailchimp Marketing: the secret in the "
-        "webhook URL. Leave empty to keep the current value.",
+        "webhook URL (at least 32 characters; better generated). Leave empty to keep the "
+        "current value.",
+    )
+    generate_webhook_secret = forms.BooleanField(
+        label="generate a new webhook URL secret",
+        required=False,
+        help_text="Mailchimp Marketing: 32 random bytes (done anyway for a new account with none "
+        "entered). The webhook URL with it is shown once, after saving: paste it into Mailchimp.",
     )
     new_smtp_password = _secret_input(
         "SMTP password",
@@ -124,6 +132,7 @@ class ProviderAccountForm(forms.ModelForm):
             self.add_error("new_api_key", "An API key is required for this kind of account.")
         if kind == ProviderKind.MAILCHIMP_MARKETING and not cleaned.get("audience_id"):
             self.add_error("audience_id", "Mailchimp Marketing accounts need an audience id.")
+        self._clean_webhook_secret(cleaned)
         if kind == ProviderKind.SMTP:
             self._clean_smtp(cleaned)
         return cleaned
@@ -139,6 +148,24 @@ class ProviderAccountForm(forms.ModelForm):
                     "the signed event webhook (base64, starting MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQ)."
                 ) from None
         return key
+
+    def _clean_webhook_secret(self, cleaned):
+        kind, entered = cleaned.get("kind"), cleaned.get("new_webhook_secret")
+        if kind != ProviderKind.MAILCHIMP_MARKETING:
+            if cleaned.get("generate_webhook_secret"):
+                self.add_error(
+                    "generate_webhook_secret",
+                    "Only Mailchimp Marketing accounts have a webhook URL secret to generate.",
+                )
+            return
+        if entered and cleaned.get("generate_webhook_secret"):
+            self.add_error("new_webhook_secret", "Enter a secret or generate one, not both.")
+        elif problem := webhook_secret_problem(kind, entered):
+            self.add_error("new_webhook_secret", problem)
+        elif not entered and (
+            self.instance.kind != kind or not self.instance.webhook_secret
+        ):  # a new Mailchimp Marketing account gets a strong secret without asking
+            cleaned["generate_webhook_secret"] = True
 
     def _clean_smtp(self, cleaned):
         host = cleaned.get("smtp_host")

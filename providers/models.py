@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -38,6 +39,29 @@ class SmtpSecurity(models.TextChoices):
 def smtp_endpoint(security: str, host: str, port: int | None) -> str:
     """Where an SMTP password goes: the security, host and port it is sent over and to."""
     return f"{security}://{(host or '').strip().lower()}:{port}"
+
+
+#: A Mailchimp Marketing webhook URL secret is the only thing that authenticates the posts to
+#: its URL, and it travels in the path: long enough not to be guessed, URL characters only.
+WEBHOOK_URL_SECRET_MIN_LENGTH = 32
+_URL_SECRET = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def webhook_secret_problem(kind: str, value: str) -> str:
+    """Why ``value`` may not be the webhook secret of a ``kind`` account ("" when it may)."""
+    if kind != ProviderKind.MAILCHIMP_MARKETING or not value:
+        return ""
+    if len(value) < WEBHOOK_URL_SECRET_MIN_LENGTH:
+        return (
+            f"A webhook URL secret needs at least {WEBHOOK_URL_SECRET_MIN_LENGTH} characters "
+            f"(this one has {len(value)}); generate one instead."
+        )
+    if not _URL_SECRET.fullmatch(value):
+        return (
+            "A webhook URL secret goes in the URL: use letters, digits and - _ . ~ only, "
+            "or generate one instead."
+        )
+    return ""
 
 
 class ProviderAccount(models.Model):
@@ -121,6 +145,7 @@ class ProviderAccount(models.Model):
         return f"{self.name} ({self.get_kind_display()})"
 
     def save(self, *args, **kwargs):
+        self._check_webhook_secret()
         bound = self._bind_smtp_password()
         if bound and kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], *bound}
@@ -145,7 +170,7 @@ class ProviderAccount(models.Model):
 
     # --- what was stored, and what a person entered ---------------------------------------------
     # Fields save() compares with the values read from the database.
-    _TRACKED = ("smtp_password",)
+    _TRACKED = ("kind", "webhook_secret", "smtp_password")
 
     @classmethod
     def from_db(cls, db, field_names, values):
@@ -177,6 +202,17 @@ class ProviderAccount(models.Model):
             return True
         stored = vars(self).get("_stored", {})
         return field in stored and getattr(self, field) != stored[field]
+
+    def _check_webhook_secret(self) -> None:
+        """A new Mailchimp Marketing URL secret must be a strong one (stored ones are reported
+        by the providers.W001 check instead: refusing every save would strand their accounts)."""
+        value = self.webhook_secret
+        if isinstance(value, UndecryptableSecret):
+            return
+        if not (self._is_entered("webhook_secret") or self._is_entered("kind")):
+            return
+        if problem := webhook_secret_problem(self.kind, value):
+            raise ValidationError({"webhook_secret": problem})
 
     def _bind_smtp_password(self) -> list[str]:
         """Tie the SMTP password to the endpoint it was entered for; clear it when the account

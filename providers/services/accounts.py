@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from secrets import token_urlsafe
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,7 +25,8 @@ def account_secrets_set(
 
     Saves the account; returns the names of the fields that changed. A value given counts as
     entered for the account's SMTP host, port and security even when it is the stored one; an
-    SMTP password not given is cleared if those changed (ProviderAccount.save)."""
+    SMTP password not given is cleared if those changed (ProviderAccount.save). A Mailchimp
+    Marketing webhook URL secret that is too short raises ValidationError, saving nothing."""
     changed, messages = [], {}
     for field, value in secrets.items():
         if field not in ProviderAccount.SECRET_FIELDS:
@@ -50,6 +52,11 @@ def account_secrets_set(
     if changed:
         logger.info("secrets %s of account %s changed", ", ".join(changed), account.pk)
     return changed
+
+
+def webhook_url_secret_new() -> str:
+    """A Mailchimp Marketing webhook URL secret: 32 random bytes, URL-safe (43 characters)."""
+    return token_urlsafe(32)
 
 
 def account_check_credentials(*, account_id: int) -> CredentialCheck:

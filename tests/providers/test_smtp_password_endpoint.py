@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.core.exceptions import ValidationError
 
 from providers.clients import client_for
 from providers.clients.types import Address, OutgoingEmail
@@ -142,3 +143,15 @@ def test_the_same_password_entered_again_through_the_service_follows_the_move(
     client_for(stored(account)).send(email())
     [record] = esp_sandbox.records("smtp")
     assert record["key"] == "...0001"
+
+
+def test_a_refused_save_changes_nothing(make_account):
+    account = make_account("smtp", webhook_secret="")
+    account.smtp_host = "relay.evil.example"
+    account.kind = "mailchimp_marketing"
+
+    with pytest.raises(ValidationError):
+        account_secrets_set(account=account, secrets={"webhook_secret": "too-short"})
+
+    row = stored(account)
+    assert (row.kind, row.smtp_host, row.smtp_password) == ("smtp", "127.0.0.1", TEST_SMTP_PASSWORD)
