@@ -67,6 +67,25 @@ def require_production_settings(debug: bool, **values: object) -> None:
         )
 
 
+def env_ports(name: str, default: list[int]) -> list[int]:
+    """A comma-separated list of TCP port numbers (``default`` when unset, none when empty); a
+    value that is not a port number stops the start with the variable named."""
+    if name not in env.ENVIRON:  # the environment, with the .env file's values added
+        return list(default)
+    raw = env.str(name, default="")
+    ports = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if not item.isdigit() or not 1 <= int(item) <= 65535:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated port numbers (1-65535); {item!r} is not one"
+            )
+        ports.append(int(item))
+    return ports
+
+
 def with_query_defaults(url: str, **defaults: str) -> str:
     """Add query parameters to ``url`` unless it already sets them."""
     parts = urlsplit(url)

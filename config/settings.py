@@ -12,6 +12,7 @@ from config.env import (
     data_dir,
     dev_secret,
     env,
+    env_ports,
     require_production_settings,
     with_query_defaults,
 )
@@ -250,6 +251,13 @@ ESP_SANDBOX_PORT = env.int("ESP_SANDBOX_PORT", default=8025)
 # 127.0.0.1 / localhost / ::1 over http or https when loopback is allowed (the ESP sandbox).
 PROVIDER_EXTRA_HOSTS = env.list("PROVIDER_EXTRA_HOSTS", default=[])
 PROVIDER_ALLOW_LOOPBACK = env.bool("PROVIDER_ALLOW_LOOPBACK", default=DEBUG)
+# Ports an SMTP account may use besides the submission ports 25, 465, 587 and 2525 (checked when
+# the account is saved and again at every connection; comma-separated). Default: the sandbox's
+# SMTP port (ESP_SANDBOX_PORT + 1) while loopback hosts are allowed, so the demo relay works;
+# none otherwise. Setting it, even empty, replaces that default.
+SMTP_EXTRA_PORTS = env_ports(
+    "SMTP_EXTRA_PORTS", default=[ESP_SANDBOX_PORT + 1] if PROVIDER_ALLOW_LOOPBACK else []
+)
 # CA bundle to trust for SMTP relays besides the system's (a private relay, the sandbox).
 SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
 # The public base of this site as the providers reach it (e.g. https://mail.example.com), for

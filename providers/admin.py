@@ -16,11 +16,12 @@ from config.admin_base import ReadOnlyInline, ViewOnlyAdmin
 from providers.exceptions import ProviderError
 from providers.fields import UndecryptableSecret
 from providers.forms import ProviderAccountForm, SendTestEmailForm
-from providers.models import ProviderAccount, ProviderKind, SecretChange
+from providers.models import ProviderAccount, ProviderKind, SecretChange, webhook_secret_problem
 from providers.services.accounts import (
     account_check_credentials,
     account_secrets_set,
     account_send_test,
+    webhook_url_secret_new,
 )
 from providers.webhooks.refusals import refusals_count
 
@@ -87,6 +88,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                     "webhook_verification_key",
                     "webhook_secret_status",
                     "new_webhook_secret",
+                    "generate_webhook_secret",
                 )
             },
         ),
@@ -137,7 +139,7 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         name, args = names[obj.kind]
         url = settings.WEBHOOK_BASE_URL.rstrip("/") + reverse(name, args=args)
         if obj.kind == ProviderKind.MAILCHIMP_MARKETING:
-            # The secret is never shown back: the admin who set it puts it in the URL.
+            # The secret is never shown back: the full URL is shown once, when it is generated.
             url = url.replace("/SECRET/", "/<webhook secret>/")
         hint = "" if settings.WEBHOOK_BASE_URL else " (after this site's public address; "
         hint += "" if settings.WEBHOOK_BASE_URL else "set WEBHOOK_BASE_URL to show it here)"
@@ -150,7 +152,12 @@ class ProviderAccountAdmin(admin.ModelAdmin):
 
     @admin.display(description="webhook secret")
     def webhook_secret_status(self, obj):
-        return secret_status(obj.webhook_secret)
+        status = secret_status(obj.webhook_secret)
+        if isinstance(obj.webhook_secret, UndecryptableSecret):
+            return status
+        if webhook_secret_problem(obj.kind, obj.webhook_secret):
+            status += " — too short for a webhook URL secret: generate a new one"
+        return status
 
     @admin.display(description="SMTP password")
     def smtp_password_status(self, obj):
@@ -165,7 +172,39 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         return f"{verdict} · {when} · {round(obj.last_check_latency_ms or 0)} ms"
 
     def save_model(self, request, obj, form, change):
-        account_secrets_set(account=obj, secrets=form.secrets(), actor=request.user)
+        secrets = form.secrets()
+        if form.cleaned_data.get("generate_webhook_secret"):
+            # In memory only, for the page answering this request (response_add/_change).
+            secrets["webhook_secret"] = obj._new_webhook_secret = webhook_url_secret_new()
+        account_secrets_set(account=obj, secrets=secrets, actor=request.user)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(obj, "_new_webhook_secret", None):
+            return self._webhook_url_page(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if getattr(obj, "_new_webhook_secret", None):
+            return self._webhook_url_page(request, obj)
+        return super().response_change(request, obj)
+
+    def _webhook_url_page(self, request, account):
+        """The Mailchimp webhook URL with its new secret: shown this once, never stored in a
+        message, a cookie or a cache."""
+        path = reverse("webhooks:mailchimp", args=[account.pk, account._new_webhook_secret])
+        base = settings.WEBHOOK_BASE_URL.rstrip("/")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Webhook URL of {account.name}",
+            "opts": self.model._meta,
+            "original": account,
+            "webhook_url": base + path if base else request.build_absolute_uri(path),
+        }
+        response = TemplateResponse(
+            request, "admin/providers/provideraccount/webhook_url.html", context
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
     # --- credential checks and test emails -------------------------------------------------
     @admin.action(description="Test connection", permissions=["change"])

@@ -6,7 +6,13 @@ import ipaddress
 
 from django import forms
 
-from providers.models import ProviderAccount, ProviderKind, SmtpSecurity
+from providers.models import (
+    ProviderAccount,
+    ProviderKind,
+    SmtpSecurity,
+    smtp_endpoint,
+    webhook_secret_problem,
+)
 from providers.webhooks.sendgrid import load_verification_key
 
 # Form field -> model secret field. The form never shows the stored value.
@@ -68,10 +74,19 @@ class ProviderAccountForm(forms.ModelForm):
     new_webhook_secret = _secret_input(
         "webhook secret",
         "Mailchimp Transactional: the webhook key. Mailchimp Marketing: the secret in the "
-        "webhook URL. Leave empty to keep the current value.",
+        "webhook URL (at least 32 characters; better generated). Leave empty to keep the "
+        "current value.",
+    )
+    generate_webhook_secret = forms.BooleanField(
+        label="generate a new webhook URL secret",
+        required=False,
+        help_text="Mailchimp Marketing: 32 random bytes (done anyway for a new account with none "
+        "entered). The webhook URL with it is shown once, after saving: paste it into Mailchimp.",
     )
     new_smtp_password = _secret_input(
-        "SMTP password", "SendGrid relay: the API key. Leave empty to keep the current value."
+        "SMTP password",
+        "SendGrid relay: the API key. Leave empty to keep the current value; it must be entered "
+        "again when the host, port or security changes.",
     )
     smtp_preset = forms.ChoiceField(
         label="SMTP preset",
@@ -117,6 +132,7 @@ class ProviderAccountForm(forms.ModelForm):
             self.add_error("new_api_key", "An API key is required for this kind of account.")
         if kind == ProviderKind.MAILCHIMP_MARKETING and not cleaned.get("audience_id"):
             self.add_error("audience_id", "Mailchimp Marketing accounts need an audience id.")
+        self._clean_webhook_secret(cleaned)
         if kind == ProviderKind.SMTP:
             self._clean_smtp(cleaned)
         return cleaned
@@ -133,6 +149,24 @@ class ProviderAccountForm(forms.ModelForm):
                 ) from None
         return key
 
+    def _clean_webhook_secret(self, cleaned):
+        kind, entered = cleaned.get("kind"), cleaned.get("new_webhook_secret")
+        if kind != ProviderKind.MAILCHIMP_MARKETING:
+            if cleaned.get("generate_webhook_secret"):
+                self.add_error(
+                    "generate_webhook_secret",
+                    "Only Mailchimp Marketing accounts have a webhook URL secret to generate.",
+                )
+            return
+        if entered and cleaned.get("generate_webhook_secret"):
+            self.add_error("new_webhook_secret", "Enter a secret or generate one, not both.")
+        elif problem := webhook_secret_problem(kind, entered):
+            self.add_error("new_webhook_secret", problem)
+        elif not entered and (
+            self.instance.kind != kind or not self.instance.webhook_secret
+        ):  # a new Mailchimp Marketing account gets a strong secret without asking
+            cleaned["generate_webhook_secret"] = True
+
     def _clean_smtp(self, cleaned):
         host = cleaned.get("smtp_host")
         if not host:
@@ -145,9 +179,18 @@ class ProviderAccountForm(forms.ModelForm):
                 "Unencrypted SMTP is allowed only to this machine (localhost); use STARTTLS "
                 "or implicit TLS for a remote relay.",
             )
-        if cleaned.get("smtp_username") and not (
-            cleaned.get("new_smtp_password") or self.instance.smtp_password
-        ):
+        if not cleaned.get("smtp_username") or cleaned.get("new_smtp_password"):
+            return
+        stored = self.instance.smtp_password
+        endpoint = smtp_endpoint(cleaned.get("smtp_security"), host, cleaned.get("smtp_port"))
+        if stored and endpoint != self.instance.smtp_password_endpoint:
+            # The stored password is never sent to another server: saving would clear it.
+            self.add_error(
+                "new_smtp_password",
+                "The host, port or security changed: enter the password again (the stored one "
+                "is never sent to another server).",
+            )
+        elif not stored:
             self.add_error("new_smtp_password", "A password is required with a username.")
 
     def secrets(self) -> dict[str, str]:

@@ -14,7 +14,9 @@ Anything else is refused: other hosts, IP literals (169.254.169.254, 10.0.0.1), 
 (``https://api.sendgrid.com@evil.example``), query strings and fragments. Host names compare
 case-insensitively; a trailing dot is refused rather than interpreted.
 
-The SMTP host is not checked here: an SMTP relay is the operator's own choice of server.
+The SMTP host is not checked here: an SMTP relay is the operator's own choice of server. Its
+port is (`smtp_port_problem`): one of SMTP_PORTS or ``settings.SMTP_EXTRA_PORTS``, when the
+account is saved and at every connection, so "Test connection" cannot probe other services.
 
 Redirects are never followed (providers/clients/no_redirects.py): a provider call answered
 with a 3xx fails permanently, so the credentials cannot be taken to another host that way.
@@ -34,6 +36,8 @@ ALLOWED_BASE_HOSTS: dict[str, tuple[str, ...]] = {
     "mailchimp_marketing": ("*.api.mailchimp.com",),
 }
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+#: SMTP relay ports: 25 (relay), 465 (implicit TLS), 587 (submission), 2525 (the relays' spare).
+SMTP_PORTS = (25, 465, 587, 2525)
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -87,3 +91,18 @@ def base_url_problem(kind: str, url: str) -> str:
     if own or any(_matches(host, pattern) for pattern in extra_hosts()):
         return ""
     return f"{refused}: the host must be one of: {allowed}."
+
+
+def smtp_ports_allowed() -> list[int]:
+    return sorted({*SMTP_PORTS, *settings.SMTP_EXTRA_PORTS})
+
+
+def smtp_port_problem(port: int | None) -> str:
+    """Why an SMTP account may not connect to ``port`` ("" when it may)."""
+    allowed = smtp_ports_allowed()
+    if port in allowed:
+        return ""
+    return (
+        f"Port {port} is not an allowed SMTP port; use one of "
+        f"{', '.join(map(str, allowed))} (SMTP_EXTRA_PORTS allows more)."
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -9,7 +12,9 @@ from django.db.models import Q
 
 from providers.exceptions import ProviderConfigurationError
 from providers.fields import SecretField, UndecryptableSecret
-from providers.hosts import base_url_problem
+from providers.hosts import base_url_problem, smtp_port_problem
+
+logger = logging.getLogger(__name__)
 
 
 class ProviderKind(models.TextChoices):
@@ -29,6 +34,34 @@ class SmtpSecurity(models.TextChoices):
     STARTTLS = "starttls", "STARTTLS"
     TLS = "tls", "Implicit TLS (SMTPS)"
     NONE = "none", "None (plain text; loopback only)"
+
+
+def smtp_endpoint(security: str, host: str, port: int | None) -> str:
+    """Where an SMTP password goes: the security, host and port it is sent over and to."""
+    return f"{security}://{(host or '').strip().lower()}:{port}"
+
+
+#: A Mailchimp Marketing webhook URL secret is the only thing that authenticates the posts to
+#: its URL, and it travels in the path: long enough not to be guessed, URL characters only.
+WEBHOOK_URL_SECRET_MIN_LENGTH = 32
+_URL_SECRET = re.compile(r"[A-Za-z0-9._~-]+")
+
+
+def webhook_secret_problem(kind: str, value: str) -> str:
+    """Why ``value`` may not be the webhook secret of a ``kind`` account ("" when it may)."""
+    if kind != ProviderKind.MAILCHIMP_MARKETING or not value:
+        return ""
+    if len(value) < WEBHOOK_URL_SECRET_MIN_LENGTH:
+        return (
+            f"A webhook URL secret needs at least {WEBHOOK_URL_SECRET_MIN_LENGTH} characters "
+            f"(this one has {len(value)}); generate one instead."
+        )
+    if not _URL_SECRET.fullmatch(value):
+        return (
+            "A webhook URL secret goes in the URL: use letters, digits and - _ . ~ only, "
+            "or generate one instead."
+        )
+    return ""
 
 
 class ProviderAccount(models.Model):
@@ -66,6 +99,10 @@ class ProviderAccount(models.Model):
         "in the webhook URL.",
     )
     smtp_password = SecretField("SMTP password", blank=True, default="")
+    # The smtp_endpoint() the password was entered for. Moving the account to another host,
+    # port or security without entering the password again clears it (save), and a row edited
+    # past save() still cannot hand it to the new server (secret()).
+    smtp_password_endpoint = models.CharField(max_length=300, blank=True, editable=False)
 
     webhook_verification_key = models.TextField(
         blank=True,
@@ -107,10 +144,96 @@ class ProviderAccount(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
 
+    def save(self, *args, **kwargs):
+        self._check_webhook_secret()
+        bound = self._bind_smtp_password()
+        if bound and kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], *bound}
+        super().save(*args, **kwargs)
+        vars(self).pop("_entered", None)
+        self._remember_stored(kwargs.get("update_fields"))
+
+    @property
+    def smtp_endpoint(self) -> str:
+        return smtp_endpoint(self.smtp_security, self.smtp_host, self.smtp_port)
+
     def clean(self):
         super().clean()
         if problem := base_url_problem(self.kind, self.api_base_url):
             raise ValidationError({"api_base_url": problem})
+        if (
+            self.kind == ProviderKind.SMTP
+            and self.smtp_port is not None
+            and (problem := smtp_port_problem(self.smtp_port))
+        ):
+            raise ValidationError({"smtp_port": problem})
+
+    # --- what was stored, and what a person entered ---------------------------------------------
+    # Fields save() compares with the values read from the database.
+    _TRACKED = ("kind", "webhook_secret", "smtp_password")
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._remember_stored()
+        return instance
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        self._remember_stored(fields)
+
+    def _remember_stored(self, fields=None) -> None:
+        stored = vars(self).setdefault("_stored", {})
+        for name in self._TRACKED if fields is None else set(fields) & set(self._TRACKED):
+            if name in vars(self):
+                stored[name] = vars(self)[name]
+
+    def secret_enter(self, field: str, value: str) -> None:
+        """Set a secret as entered by a person now, for the account's current SMTP host, port
+        and security (also when it is the stored value typed again)."""
+        if field not in self.SECRET_FIELDS:
+            raise ValueError(f"{field} is not a secret field")
+        setattr(self, field, value)
+        vars(self).setdefault("_entered", set()).add(field)
+
+    def _is_entered(self, field: str) -> bool:
+        """Whether ``field`` holds a value set since it was read (a new row's are all new)."""
+        if self._state.adding or field in vars(self).get("_entered", ()):
+            return True
+        stored = vars(self).get("_stored", {})
+        return field in stored and getattr(self, field) != stored[field]
+
+    def _check_webhook_secret(self) -> None:
+        """A new Mailchimp Marketing URL secret must be a strong one (stored ones are reported
+        by the providers.W001 check instead: refusing every save would strand their accounts)."""
+        value = self.webhook_secret
+        if isinstance(value, UndecryptableSecret):
+            return
+        if not (self._is_entered("webhook_secret") or self._is_entered("kind")):
+            return
+        if problem := webhook_secret_problem(self.kind, value):
+            raise ValidationError({"webhook_secret": problem})
+
+    def _bind_smtp_password(self) -> list[str]:
+        """Tie the SMTP password to the endpoint it was entered for; clear it when the account
+        moved to another one without it being entered again. Returns the fields changed."""
+        changed = []
+        if (
+            self.smtp_password
+            and not self._is_entered("smtp_password")
+            and self.smtp_password_endpoint != self.smtp_endpoint
+        ):
+            logger.info(
+                "SMTP password of account %s cleared: its host, port or security changed",
+                self.pk,
+            )
+            self.smtp_password = ""
+            changed.append("smtp_password")
+        endpoint = self.smtp_endpoint if self.smtp_password else ""
+        if self.smtp_password_endpoint != endpoint:
+            self.smtp_password_endpoint = endpoint
+            changed.append("smtp_password_endpoint")
+        return changed
 
     def secret(self, field: str) -> str:
         """The plaintext secret for a client. Refuses ciphertext and missing values."""
@@ -127,6 +250,12 @@ class ProviderAccount(models.Model):
         if not value:
             raise ProviderConfigurationError(
                 f"{field} is not set", provider=self.kind, account=self.name
+            )
+        if field == "smtp_password" and self.smtp_password_endpoint != self.smtp_endpoint:
+            raise ProviderConfigurationError(
+                "smtp_password was entered for another SMTP host, port or security; enter it again",
+                provider=self.kind,
+                account=self.name,
             )
         return value
 

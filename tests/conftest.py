@@ -85,9 +85,11 @@ def _esp_sandbox_server():
 
 
 @pytest.fixture
-def esp_sandbox(_esp_sandbox_server):
+def esp_sandbox(_esp_sandbox_server, settings):
     """The loopback ESP sandbox on a free port, empty at the start of every test (a request a
-    slow fault kept running is finished first, so it cannot land in the next test)."""
+    slow fault kept running is finished first, so it cannot land in the next test). Its SMTP
+    relay's port is allowed the way an operator allows one: through SMTP_EXTRA_PORTS."""
+    settings.SMTP_EXTRA_PORTS = [*settings.SMTP_EXTRA_PORTS, _esp_sandbox_server.smtp.port]
     _esp_sandbox_server.wait_idle()
     _esp_sandbox_server.reset()
     yield _esp_sandbox_server

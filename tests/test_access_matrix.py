@@ -150,7 +150,10 @@ def _make_world() -> dict:
         "mailchimp_transactional", "Mandrill", webhook_secret="mandrill-webhook-key"
     )
     mailchimp = factories.account(
-        "mailchimp_marketing", "Mailchimp", webhook_secret="url-secret-1", audience_id="aud1"
+        "mailchimp_marketing",
+        "Mailchimp",
+        webhook_secret="url-secret-0123456789-0123456789-01",
+        audience_id="aud1",
     )
     factories.account("smtp", "SMTP relay", smtp_host="127.0.0.1")
     w["accounts"] = {"sendgrid": sendgrid, "mandrill": mandrill, "mailchimp": mailchimp}

@@ -7,6 +7,7 @@ The correlation id travels in our own header and in the relays' own header conve
 from __future__ import annotations
 
 import json
+import logging
 import smtplib
 import socket
 import ssl
@@ -25,8 +26,11 @@ from providers.clients.types import (
     RecipientResult,
     SendResult,
 )
-from providers.exceptions import ProviderRequestError
+from providers.exceptions import ProviderConfigurationError, ProviderRequestError
+from providers.hosts import smtp_port_problem
 from providers.models import SmtpSecurity
+
+logger = logging.getLogger(__name__)
 
 
 class _Backend(EmailBackend):
@@ -42,6 +46,10 @@ class SmtpClient(ProviderClient):
 
     def _backend(self) -> _Backend:
         account = self.account
+        # Checked at every connection too: a row edited past the form still cannot reach a port
+        # that is not an SMTP relay's.
+        if problem := smtp_port_problem(account.smtp_port):
+            raise ProviderConfigurationError(problem, provider=self.kind, account=account.name)
         username = account.smtp_username
         return _Backend(
             host=account.smtp_host,
@@ -126,7 +134,19 @@ class SmtpClient(ProviderClient):
             backend.open()
         except (smtplib.SMTPException, OSError) as exc:
             backend.close()
-            raise self._error(exc, during_send=False) from exc
+            if not _no_smtp_server(exc):
+                raise self._error(exc, during_send=False) from exc
+            # Refused, timed out, closed, or not answering as SMTP: one message for all, so a
+            # connection test tells nobody which ports are closed, filtered or another service.
+            # The cause goes to the log for the operator.
+            where = f"{self.account.smtp_host}:{self.account.smtp_port}"
+            logger.warning(
+                "SMTP connection of account %s to %s failed: %s",
+                self.account.pk,
+                where,
+                self.scrub(f"{type(exc).__name__}: {exc}"),
+            )
+            raise self.error(f"could not reach an SMTP server at {where}", permanent=False) from exc
 
     def _error(self, exc: Exception, *, during_send: bool) -> ProviderRequestError:
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -154,3 +174,15 @@ class SmtpClient(ProviderClient):
             text = text.decode("utf-8", "replace")
         # SMTP's own classification: 4xx try again later, 5xx do not.
         return self.error(f"{what}: {code} {text}", code=str(code), permanent=code >= 500)
+
+
+def _no_smtp_server(exc: Exception) -> bool:
+    """Whether opening a connection failed before any SMTP server answered: a socket error, a
+    TLS handshake with something that does not speak TLS, a greeting that is not 220 (or no
+    SMTP reply at all), or the connection closed. An SMTP server's own refusals (AUTH, STARTTLS)
+    and an untrusted certificate are reported as such."""
+    if isinstance(exc, smtplib.SMTPConnectError | smtplib.SMTPServerDisconnected):
+        return True
+    if isinstance(exc, smtplib.SMTPException | ssl.SSLCertVerificationError):
+        return False
+    return isinstance(exc, OSError)

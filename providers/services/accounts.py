@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from secrets import token_urlsafe
 
 from django.db import transaction
 from django.utils import timezone
@@ -22,24 +23,40 @@ def account_secrets_set(
 ) -> list[str]:
     """Replace the given secrets (empty values are ignored: replace-only) and record each change.
 
-    Saves the account; returns the names of the fields that changed."""
-    changed = []
+    Saves the account; returns the names of the fields that changed. A value given counts as
+    entered for the account's SMTP host, port and security even when it is the stored one; an
+    SMTP password not given is cleared if those changed (ProviderAccount.save). A Mailchimp
+    Marketing webhook URL secret that is too short raises ValidationError, saving nothing."""
+    changed, messages = [], {}
     for field, value in secrets.items():
         if field not in ProviderAccount.SECRET_FIELDS:
             raise ValueError(f"{field} is not a secret field")
-        if value and value != getattr(account, field):
-            setattr(account, field, value)
-            changed.append(field)
+        if value:
+            if value != getattr(account, field):
+                changed.append(field)
+                messages[field] = f"{field} changed"
+            account.secret_enter(field, value)
+    had_smtp_password = bool(account.smtp_password)
     with transaction.atomic():
         account.save()
+        if had_smtp_password and not account.smtp_password:
+            changed.append("smtp_password")
+            messages["smtp_password"] = (
+                "smtp_password cleared: the SMTP host, port or security changed"  # noqa: S105
+            )
         SecretChange.objects.bulk_create(
             SecretChange(account=account, field=field, changed_by=actor) for field in changed
         )
         for field in changed:  # the audit trail too: the field's name, never its value
-            audit_record(actor=actor, obj=account, action="change", message=f"{field} changed")
+            audit_record(actor=actor, obj=account, action="change", message=messages[field])
     if changed:
-        logger.info("secrets %s of account %s replaced", ", ".join(changed), account.pk)
+        logger.info("secrets %s of account %s changed", ", ".join(changed), account.pk)
     return changed
+
+
+def webhook_url_secret_new() -> str:
+    """A Mailchimp Marketing webhook URL secret: 32 random bytes, URL-safe (43 characters)."""
+    return token_urlsafe(32)
 
 
 def account_check_credentials(*, account_id: int) -> CredentialCheck:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.db import DatabaseError, transaction
 
-from providers.models import ProviderAccount
+from providers.fields import UndecryptableSecret
+from providers.models import ProviderAccount, ProviderKind, webhook_secret_problem
 
 
 def secrets_undecryptable() -> dict[str, list[str]]:
@@ -15,6 +16,18 @@ def secrets_undecryptable() -> dict[str, list[str]]:
         if fields:
             broken[account.name] = fields
     return broken
+
+
+def webhook_url_secrets_weak() -> list[str]:
+    """Names of the Mailchimp Marketing accounts whose stored webhook URL secret is too short or
+    not URL-safe (set before that was refused)."""
+    accounts = ProviderAccount.objects.filter(kind=ProviderKind.MAILCHIMP_MARKETING)
+    return [
+        account.name
+        for account in accounts.only("name", "kind", "webhook_secret")
+        if not isinstance(account.webhook_secret, UndecryptableSecret)
+        and webhook_secret_problem(account.kind, account.webhook_secret)
+    ]
 
 
 class UndecryptableSecretsError(Exception):

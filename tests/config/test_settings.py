@@ -145,3 +145,21 @@ def test_task_timeout_not_below_retry_is_refused(manage, child_env):
 
     assert proc.returncode != 0
     assert "Q_RETRY (100) must be greater than Q_TIMEOUT (120)" in proc.stderr
+
+
+def test_smtp_extra_ports_default_to_the_sandbox_only_where_loopback_is_allowed(child_env):
+    def ports(**env: str):
+        return settings_of(child_env(**env), "SMTP_EXTRA_PORTS")["SMTP_EXTRA_PORTS"]
+
+    assert ports(**PRODUCTION) == []
+    assert ports(DEBUG="true", ESP_SANDBOX_PORT="9025") == [9026]  # the demo's SMTP relay
+    assert ports(**PRODUCTION, SMTP_EXTRA_PORTS=" 2526, 10025 ") == [2526, 10025]
+    assert ports(DEBUG="true", SMTP_EXTRA_PORTS="") == []  # set, even empty: no default
+
+
+@pytest.mark.parametrize("value", ["2526,redis", "0", "70000", "-25"])
+def test_a_smtp_extra_port_that_is_no_port_is_refused(manage, child_env, value):
+    proc = manage("check", env=child_env(DEBUG="true", SMTP_EXTRA_PORTS=value))
+
+    assert proc.returncode != 0
+    assert "SMTP_EXTRA_PORTS must be comma-separated port numbers" in proc.stderr

@@ -161,6 +161,16 @@ def test_empty_secret_input_keeps_the_secret_and_replacing_is_audited(
             "new_smtp_password",
             "password is required",
         ),
+        (
+            {
+                "kind": "smtp",
+                "smtp_host": "cache.internal.example",
+                "smtp_port": "6379",
+                "new_smtp_password": "pw-000000000001",
+            },
+            "smtp_port",
+            "Port 6379 is not an allowed SMTP port; use one of 25, 465, 587, 2525",
+        ),
     ],
 )
 def test_bad_input_is_a_form_error_and_saves_nothing(client, it_admin, overrides, field, message):
@@ -191,6 +201,89 @@ def test_smtp_preset_fills_the_relay_settings(client, it_admin):
         "starttls",
         "apikey",
     )
+
+
+def test_smtp_extra_ports_allows_another_port(client, it_admin, settings):
+    settings.SMTP_EXTRA_PORTS = [2526]
+
+    response = post_form(
+        client,
+        ADD_URL,
+        kind="smtp",
+        smtp_host="relay.example.com",
+        smtp_port="2526",
+        smtp_username="relay",
+        new_smtp_password="pw-000000000001",
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert ProviderAccount.objects.get().smtp_port == 2526
+
+
+def change_smtp(client, account, **overrides):
+    """Post the change form of an SMTP account as it is, with `overrides`."""
+    url = reverse("admin:providers_provideraccount_change", args=[account.pk])
+    current = {
+        "name": account.name,
+        "kind": "smtp",
+        "from_email": account.from_email,
+        "smtp_host": account.smtp_host,
+        "smtp_port": str(account.smtp_port),
+        "smtp_security": account.smtp_security,
+        "smtp_username": account.smtp_username,
+    }
+    return post_form(client, url, **{**current, **overrides})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"smtp_host": "relay.evil.example", "smtp_security": "starttls"},
+        {"smtp_port": "2525"},
+        {"smtp_security": "tls"},
+        {"smtp_preset": "sendgrid"},
+    ],
+    ids=["host", "port", "security", "preset"],
+)
+def test_moving_an_smtp_account_needs_its_password_again(client, it_admin, make_account, change):
+    account = make_account("smtp")
+
+    response = change_smtp(client, account, **change)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "enter the password again" in " ".join(errors["new_smtp_password"])
+    row = ProviderAccount.objects.get(pk=account.pk)
+    assert (row.smtp_host, row.smtp_port, row.smtp_security, row.smtp_password) == (
+        "127.0.0.1",
+        account.smtp_port,
+        "none",
+        TEST_SMTP_PASSWORD,
+    )
+    assert not SecretChange.objects.exists()
+
+
+def test_moving_it_with_the_password_sends_that_one_to_the_new_server(
+    client, it_admin, make_account, esp_sandbox, settings
+):
+    from providers.sandbox.smtp import SmtpSandbox
+
+    account = make_account("smtp")
+    other = SmtpSandbox(esp_sandbox).start()
+    settings.SMTP_EXTRA_PORTS = [*settings.SMTP_EXTRA_PORTS, other.port]
+    try:
+        response = change_smtp(
+            client, account, smtp_port=str(other.port), new_smtp_password="SG.moved-relay-0002"
+        )
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        send_test = reverse("admin:providers_provideraccount_send_test", args=[account.pk])
+        client.post(send_test, {"to": "it-desk@shop.example"})
+    finally:
+        other.stop()
+
+    [record] = esp_sandbox.records("smtp")
+    assert record["key"] == "...0002"
+    assert list(SecretChange.objects.values_list("field", flat=True)) == ["smtp_password"]
 
 
 def test_managers_cannot_open_provider_accounts(client):

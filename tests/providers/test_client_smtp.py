@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import threading
 
 import pytest
 
 from providers.clients import client_for
 from providers.clients.types import Address, OutgoingEmail
-from providers.exceptions import ProviderError
+from providers.exceptions import ProviderConfigurationError, ProviderError
+from providers.models import ProviderAccount
 from providers.sandbox.smtp import SmtpSandbox
 from tests.conftest import TEST_SMTP_PASSWORD
 from tests.providers.tls import make_server_certificate
@@ -43,6 +45,7 @@ def tls_relay(esp_sandbox, tmp_path, settings):
     def start(*, implicit_tls: bool) -> SmtpSandbox:
         relay = SmtpSandbox(esp_sandbox, tls_context=context, implicit_tls=implicit_tls).start()
         relays.append(relay)
+        settings.SMTP_EXTRA_PORTS = [*settings.SMTP_EXTRA_PORTS, relay.port]
         return relay
 
     yield start
@@ -119,10 +122,11 @@ def test_rejected_login_is_permanent_and_never_shows_the_password(make_account, 
     assert esp_sandbox.records("smtp") == []
 
 
-def test_unreachable_relay_is_transient_and_not_ambiguous(make_account):
+def test_unreachable_relay_is_transient_and_not_ambiguous(make_account, settings):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
+    settings.SMTP_EXTRA_PORTS = [closed_port]
     account = make_account("smtp", smtp_port=closed_port)
 
     with pytest.raises(ProviderError) as caught:
@@ -130,6 +134,104 @@ def test_unreachable_relay_is_transient_and_not_ambiguous(make_account):
 
     assert caught.value.transient
     assert not caught.value.ambiguous
+
+
+@pytest.fixture
+def not_smtp(settings):
+    """Factory: a loopback port with something on it that is no SMTP relay (its port allowed
+    through SMTP_EXTRA_PORTS): `silent` accepts and says nothing (as a filtered port, the client
+    times out), `banner` greets like another service, `close` hangs up at once."""
+    stop, threads = threading.Event(), []
+
+    def serve(listener: socket.socket, behaviour: str) -> None:
+        held = []
+        with listener:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                if behaviour == "close":
+                    conn.close()
+                    continue
+                if behaviour == "banner":
+                    conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+                held.append(conn)
+        for conn in held:
+            conn.close()
+
+    def start(behaviour: str) -> int:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.1)
+        thread = threading.Thread(target=serve, args=(listener, behaviour), daemon=True)
+        thread.start()
+        threads.append(thread)
+        port = listener.getsockname()[1]
+        settings.SMTP_EXTRA_PORTS = [*settings.SMTP_EXTRA_PORTS, port]
+        return port
+
+    yield start
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=5)
+
+
+def _closed_port(settings) -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.SMTP_EXTRA_PORTS = [*settings.SMTP_EXTRA_PORTS, port]
+    return port
+
+
+@pytest.mark.parametrize("what", ["closed", "silent", "banner", "close", "tls-to-plain-smtp"])
+def test_nothing_tells_a_closed_port_from_a_filtered_one_or_another_service(
+    make_account, esp_sandbox, not_smtp, settings, what
+):
+    if what == "closed":
+        fields = {"smtp_port": _closed_port(settings)}
+    elif what == "tls-to-plain-smtp":  # a TLS handshake with a server that does not speak TLS
+        fields = {"smtp_security": "tls"}
+    else:
+        fields = {"smtp_port": not_smtp(what)}
+    account = make_account("smtp", **fields)
+
+    check = client_for(account, timeout=0.5).check_credentials()
+    with pytest.raises(ProviderError) as caught:
+        client_for(account, timeout=0.5).send(email())
+
+    where = f"127.0.0.1:{account.smtp_port}"
+    expected = f"smtp account '{account.name}': could not reach an SMTP server at {where}"
+    assert not check.ok
+    assert check.detail == f"{expected} (transient)"
+    assert str(caught.value) == f"{expected} (transient)"
+    assert caught.value.transient
+    assert not caught.value.ambiguous
+    assert esp_sandbox.records("smtp") == []
+
+
+def test_a_port_no_relay_uses_is_refused_without_connecting(make_account, esp_sandbox):
+    with socket.socket() as listener:  # say, a cache or a database on the same network
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        account = make_account("smtp")
+        ProviderAccount.objects.filter(pk=account.pk).update(smtp_port=port)  # past the form
+        account.refresh_from_db()
+
+        check = client_for(account).check_credentials()
+        with pytest.raises(ProviderConfigurationError) as caught:
+            client_for(account).send(email())
+
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nobody connected
+    assert not check.ok
+    assert f"Port {port} is not an allowed SMTP port" in check.detail
+    assert "25, 465, 587, 2525" in check.detail
+    assert caught.value.permanent
 
 
 def test_temporary_refusal_is_transient(make_account, esp_sandbox):

@@ -45,7 +45,7 @@ TRANSPORT_LOGGERS = {
     "mailchimp_transactional": "urllib3.connectionpool",
     "smtp": "mail.log",
 }
-WEBHOOK_SECRET = "whsec-matrix-never-logged-9931"
+WEBHOOK_SECRET = "whsec-matrix-never-logged-000000009931"
 REVOKED = {
     "sendgrid": "SG.revokedkeyid.revoked-secret-matrix-4711",
     "mailchimp_marketing": "fedcba9876543210fedcbrevoked4711-us6",
