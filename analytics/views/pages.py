@@ -235,7 +235,12 @@ def _outcome_metrics(columns: list[Counts]) -> list[Metric]:
 
     return [
         metric("sent", "Sent", lambda c: c.sent, "accepted by the provider"),
-        metric("delivered", "Delivered", lambda c: c.delivered, "reported delivered"),
+        metric(
+            "delivered",
+            "Delivered",
+            lambda c: c.delivered,
+            "reported delivered (Mandrill: sent minus bounced and dropped)",
+        ),
         metric("pending", "Pending", lambda c: c.pending, "no outcome reported yet"),
         metric(
             "bounced",
