@@ -6,7 +6,13 @@ from datetime import timedelta
 
 from django import forms
 
-from analytics.selectors.filters import DEFAULT_DAYS, MetricFilters, day_range, today
+from analytics.selectors.filters import (
+    DEFAULT_DAYS,
+    MAIL_CHOICES,
+    MetricFilters,
+    day_range,
+    today,
+)
 from analytics.selectors.metrics import BREAKDOWNS
 from providers.models import ProviderAccount, ProviderKind
 
@@ -42,6 +48,10 @@ class FilterForm(forms.Form):
     )
     template = forms.ModelChoiceField(
         label="Template", required=False, empty_label="All templates", queryset=None
+    )
+    # Chosen with the links above the filters (the form keeps it when applied).
+    mail = forms.ChoiceField(
+        label="Mail", required=False, choices=MAIL_CHOICES.items(), widget=forms.HiddenInput
     )
 
     def __init__(self, *args, **kwargs):
@@ -82,6 +92,7 @@ class FilterForm(forms.Form):
             event_type=data["event_type"] or "",
             rule_id=data["rule"].pk if data["rule"] else None,
             template_id=data["template"].pk if data["template"] else None,
+            mail=data["mail"] or "",
         )
 
 

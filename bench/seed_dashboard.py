@@ -5,7 +5,8 @@ Two accounts (SendGrid, Mailchimp Transactional) send messages over the last 30 
 every catalogue event type until EVENTS delivery events are stored (about 2.2 a message:
 queued or sent, delivered, opened, clicked, some bounces); each message gets one attempt, and
 the hourly/daily rollups and latency bins those events would have produced are stored, with a
-credential check per account per minute.
+credential check per account per minute. Two promotional campaigns (SendGrid, and Mailchimp
+Marketing, which reports nothing per email) add their rollups, one recipient per 40 events.
 Prints {"session": <a logged-in manager's session key>} as JSON."""
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def main() -> None:
                     outcome="sent",
                 )
             )
-            dims = (account.pk, event_type, message.rule_id, message.rule.template_id)
+            dims = (account.pk, event_type, message.rule_id, message.rule.template_id, 0)
             keys = [
                 ("hour", hour_of(sent_at), *dims),
                 ("day", day_of(sent_at), *dims),
@@ -155,16 +156,17 @@ def main() -> None:
                 counters[key]["opened"] += "opened" in kinds
                 counters[key]["clicked"] += "clicked" in kinds
                 if not mandrill and outcome == "delivered":
-                    bins[(key[0], key[1], account.pk, event_type, "lead", latency_bin(7))] += 1
+                    bins[(key[0], key[1], account.pk, event_type, 0, "lead", latency_bin(7))] += 1
                 if "opened" in kinds:
                     opened = next(a for k, _, a in steps if k == "opened")
                     index = latency_bin(opened - (0 if mandrill else 5))
-                    bins[(key[0], key[1], account.pk, event_type, "response", index)] += 1
+                    bins[(key[0], key[1], account.pk, event_type, 0, "response", index)] += 1
         Attempt.objects.bulk_create(attempts)
         delivery_events = delivery_events[: target_events - stored_events]
         DeliveryEvent.objects.bulk_create(delivery_events, batch_size=5_000)
         stored_events += len(delivery_events)
         start += size
+    _campaigns(counters, bins, now, target_events // 40, rng)
     Rollup.objects.bulk_create(
         [
             Rollup(**dict(zip(Rollup.DIMENSIONS, key, strict=True)), **counts)
@@ -215,6 +217,60 @@ def main() -> None:
             }
         )
     )
+
+
+def _campaigns(counters, bins, now, recipients: int, rng) -> None:
+    """A SendGrid and a Mailchimp Marketing campaign of `recipients` each, counted into
+    `counters` and `bins` as the webhooks would have: most SendGrid mail delivered, some
+    bounced, dropped or pending; nothing reported by Mailchimp Marketing."""
+    from analytics.services.rollups import day_of, hour_of, latency_bin
+    from providers.models import ProviderAccount
+    from returns_mail.models import Campaign
+    from returns_mail.services.segments import segment_create
+    from templates_lib.models import Template
+
+    segment = segment_create(name="bench everyone", conditions=[])
+    template = Template.objects.order_by("pk").first()
+    for kind, days_ago in (("sendgrid", 3), ("mailchimp_marketing", 10)):
+        account = ProviderAccount.objects.filter(kind=kind).first() or (
+            ProviderAccount.objects.create(
+                name=f"Bench {kind}", kind=kind, from_email="returns@bench.example", api_key="k"
+            )
+        )
+        started = now - timedelta(days=days_ago)
+        campaign = Campaign.objects.create(
+            name=f"Bench {kind} campaign",
+            segment=segment,
+            template=template,
+            account=account,
+            status="finished",
+            total=recipients,
+            started_at=started,
+            finished_at=started,
+        )
+        for n in range(recipients):
+            sent_at = started + timedelta(seconds=n % 3_600)
+            keys = [
+                (period, bucket, account.pk, "", 0, template.pk, campaign.pk)
+                for period, bucket in (("hour", hour_of(sent_at)), ("day", day_of(sent_at)))
+            ]
+            outcome = None
+            if kind == "sendgrid":
+                draw = rng.random()
+                outcome = (
+                    "bounced_hard" if draw < 0.02 else "rejected" if draw < 0.03 else "delivered"
+                )
+                if draw > 0.99:
+                    outcome = None  # still pending
+            opened = outcome == "delivered" and rng.random() < 0.3
+            for key in keys:
+                counters[key]["sent"] += 1
+                if outcome:
+                    counters[key][outcome] += 1
+                if opened:
+                    counters[key]["opened"] += 1
+                    index = latency_bin(rng.expovariate(1 / 7_200))
+                    bins[(key[0], key[1], account.pk, "", campaign.pk, "response", index)] += 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@ read a few thousand rows instead of millions of events.
 
 A message's outcomes count in the hour (and day) it was sent: the cohort of that hour. So
 "delivered / (sent - still pending)" is read from one row: pending is what has no outcome yet.
-Dimensions are plain ids (0: none) so the unique key has no NULLs, which never collide."""
+Dimensions are plain ids (0: none) so the unique key has no NULLs, which never collide.
+
+Transactional mail (outbox messages) has campaign_id 0; promotional mail (campaign recipients)
+carries its campaign, no return event type and no rule."""
 
 from __future__ import annotations
 
@@ -40,6 +43,7 @@ class Rollup(models.Model):
     event_type = models.CharField(max_length=64, blank=True)
     rule_id = models.BigIntegerField(default=0)
     template_id = models.BigIntegerField(default=0)
+    campaign_id = models.BigIntegerField(default=0, help_text="0: transactional mail.")
 
     sent = models.PositiveIntegerField(default=0, help_text="Handed to the provider.")
     failed = models.PositiveIntegerField(default=0, help_text="Refused at send time.")
@@ -66,16 +70,36 @@ class Rollup(models.Model):
         "complained",
         "unsubscribed",
     )
-    DIMENSIONS = ("period", "bucket", "account_id", "event_type", "rule_id", "template_id")
+    DIMENSIONS = (
+        "period",
+        "bucket",
+        "account_id",
+        "event_type",
+        "rule_id",
+        "template_id",
+        "campaign_id",
+    )
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["period", "bucket", "account_id", "event_type", "rule_id", "template_id"],
+                fields=[
+                    "period",
+                    "bucket",
+                    "account_id",
+                    "event_type",
+                    "rule_id",
+                    "template_id",
+                    "campaign_id",
+                ],
                 name="one_rollup_per_bucket_and_dimensions",
             )
         ]
-        indexes = [models.Index(fields=["period", "bucket"])]
+        indexes = [
+            models.Index(fields=["period", "bucket"]),
+            # The campaigns page reads its campaigns' rows whatever their bucket.
+            models.Index(fields=["campaign_id", "period"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.period} {self.bucket:%Y-%m-%d %H:00} account {self.account_id}"
@@ -96,16 +120,25 @@ class LatencyBin(models.Model):
     bucket = models.DateTimeField()
     account_id = models.BigIntegerField(default=0)
     event_type = models.CharField(max_length=64, blank=True)
+    campaign_id = models.BigIntegerField(default=0, help_text="0: transactional mail.")
     metric = models.CharField(max_length=8, choices=Metric.choices)
     bin = models.PositiveSmallIntegerField(help_text="Index into LATENCY_BOUNDS (last: above).")
     count = models.PositiveIntegerField(default=0)
 
-    DIMENSIONS = ("period", "bucket", "account_id", "event_type", "metric", "bin")
+    DIMENSIONS = ("period", "bucket", "account_id", "event_type", "campaign_id", "metric", "bin")
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["period", "bucket", "account_id", "event_type", "metric", "bin"],
+                fields=[
+                    "period",
+                    "bucket",
+                    "account_id",
+                    "event_type",
+                    "campaign_id",
+                    "metric",
+                    "bin",
+                ],
                 name="one_latency_bin_per_bucket_and_dimensions",
             )
         ]

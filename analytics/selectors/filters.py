@@ -2,7 +2,10 @@
 
 Ranges of up to two days are read from the hourly rollups, longer ones from the daily rollups.
 Buckets are the hour or day (UTC) the mail was *sent*: a message's later outcomes (delivered,
-bounced, opened...) count in the bucket of its send, as the rollups store them."""
+bounced, opened...) count in the bucket of its send, as the rollups store them.
+
+`mail` picks transactional mail (outbox messages), promotional mail (campaign recipients), or
+both (empty, the default)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,8 @@ from providers.models import ProviderAccount
 
 HOURLY_UP_TO = timedelta(days=2)
 DEFAULT_DAYS = 7
+TRANSACTIONAL, PROMOTIONAL = "transactional", "promotional"
+MAIL_CHOICES = {"": "All mail", TRANSACTIONAL: "Transactional", PROMOTIONAL: "Promotional"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,7 @@ class MetricFilters:
     event_type: str = ""
     rule_id: int | None = None
     template_id: int | None = None
+    mail: str = ""  # a MAIL_CHOICES key
 
     @property
     def period(self) -> str:
@@ -74,12 +80,18 @@ class MetricFilters:
         event_type: str | None = None,
         rule: str | None = None,
         template: str | None = None,
+        campaign: str | None = None,
     ) -> QuerySet:
         """`rows` limited to the filters' dimensions. Each argument names the dimension's field
-        in `rows`; None: the rows do not carry that dimension, so it is not applied."""
+        in `rows`; None: the rows do not carry that dimension, so it is not applied. `campaign`
+        (0 for transactional mail) is where the mail filter applies."""
         accounts = self.accounts()
         if accounts is not None:
             rows = rows.filter(**{f"{account}__in": accounts.values("pk")})
+        if campaign and self.mail == TRANSACTIONAL:
+            rows = rows.filter(**{campaign: 0})
+        elif campaign and self.mail == PROMOTIONAL:
+            rows = rows.filter(**{f"{campaign}__gt": 0})
         wanted = ((event_type, self.event_type), (rule, self.rule_id), (template, self.template_id))
         for field, value in wanted:
             if field and value:

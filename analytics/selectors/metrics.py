@@ -6,21 +6,28 @@ aggregate queries over a few thousand rows however many millions of events were 
 
 Definitions (rates are fractions 0..1, and None when their base is zero: "no data" is not 0 %):
 
-- **Email Delivery Rate** = delivered / (sent - pending), where
-  pending = sent - delivered - bounced (hard + soft) - rejected, clamped at 0: mail that has no
-  outcome yet is left out instead of counting as undelivered. `sent` is what the provider
-  accepted; sends it refused outright are `failed` and not part of it.
-- **Bounce** (hard + soft), **complaint** and **unsubscribe** rates are over sent.
+- **Outcomes**: every email sent (handed to the provider and accepted) is in exactly one of
+  delivered, bounced (hard + soft), dropped or rejected by the provider, pending (no outcome
+  yet) and delivery not reported, so sent = delivered + pending + bounced + rejected +
+  unreported. Sends the provider refused outright are `failed`: never sent, not part of sent.
+- **Delivery not reported** (`unreported`): mail through a provider that reports nothing per
+  email: Mailchimp Marketing campaigns (its audience webhooks carry no delivery, open or click,
+  and name no campaign). Such mail is left out of every rate's base, and a rate whose base is
+  all of that kind is NOT_REPORTED, never 0 %.
+- **Email Delivery Rate** = delivered / (delivered + bounced + rejected): of the mail with a
+  reported outcome; pending mail is left out instead of counting as undelivered.
+- **Bounce** (hard + soft), **complaint** and **unsubscribe** rates are over sent (less the
+  mail with no report).
 - **Unique open and click rates** are over delivered: the rollups count each message's first
   open and first click once. Mailchimp Transactional (Mandrill) reports no delivery event, so
   for its accounts delivered is what it sent minus bounces and rejections (summed per row in
   SQL).
 - **Customer response time** (delivered → first open or click) and **notification lead time**
-  (the return event occurred → delivered): median and p90 read from histogram bins
-  (`LATENCY_BOUNDS`), interpolated linearly within the bin, so they are approximations (the
-  pages show them with "≈"). Values in the open-ended last bin are reported as its lower bound
-  (7 days). Latency bins carry no rule or template, so these are unavailable (None) when the
-  filters name a rule or template.
+  (the return event occurred → delivered: transactional mail only): median and p90 read from
+  histogram bins (`LATENCY_BOUNDS`), interpolated linearly within the bin, so they are
+  approximations (the pages show them with "≈"). Values in the open-ended last bin are reported
+  as its lower bound (7 days). Latency bins carry no rule or template, so these are unavailable
+  (None) when the filters name a rule or template.
 """
 
 from __future__ import annotations
@@ -30,13 +37,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from django.db.models import Case, F, IntegerField, QuerySet, Sum, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, Greatest
 
-from analytics.models import LatencyBin, Rollup
+from analytics.models import LatencyBin, Period, Rollup
 from analytics.models.rollups import LATENCY_BOUNDS
 from analytics.selectors.filters import MetricFilters, account_kind
 from providers.models import ProviderAccount, ProviderKind
+
+
+class _NotReported:
+    """A rate whose whole base is mail the provider reports nothing about."""
+
+    def __repr__(self) -> str:
+        return "NOT_REPORTED"
+
+    def __str__(self) -> str:
+        return "not reported"
+
+
+NOT_REPORTED = _NotReported()
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -60,6 +80,8 @@ class Counts:
     unsubscribed: int = 0
     # The base of the open and click rates: delivered (as _sums computes it for Mandrill too).
     engagement_base: int = 0
+    # Sent through a provider that reports no outcome per email, and with none reported.
+    unreported: int = 0
 
     @classmethod
     def from_sums(cls, row: Mapping) -> Counts:
@@ -72,58 +94,69 @@ class Counts:
     @property
     def pending(self) -> int:
         """Handed to the provider, no outcome yet (`failed` were refused before being sent)."""
-        return max(0, self.sent - self.delivered - self.bounced - self.rejected)
+        outcomes = self.delivered + self.bounced + self.rejected + self.unreported
+        return max(0, self.sent - outcomes)
+
+    def _rate(self, part: int, whole: int):
+        if whole > 0:
+            return part / whole
+        return NOT_REPORTED if self.unreported else None
 
     @property
-    def delivery_rate(self) -> float | None:
-        return ratio(self.delivered, self.sent - self.pending)
+    def delivery_rate(self):
+        return self._rate(self.delivered, self.delivered + self.bounced + self.rejected)
 
     @property
-    def bounce_rate(self) -> float | None:
-        return ratio(self.bounced, self.sent)
+    def bounce_rate(self):
+        return self._rate(self.bounced, self.sent - self.unreported)
 
     @property
-    def hard_bounce_rate(self) -> float | None:
-        return ratio(self.bounced_hard, self.sent)
+    def hard_bounce_rate(self):
+        return self._rate(self.bounced_hard, self.sent - self.unreported)
 
     @property
-    def complaint_rate(self) -> float | None:
-        return ratio(self.complained, self.sent)
+    def complaint_rate(self):
+        return self._rate(self.complained, self.sent - self.unreported)
 
     @property
-    def unsubscribe_rate(self) -> float | None:
-        return ratio(self.unsubscribed, self.sent)
+    def unsubscribe_rate(self):
+        return self._rate(self.unsubscribed, self.sent - self.unreported)
 
     @property
-    def open_rate(self) -> float | None:
-        return ratio(self.opened, self.engagement_base)
+    def open_rate(self):
+        return self._rate(self.opened, self.engagement_base)
 
     @property
-    def click_rate(self) -> float | None:
-        return ratio(self.clicked, self.engagement_base)
+    def click_rate(self):
+        return self._rate(self.clicked, self.engagement_base)
 
 
 def _sums() -> dict:
-    """SUM() of every counter (named sum_<counter>) and of the engagement base.
+    """SUM() of every counter (named sum_<counter>), of the engagement base and of the mail
+    with no report.
 
     Mailchimp Transactional reports no delivery: what it sent and did not bounce or reject
     counts as delivered (so its delivery rate is 1 - (bounced + rejected) / sent, and nothing
-    stays pending). Floored at 0 per row: a webhook can land before the send is counted."""
-    mandrill = ProviderAccount.objects.filter(kind=ProviderKind.MAILCHIMP_TRANSACTIONAL)
-    delivered = Case(
-        When(
-            account_id__in=mandrill.values("pk"),
-            then=Greatest(
-                F("sent") - F("bounced_hard") - F("bounced_soft") - F("rejected"), Value(0)
-            ),
-        ),
-        default=F("delivered"),
-        output_field=IntegerField(),
-    )
+    stays pending). Mailchimp Marketing reports nothing per campaign email: what it sent and
+    did not bounce or reject is "not reported". Floored at 0 per row: a webhook can land
+    before the send is counted."""
+    accounts = ProviderAccount.objects.values("pk")
+    inferred = Q(account_id__in=accounts.filter(kind__in=INFERS_DELIVERY))
+    silent = Q(account_id__in=accounts.filter(kind__in=REPORTS_NOTHING), campaign_id__gt=0)
+    rest = Greatest(F("sent") - F("bounced_hard") - F("bounced_soft") - F("rejected"), Value(0))
+    delivered = Case(When(inferred, then=rest), default=F("delivered"), output_field=IntegerField())
+    unreported = Case(When(silent, then=rest), default=Value(0), output_field=IntegerField())
     sums = {f"sum_{name}": Coalesce(Sum(name), 0) for name in Rollup.COUNTERS}
     sums["sum_delivered"] = Coalesce(Sum(delivered), 0)
     sums["sum_engagement_base"] = sums["sum_delivered"]
+    sums["sum_unreported"] = Coalesce(Sum(unreported), 0)
     return sums
+
+
+# Provider kinds whose webhooks report no delivery: delivered is inferred (Mandrill), or not
+# reported at all for campaign mail (Mailchimp Marketing's audience webhooks).
+INFERS_DELIVERY = (ProviderKind.MAILCHIMP_TRANSACTIONAL,)
+REPORTS_NOTHING = (ProviderKind.MAILCHIMP_MARKETING,)
 
 
 def rollups(filters: MetricFilters) -> QuerySet[Rollup]:
@@ -131,7 +164,13 @@ def rollups(filters: MetricFilters) -> QuerySet[Rollup]:
     rows = Rollup.objects.filter(
         period=filters.period, bucket__gte=filters.start, bucket__lt=filters.end
     )
-    return filters.narrow(rows, event_type="event_type", rule="rule_id", template="template_id")
+    return filters.narrow(
+        rows,
+        event_type="event_type",
+        rule="rule_id",
+        template="template_id",
+        campaign="campaign_id",
+    )
 
 
 def totals(filters: MetricFilters) -> Counts:
@@ -198,7 +237,8 @@ def latency_bins(filters: MetricFilters) -> QuerySet[LatencyBin]:
     bins = LatencyBin.objects.filter(
         period=filters.period, bucket__gte=filters.start, bucket__lt=filters.end
     )
-    return filters.narrow(bins, event_type="event_type")  # bins carry no rule or template
+    # Bins carry no rule or template.
+    return filters.narrow(bins, event_type="event_type", campaign="campaign_id")
 
 
 def latency(filters: MetricFilters) -> dict[str, Latency]:
@@ -237,6 +277,7 @@ BREAKDOWNS = {
     "template": "Template",
     "provider": "Provider",
     "account": "Account",
+    "campaign": "Campaign",
 }
 _ROLLUP_FIELD = {
     "event_type": "event_type",
@@ -244,9 +285,15 @@ _ROLLUP_FIELD = {
     "template": "template_id",
     "account": "account_id",
     "provider": "provider",
+    "campaign": "campaign_id",
 }
 # Dimensions the latency bins carry.
-_LATENCY_FIELD = {"event_type": "event_type", "account": "account_id", "provider": "provider"}
+_LATENCY_FIELD = {
+    "event_type": "event_type",
+    "account": "account_id",
+    "provider": "provider",
+    "campaign": "campaign_id",
+}
 
 
 @dataclass(frozen=True)
@@ -309,22 +356,28 @@ def _kinds_shown(filters: MetricFilters) -> list[str]:
 def labels_for(by: str, keys: list) -> dict[object, str]:
     """Readable names of a dimension's values (a query per dimension, not per value)."""
     from returns_mail.catalogue import CATALOGUE
-    from returns_mail.models import TriggerRule
+    from returns_mail.models import Campaign, TriggerRule
     from templates_lib.models import Template
 
     none = {
         "provider": "No account",
         "account": "No account",
-        "event_type": "No event type",
+        "event_type": "Campaign mail (no return event)",
         "rule": "No rule",
         "template": "No template",
+        "campaign": "Transactional mail (no campaign)",
     }[by]
     if by == "provider":
         names = dict(ProviderKind.choices)
     elif by == "event_type":
         names = {key: event.label for key, event in CATALOGUE.items()}
     else:
-        model = {"account": ProviderAccount, "rule": TriggerRule, "template": Template}[by]
+        model = {
+            "account": ProviderAccount,
+            "rule": TriggerRule,
+            "template": Template,
+            "campaign": Campaign,
+        }[by]
         wanted = [key for key in keys if key]
         names = dict(model.objects.filter(pk__in=wanted).values_list("pk", "name"))
     return {
@@ -335,4 +388,17 @@ def labels_for(by: str, keys: list) -> dict[object, str]:
     }
 
 
-_DELETABLE = ("account", "rule", "template")
+_DELETABLE = ("account", "rule", "template", "campaign")
+
+
+def campaign_counts(campaign_ids: list[int]) -> dict[int, Counts]:
+    """Each campaign's counts, whenever its mail went out (one query over the daily rollups);
+    the same numbers the other pages add up."""
+    rows = (
+        Rollup.objects.filter(period=Period.DAY, campaign_id__in=campaign_ids)
+        .values("campaign_id")
+        .annotate(**_sums())
+        .order_by()
+    )
+    found = {row["campaign_id"]: Counts.from_sums(row) for row in rows}
+    return {pk: found.get(pk, Counts()) for pk in campaign_ids}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from analytics.models import HealthCheck
-from analytics.selectors.filters import MetricFilters
+from analytics.selectors.filters import PROMOTIONAL, TRANSACTIONAL, MetricFilters
 from returns_mail.models import Campaign, Message, MessageStatus
 
 RECENT_LIMIT = 100
@@ -36,7 +36,10 @@ _MESSAGE_FIELDS = (
 
 
 def _messages(filters: MetricFilters) -> QuerySet[Message]:
-    """Messages of the filters' slice: sent in the period (or, not sent, created in it)."""
+    """Messages of the filters' slice: sent in the period (or, not sent, created in it).
+    Outbox messages are the transactional mail: none when the filters ask for promotional."""
+    if filters.mail == PROMOTIONAL:
+        return Message.objects.none()
     sent_in = Q(sent_at__gte=filters.start, sent_at__lt=filters.end)
     created_in = Q(sent_at__isnull=True, created_at__gte=filters.start, created_at__lt=filters.end)
     messages = (
@@ -86,7 +89,9 @@ def recent_failed_checks(filters: MetricFilters, *, limit: int = RECENT_LIMIT) -
 
 def recent_campaigns(filters: MetricFilters, *, limit: int = RECENT_LIMIT) -> list[Campaign]:
     """Campaigns started in the period (on the filters' provider / account; a promotional
-    template, whatever the template filter), newest first."""
+    template, whatever the template filter), newest first; none for transactional mail."""
+    if filters.mail == TRANSACTIONAL:
+        return []
     started = Campaign.objects.filter(
         started_at__gte=filters.start, started_at__lt=filters.end
     ).select_related("account", "segment")

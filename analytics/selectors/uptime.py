@@ -49,6 +49,24 @@ def combined(uptimes: Iterable[Uptime]) -> Uptime:
     )
 
 
+@dataclass(frozen=True)
+class AccountUptime:
+    name: str
+    ratio: float
+
+
+def worst_account(uptimes: Mapping[int, Uptime], window: str) -> AccountUptime | None:
+    """The account with the lowest uptime over `window` among `uptimes` ({account id: Uptime},
+    as provider_uptime gives), so an average of several accounts cannot hide one that is down;
+    None when no account has checks in the window."""
+    measured = {pk: u.ratio(window) for pk, u in uptimes.items() if u.ratio(window) is not None}
+    if not measured:
+        return None
+    names = dict(ProviderAccount.objects.filter(pk__in=measured).values_list("pk", "name"))
+    pk = min(measured, key=lambda pk: (measured[pk], names.get(pk, "")))
+    return AccountUptime(name=names.get(pk, f"#{pk} (deleted)"), ratio=measured[pk])
+
+
 def _window_counts(now: datetime) -> dict:
     counts = {}
     for window, length in WINDOWS.items():

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from analytics.models import DeliveryEvent, LatencyBin, WebhookDelivery, WebhookDeliveryStatus
 from analytics.services.campaign_results import campaign_recipients_apply
-from analytics.services.rollups import Increments
+from analytics.services.rollups import Increments, message_cohort
 from config.bulk import rows_save
 from config.queue import enqueue_each_on_commit
 from providers.clients import client_for
@@ -238,39 +238,40 @@ def _apply(event: NormalizedEvent, message: Message, increments: Increments) -> 
     """Update `message` (in memory) and the counts for one new event; True if it changed."""
     at, changed = event.occurred_at, False
     kind = event.type
+    cohort = message_cohort(message)
     if kind == T.DELIVERED and message.delivered_at is None and not _has_outcome(message):
         message.delivered_at = at
-        increments.count(message, "delivered")
+        increments.count(cohort, "delivered")
         lead = (at - message.event.occurred_at).total_seconds()
-        increments.latency(message, LatencyBin.Metric.LEAD, lead)
+        increments.latency(cohort, LatencyBin.Metric.LEAD, lead)
         changed = True
     elif kind in (T.BOUNCED, T.REJECTED) and not _has_outcome(message):
         if kind == T.REJECTED:
             counter = "rejected"
         else:
             counter = "bounced_hard" if event.bounce_kind == BounceKind.HARD else "bounced_soft"
-        increments.count(message, counter)
+        increments.count(cohort, counter)
         message.error = f"{event.provider_event}: {event.reason}"[:2000]
         changed = True
     elif kind in (T.OPENED, T.CLICKED):
         first_engagement = message.opened_at is None and message.clicked_at is None
         if message.opened_at is None:  # a click implies an open
             message.opened_at = at
-            increments.count(message, "opened")
+            increments.count(cohort, "opened")
             changed = True
         if kind == T.CLICKED and message.clicked_at is None:
             message.clicked_at = at
-            increments.count(message, "clicked")
+            increments.count(cohort, "clicked")
             changed = True
         base = message.delivered_at or message.sent_at
         if first_engagement and base is not None:
-            increments.latency(message, LatencyBin.Metric.RESPONSE, (at - base).total_seconds())
+            increments.latency(cohort, LatencyBin.Metric.RESPONSE, (at - base).total_seconds())
     elif kind == T.DEFERRED:
-        increments.count(message, "deferred")
+        increments.count(cohort, "deferred")
     elif kind == T.COMPLAINED:
-        increments.count(message, "complained")
+        increments.count(cohort, "complained")
     elif kind == T.UNSUBSCRIBED:
-        increments.count(message, "unsubscribed")
+        increments.count(cohort, "unsubscribed")
     target = _STATUS_OF.get(kind)
     current = _RANK.get(message.status)
     # A message still "sending" keeps its status: the worker is about to record the send, and

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -18,8 +19,14 @@ from django.dispatch import receiver
 
 from analytics.models import LatencyBin, Period, Rollup
 from analytics.models.rollups import LATENCY_BOUNDS
-from returns_mail.models import Message, MessageStatus
-from returns_mail.signals import message_finished
+from returns_mail.models import (
+    Campaign,
+    CampaignRecipient,
+    Message,
+    MessageStatus,
+    RecipientStatus,
+)
+from returns_mail.signals import campaign_recipients_finished, message_finished
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +44,37 @@ def latency_bin(seconds: float) -> int:
     return bisect.bisect_left(LATENCY_BOUNDS, max(0.0, seconds))
 
 
-def message_dimensions(message: Message) -> tuple[datetime, int, str, int, int]:
-    """(sent moment, account, return event type, rule, template) of a message's cohort. Needs
-    `event` and `template_version` loaded."""
-    sent = message.sent_at or message.created_at
-    return (
-        sent,
-        message.account_id or 0,
-        message.event.type,
-        message.rule_id or 0,
-        message.template_version.template_id,
+@dataclass(frozen=True)
+class Cohort:
+    """The rollup row a piece of mail counts in: the hour (and day) it was sent, with its
+    dimensions. Campaign mail has no return event type and no rule."""
+
+    sent: datetime
+    account: int
+    event_type: str = ""
+    rule: int = 0
+    template: int = 0
+    campaign: int = 0
+
+    def buckets(self):
+        return ((Period.HOUR, hour_of(self.sent)), (Period.DAY, day_of(self.sent)))
+
+
+def message_cohort(message: Message) -> Cohort:
+    """Needs `event` and `template_version` loaded. A message not sent yet (a webhook can come
+    before the worker records the send) counts in the hour it was created."""
+    return Cohort(
+        sent=message.sent_at or message.created_at,
+        account=message.account_id or 0,
+        event_type=message.event.type,
+        rule=message.rule_id or 0,
+        template=message.template_version.template_id,
+    )
+
+
+def campaign_cohort(campaign: Campaign, sent: datetime) -> Cohort:
+    return Cohort(
+        sent=sent, account=campaign.account_id, template=campaign.template_id, campaign=campaign.pk
     )
 
 
@@ -57,16 +85,16 @@ class Increments:
         self.counters: dict[tuple, Counter] = defaultdict(Counter)
         self.latencies: Counter = Counter()
 
-    def count(self, message: Message, counter: str, n: int = 1) -> None:
-        sent, account, event_type, rule, template = message_dimensions(message)
-        for period, bucket in ((Period.HOUR, hour_of(sent)), (Period.DAY, day_of(sent))):
-            self.counters[(period, bucket, account, event_type, rule, template)][counter] += n
+    def count(self, cohort: Cohort, counter: str, n: int = 1) -> None:
+        for period, bucket in cohort.buckets():
+            key = (period, bucket, cohort.account, cohort.event_type, cohort.rule)
+            self.counters[(*key, cohort.template, cohort.campaign)][counter] += n
 
-    def latency(self, message: Message, metric: str, seconds: float) -> None:
-        sent, account, event_type, _, _ = message_dimensions(message)
+    def latency(self, cohort: Cohort, metric: str, seconds: float) -> None:
         index = latency_bin(seconds)
-        for period, bucket in ((Period.HOUR, hour_of(sent)), (Period.DAY, day_of(sent))):
-            self.latencies[(period, bucket, account, event_type, metric, index)] += 1
+        for period, bucket in cohort.buckets():
+            key = (period, bucket, cohort.account, cohort.event_type, cohort.campaign)
+            self.latencies[(*key, metric, index)] += 1
 
     def __bool__(self) -> bool:
         return bool(self.counters or self.latencies)
@@ -99,7 +127,23 @@ def _count_finished_send(*, message: Message, status: str, **kwargs) -> None:
         with transaction.atomic():  # a savepoint: a counting error never undoes the send's record
             loaded = Message.objects.select_related("event", "template_version").get(pk=message.pk)
             increments = Increments()
-            increments.count(loaded, counter)
+            increments.count(message_cohort(loaded), counter)
             increments.apply()
     except Exception:
         logger.exception("message %s: the %s count was not recorded", message.pk, counter)
+
+
+# Campaign sends count when returns_mail records their recipients as sent or failed.
+@receiver(campaign_recipients_finished, sender=CampaignRecipient)
+def _count_campaign_sends(
+    *, campaign_id: int, status: str, count: int, at: datetime, **kwargs
+) -> None:
+    counter = "sent" if status == RecipientStatus.SENT else "failed"
+    try:
+        with transaction.atomic():  # a savepoint, as for messages
+            campaign = Campaign.objects.only("account_id", "template_id").get(pk=campaign_id)
+            increments = Increments()
+            increments.count(campaign_cohort(campaign, at), counter, count)
+            increments.apply()
+    except Exception:
+        logger.exception("campaign %s: %s %s were not counted", campaign_id, count, counter)

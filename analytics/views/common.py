@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 
 from analytics.forms import FilterForm
-from analytics.selectors.filters import MetricFilters, default_filters
+from analytics.selectors.filters import MAIL_CHOICES, MetricFilters, default_filters
 from analytics.views.tables import Table
 
 
@@ -53,6 +53,10 @@ def _respond(request, template: str, page: str, form, filters, tables: list[Tabl
     for table in tables:
         table.csv_url = "?" + _query(request, format="csv", table=table.name)
     nav_query = _query(request, by=None)
+    mail_links = [
+        {"label": label, "url": "?" + _query(request, mail=key), "active": key == filters.mail}
+        for key, label in MAIL_CHOICES.items()
+    ]
     return render(
         request,
         template,
@@ -63,6 +67,7 @@ def _respond(request, template: str, page: str, form, filters, tables: list[Tabl
             "tables": {t.name: t for t in tables},
             "page": page,
             "nav_query": f"?{nav_query}" if nav_query else "",
+            "mail_links": mail_links,
             **context,
         },
     )
@@ -87,7 +92,8 @@ def _axis(filters: MetricFilters) -> str:
 
 
 def _pct(value):
-    return None if value is None else round(value * 100, 2)
+    """A rate as a chart value: no data and not reported both leave a gap."""
+    return round(value * 100, 2) if isinstance(value, int | float) else None
 
 
 def _chart(kind, labels, datasets, *, x, y, unit, y_max=None) -> dict:

@@ -12,13 +12,14 @@ from analytics.selectors import metrics, recent
 from analytics.selectors.metrics import BREAKDOWNS
 from analytics.views.auth import dashboard
 from analytics.views.common import _chart, _filters, _query, _respond
-from analytics.views.tables import Column, Table, _counts_columns
-from returns_mail.selectors_campaigns import campaigns_results
+from analytics.views.tables import Column, Table, _counts_columns, _outcome_columns
 
 
 def _drill_down_url(request: HttpRequest, by: str, key) -> str:
     if not key:
         return ""
+    if by == "campaign":  # campaign mail has no outbox messages: its campaign's results
+        return reverse("analytics:campaigns") + "?" + _query(request, by=None)
     param = {"event_type": "event_type", "provider": "provider"}.get(by, by)
     return reverse("analytics:messages") + "?" + _query(request, by=None, **{param: key})
 
@@ -29,10 +30,10 @@ def breakdown(request: HttpRequest) -> HttpResponse:
     by = form.cleaned_data.get("by") or "event_type"
     rows = metrics.breakdown(filters, by=by)
     latency_columns = []
-    if by in ("event_type", "provider", "account"):
+    if by in ("event_type", "provider", "account", "campaign"):
         latency_columns = [
-            Column("Response time median (s)", lambda r: r.response.median, "seconds"),
-            Column("Lead time median (s)", lambda r: r.lead.median, "seconds"),
+            Column("Response time median", lambda r: r.response.median, "seconds", csv_unit="s"),
+            Column("Lead time median", lambda r: r.lead.median, "seconds", csv_unit="s"),
         ]
     table = Table(
         name="breakdown",
@@ -155,13 +156,13 @@ def failures(request: HttpRequest) -> HttpResponse:
 @dashboard
 def campaigns(request: HttpRequest) -> HttpResponse:
     """Promotional campaigns started in the period (narrowed by provider / account), with
-    what the providers' webhooks reported for their recipients."""
+    what the providers reported for their recipients: the rollups' numbers, as every page."""
     form, filters = _filters(request)
     rows = recent.recent_campaigns(filters)
-    results = campaigns_results([c.pk for c in rows])
+    counts = metrics.campaign_counts([c.pk for c in rows])
 
-    def rate(count):
-        return lambda c: results[c.pk].rate(count(results[c.pk])) / 100
+    def of(value):
+        return lambda c: value(counts[c.pk])
 
     table = Table(
         name="campaigns",
@@ -173,21 +174,22 @@ def campaigns(request: HttpRequest) -> HttpResponse:
             Column("Account", lambda c: c.account.name, "text"),
             Column("Segment", lambda c: c.segment.name, "text"),
             Column("Recipients", lambda c: c.total),
-            Column("Sent", lambda c: results[c.pk].sent),
-            Column("Delivered", lambda c: results[c.pk].delivered),
-            Column("Delivery rate", rate(lambda r: r.delivered), "pct"),
-            Column("Opened", lambda c: results[c.pk].opened),
-            Column("Open rate", rate(lambda r: r.opened), "pct"),
-            Column("Clicked", lambda c: results[c.pk].clicked),
-            Column("Click rate", rate(lambda r: r.clicked), "pct"),
-            Column("Bounced", lambda c: results[c.pk].bounced),
-            Column("Unsubscribed", lambda c: results[c.pk].unsubscribed),
+            *_outcome_columns(lambda c: counts[c.pk]),
+            Column("Delivery rate (%)", of(lambda n: n.delivery_rate), "pct"),
+            Column("Opened", of(lambda n: n.opened)),
+            Column("Unique open rate (%)", of(lambda n: n.open_rate), "pct"),
+            Column("Clicked", of(lambda n: n.clicked)),
+            Column("Unique click rate (%)", of(lambda n: n.click_rate), "pct"),
+            Column("Unsubscribed", of(lambda n: n.unsubscribed)),
+            Column("Unsubscribe rate (%)", of(lambda n: n.unsubscribe_rate), "pct"),
         ],
         rows=rows,
         note=(
-            f"The latest {recent.RECENT_LIMIT} at most. Rates are of the recipients sent to. "
-            "Mailchimp Marketing campaigns report opens and clicks in Mailchimp's own reports; "
-            "their audience webhooks bring back unsubscribes and cleaned addresses only."
+            f"The latest {recent.RECENT_LIMIT} at most, with all their mail whenever it went "
+            "out. Rates as on the overview: delivery of the mail with an outcome, opens and "
+            "clicks of the delivered, unsubscribes of the sent. Mailchimp Marketing reports "
+            "nothing per campaign email to us (opens and clicks are in Mailchimp's own "
+            "reports): its figures are not reported."
         ),
     )
     return _respond(request, "analytics/campaigns.html", "campaigns", form, filters, [table])

@@ -1,5 +1,6 @@
 """The summary pages: the overview (key figures, charts, series) and the providers side by
-side (with uptime and call latency per account)."""
+side (with uptime and call latency per account). Both add up the mail the filters choose:
+transactional, promotional (campaigns) or all of it."""
 
 from __future__ import annotations
 
@@ -19,7 +20,11 @@ from analytics.views.tables import (
     _duration_html,
     _metric_table,
     _pct_html,
+    duration_unit,
 )
+
+# The overview's outcome tiles: Sent, then the outcomes that add up to it; Failed apart.
+OUTCOME_TILES = ("sent", "delivered", "pending", "bounced", "rejected", "unreported")
 
 
 @dashboard
@@ -29,9 +34,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     counts = metrics.totals(filters)
     points = metrics.series(filters)
     latency = metrics.latency(filters)
-    up = uptime.combined(uptime.provider_uptime(filters, now=now).values())
+    per_account = uptime.provider_uptime(filters, now=now)
+    up = uptime.combined(per_account.values())
+    worst = uptime.worst_account(per_account, "24h")
     intake = uptime.intake_uptime(now=now)
-    kpis = _kpis(counts, latency, up, intake)
+    kpis = _kpis(counts, latency, up, worst, intake)
     labels = [_bucket_label(filters, p.bucket) for p in points]
     charts = {
         "volume": _chart(
@@ -41,7 +48,7 @@ def overview(request: HttpRequest) -> HttpResponse:
                 ("Sent", [p.counts.sent for p in points]),
                 ("Delivered", [p.counts.delivered for p in points]),
                 ("Bounced", [p.counts.bounced for p in points]),
-                ("Failed", [p.counts.failed for p in points]),
+                ("Failed at send", [p.counts.failed for p in points]),
             ],
             x=_axis(filters),
             y="Emails",
@@ -83,6 +90,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         ),
         _metric_table("kpis", "Key figures", ["Value"], kpis),
     ]
+    tiles = {kpi.key: _tile(kpi) for kpi in kpis if kpi.tile}
+    if worst is not None:  # beside the average: one account down is not hidden by the others
+        tiles["uptime_24h"]["aside"] = {"text": _pct_html(worst.ratio), "label": worst.name}
     return _respond(
         request,
         "analytics/overview.html",
@@ -90,42 +100,57 @@ def overview(request: HttpRequest) -> HttpResponse:
         form,
         filters,
         tables,
-        tiles=[
-            {
-                "key": kpi.key,
-                "label": kpi.label,
-                "text": FORMATS[kpi.kind][0](kpi.values[0]),
-                "detail": kpi.detail,
-            }
-            for kpi in kpis
-            if kpi.tile
-        ],
+        outcome_tiles=[tiles.pop(key) for key in OUTCOME_TILES],
+        failed_tile=tiles.pop("failed"),
+        tiles=list(tiles.values()),
         charts=charts,
     )
 
 
-def _kpis(counts: Counts, latency, up: uptime.Uptime, intake: uptime.Uptime) -> list[Metric]:
+def _tile(kpi: Metric) -> dict:
+    return {
+        "key": kpi.key,
+        "label": kpi.label,
+        "text": FORMATS[kpi.kind][0](kpi.values[0]),
+        "detail": kpi.detail,
+    }
+
+
+def _times(latency: metrics.Latency, what: str) -> str:
+    """A latency tile's detail: its p90 in the unit of its median (one unit per tile)."""
+    unit = duration_unit(latency.median) if latency.median is not None else None
+    text = f"p90 {_duration_html(latency.p90, unit)}; {what}"
+    return text if latency.available else f"{text} (not available per rule or template)"
+
+
+def _kpis(
+    counts: Counts,
+    latency,
+    up: uptime.Uptime,
+    worst: uptime.AccountUptime | None,
+    intake: uptime.Uptime,
+) -> list[Metric]:
     response, lead = latency["response"], latency["lead"]
-    na = " (not available per rule or template)"
-
-    def p90(lat):
-        return f"p90 {_duration_html(lat.p90)}" + ("" if lat.available else na)
-
+    with_outcome = counts.delivered + counts.bounced + counts.rejected
+    reported = counts.sent - counts.unreported  # the base of the bounce and complaint rates
+    unreported = f"; {counts.unreported:,} not reported" if counts.unreported else ""
+    engaged = f"of {counts.engagement_base:,} delivered"
+    checks = f"all accounts' checks together ({up.checks['24h']:,} in 24 h)"
     return [
         Metric(
             "delivery_rate",
             "Email delivery rate",
             "pct",
             [counts.delivery_rate],
-            f"{counts.delivered:,} delivered of {counts.sent - counts.pending:,} with an outcome; "
-            f"{counts.pending:,} pending",
+            f"{counts.delivered:,} delivered of {with_outcome:,} with an outcome; "
+            f"{counts.pending:,} pending{unreported}",
         ),
         Metric(
             "response_median",
             "Customer response time (median)",
             "seconds",
             [response.median],
-            f"{p90(response)}; delivery → first open or click",
+            _times(response, "delivery → first open or click"),
         ),
         Metric(
             "response_p90", "Customer response time (p90)", "seconds", [response.p90], tile=False
@@ -135,7 +160,7 @@ def _kpis(counts: Counts, latency, up: uptime.Uptime, intake: uptime.Uptime) -> 
             "Notification lead time (median)",
             "seconds",
             [lead.median],
-            f"{p90(lead)}; return event → delivered",
+            _times(lead, "return event → delivered (transactional mail)"),
         ),
         Metric("lead_p90", "Notification lead time (p90)", "seconds", [lead.p90], tile=False),
         Metric(
@@ -143,8 +168,14 @@ def _kpis(counts: Counts, latency, up: uptime.Uptime, intake: uptime.Uptime) -> 
             "API integration uptime (24 h)",
             "pct",
             [up.ratio("24h")],
-            f"7 d {_pct_html(up.ratio('7d'))} · 30 d {_pct_html(up.ratio('30d'))}; "
-            f"{up.checks['24h']:,} checks in 24 h",
+            f"{checks}; 7 days {_pct_html(up.ratio('7d'))} · 30 days {_pct_html(up.ratio('30d'))}",
+        ),
+        Metric(
+            "uptime_24h_worst",
+            "Worst account's API integration uptime (24 h)" + (f": {worst.name}" if worst else ""),
+            "pct",
+            [worst.ratio if worst else None],
+            tile=False,
         ),
         Metric("uptime_7d", "API integration uptime (7 d)", "pct", [up.ratio("7d")], tile=False),
         Metric("uptime_30d", "API integration uptime (30 d)", "pct", [up.ratio("30d")], tile=False),
@@ -153,25 +184,88 @@ def _kpis(counts: Counts, latency, up: uptime.Uptime, intake: uptime.Uptime) -> 
             "Intake API availability (24 h)",
             "pct",
             [intake.ratio("24h")],
-            f"7 d {_pct_html(intake.ratio('7d'))} · 30 d {_pct_html(intake.ratio('30d'))}",
+            f"7 days {_pct_html(intake.ratio('7d'))} · 30 days {_pct_html(intake.ratio('30d'))}",
         ),
         Metric(
             "bounce_rate",
             "Bounce rate",
             "pct",
             [counts.bounce_rate],
-            f"{counts.bounced:,} bounced ({counts.bounced_hard:,} hard) of {counts.sent:,} sent",
+            f"{counts.bounced:,} bounced ({counts.bounced_hard:,} hard) of {reported:,} sent",
         ),
-        Metric("complaint_rate", "Complaint rate", "pct", [counts.complaint_rate]),
-        Metric("unsubscribe_rate", "Unsubscribe rate", "pct", [counts.unsubscribe_rate]),
-        Metric("open_rate", "Unique open rate", "pct", [counts.open_rate], f"{counts.opened:,}"),
         Metric(
-            "click_rate", "Unique click rate", "pct", [counts.click_rate], f"{counts.clicked:,}"
+            "complaint_rate",
+            "Complaint rate",
+            "pct",
+            [counts.complaint_rate],
+            f"{counts.complained:,} complaints of {reported:,} sent",
         ),
-        Metric("sent", "Sent", "int", [counts.sent]),
-        Metric("delivered", "Delivered", "int", [counts.delivered]),
-        Metric("pending", "Pending", "int", [counts.pending], "no outcome reported yet"),
-        Metric("failed", "Failed", "int", [counts.failed], "refused at send time"),
+        Metric(
+            "unsubscribe_rate",
+            "Unsubscribe rate",
+            "pct",
+            [counts.unsubscribe_rate],
+            f"{counts.unsubscribed:,} unsubscribes of {reported:,} sent",
+        ),
+        Metric(
+            "open_rate",
+            "Unique open rate",
+            "pct",
+            [counts.open_rate],
+            f"{counts.opened:,} unique opens {engaged}",
+        ),
+        Metric(
+            "click_rate",
+            "Unique click rate",
+            "pct",
+            [counts.click_rate],
+            f"{counts.clicked:,} unique clicks {engaged}",
+        ),
+        *_outcome_metrics([counts]),
+    ]
+
+
+def _outcome_metrics(columns: list[Counts]) -> list[Metric]:
+    """Sent and the outcomes that add up to it, then the sends refused (never sent): one value
+    per column (with details when there is one column: the overview's tiles)."""
+    one = columns[0] if len(columns) == 1 else None
+
+    def metric(key, label, value, detail=""):
+        return Metric(key, label, "int", [value(c) for c in columns], detail if one else "")
+
+    return [
+        metric("sent", "Sent", lambda c: c.sent, "accepted by the provider"),
+        metric(
+            "delivered",
+            "Delivered",
+            lambda c: c.delivered,
+            "reported delivered (Mandrill: sent minus bounced and dropped)",
+        ),
+        metric("pending", "Pending", lambda c: c.pending, "no outcome reported yet"),
+        metric(
+            "bounced",
+            "Bounced",
+            lambda c: c.bounced,
+            f"{one.bounced_hard:,} hard · {one.bounced_soft:,} soft" if one else "",
+        ),
+        metric(
+            "rejected",
+            "Dropped or rejected",
+            lambda c: c.rejected,
+            "taken, then dropped by the provider",
+        ),
+        metric(
+            "unreported",
+            "Delivery not reported",
+            lambda c: c.unreported,
+            "the provider reports no outcome (Mailchimp Marketing campaigns)",
+        ),
+        metric(
+            "failed",
+            "Failed at send (not sent)",
+            lambda c: c.failed,
+            "refused by the provider: not part of Sent",
+        ),
     ]
 
 
@@ -187,9 +281,7 @@ def providers(request: HttpRequest) -> HttpResponse:
         return Metric(key, label, kind, [value(r) for r in rows], **extra)
 
     comparison = [
-        metric("sent", "Sent", "int", lambda r: r.counts.sent),
-        metric("delivered", "Delivered", "int", lambda r: r.counts.delivered),
-        metric("pending", "Pending", "int", lambda r: r.counts.pending),
+        *_outcome_metrics([r.counts for r in rows]),
         metric("delivery_rate", "Email delivery rate", "pct", lambda r: r.counts.delivery_rate),
         metric("bounce_rate", "Bounce rate", "pct", lambda r: r.counts.bounce_rate),
         metric("complaint_rate", "Complaint rate", "pct", lambda r: r.counts.complaint_rate),
@@ -214,9 +306,11 @@ def providers(request: HttpRequest) -> HttpResponse:
             "Providers side by side",
             names,
             comparison,
-            note="Same period and email types for every provider. Mailchimp Transactional "
-            "(Mandrill) reports no deliveries: what it sent and did not bounce or reject counts "
-            "as delivered.",
+            note="Same period, mail and email types for every provider. Sent = delivered + "
+            "pending + bounced + dropped or rejected + not reported; failed at send were never "
+            "sent. Mailchimp Transactional (Mandrill) reports no deliveries: what it sent and "
+            "did not bounce or reject counts as delivered. Mailchimp Marketing reports nothing "
+            "per campaign email (its own reports have it): its rates are not reported.",
         ),
         Table(
             name="accounts",

@@ -7,20 +7,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 
-from analytics.selectors.metrics import Counts
+from analytics.selectors.metrics import NOT_REPORTED, Counts
+
+DURATION_UNITS = (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1))
 
 
 def _pct_html(value):
+    if value is NOT_REPORTED:
+        return str(NOT_REPORTED)
     return "—" if value is None else f"{value * 100:.1f} %"
 
 
-def _duration_html(seconds):
+def _pct_csv(value):
+    if value is NOT_REPORTED:
+        return str(NOT_REPORTED)
+    return "" if value is None else f"{value * 100:.2f}"
+
+
+def duration_unit(seconds: float) -> tuple[str, int]:
+    """The largest unit (name, seconds) in which `seconds` is at least 1 (seconds below)."""
+    return next((unit for unit in DURATION_UNITS if seconds >= unit[1]), DURATION_UNITS[-1])
+
+
+def _duration_html(seconds, unit: tuple[str, int] | None = None):
+    """≈ `seconds` in `unit` (by default its own: duration_unit). Figures shown together, a
+    median and its p90, share the unit of the first."""
     if seconds is None:
         return "—"
-    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
-        if seconds >= size:
-            return f"≈ {seconds / size:.1f} {unit}"
-    return f"≈ {seconds:.0f} s"
+    name, size = unit or duration_unit(seconds)
+    value = seconds / size
+    return f"≈ {value:,.0f} {name}" if size == 1 or value >= 100 else f"≈ {value:.1f} {name}"
 
 
 def _when_html(value):
@@ -30,7 +46,7 @@ def _when_html(value):
 # kind: (HTML text, CSV value)
 FORMATS: dict[str, tuple[Callable, Callable]] = {
     "int": (lambda v: f"{v:,}", lambda v: v),
-    "pct": (_pct_html, lambda v: "" if v is None else f"{v * 100:.2f}"),
+    "pct": (_pct_html, _pct_csv),
     "seconds": (_duration_html, lambda v: "" if v is None else f"{v:.1f}"),
     "ms": (
         lambda v: "—" if v is None else f"{v:.0f} ms",
@@ -48,6 +64,12 @@ class Column:
     value: Callable
     kind: str | Callable = "int"  # a FORMATS key, or a function of the row giving one
     link: Callable | None = None  # row -> URL (HTML only)
+    # The CSV's unit, added to its header: an HTML cell shows its own ("≈ 2.0 h").
+    csv_unit: str = ""
+
+    @property
+    def csv_label(self) -> str:
+        return f"{self.label} ({self.csv_unit})" if self.csv_unit else self.label
 
 
 @dataclass
@@ -75,7 +97,7 @@ class Table:
             ]
 
     def csv_rows(self):
-        yield [column.label for column in self.columns]
+        yield [column.csv_label for column in self.columns]
         for row in self.rows:
             yield [
                 _csv_safe(FORMATS[self._kind(column, row)][1](column.value(row)))
@@ -90,13 +112,22 @@ def _csv_safe(value):
     return value
 
 
-def _counts_columns(counts: Callable[[object], Counts]) -> list[Column]:
+def _outcome_columns(counts: Callable[[object], Counts]) -> list[Column]:
+    """Sent, then the outcomes that add up to it, then what was never sent."""
     return [
         Column("Sent", lambda r: counts(r).sent),
         Column("Delivered", lambda r: counts(r).delivered),
         Column("Pending", lambda r: counts(r).pending),
         Column("Bounced", lambda r: counts(r).bounced),
-        Column("Failed", lambda r: counts(r).failed),
+        Column("Dropped or rejected", lambda r: counts(r).rejected),
+        Column("Delivery not reported", lambda r: counts(r).unreported),
+        Column("Failed at send (not sent)", lambda r: counts(r).failed),
+    ]
+
+
+def _counts_columns(counts: Callable[[object], Counts]) -> list[Column]:
+    return [
+        *_outcome_columns(counts),
         Column("Delivery rate (%)", lambda r: counts(r).delivery_rate, "pct"),
         Column("Bounce rate (%)", lambda r: counts(r).bounce_rate, "pct"),
         Column("Complaint rate (%)", lambda r: counts(r).complaint_rate, "pct"),
@@ -118,7 +149,10 @@ class Metric:
     tile: bool = True
 
 
+# A metric row's unit: in the CSV, its values' unit; in HTML, durations show their own.
 UNITS = {"pct": "%", "seconds": "s (approx.)", "ms": "ms", "int": "emails"}
+UNITS_HTML = {**UNITS, "seconds": "approx. (as shown)"}
+FORMATS["unit"] = (lambda kind: UNITS_HTML.get(kind, ""), lambda kind: UNITS.get(kind, ""))
 
 
 def _metric_table(name, title, columns: list[str], rows: list[Metric], note="") -> Table:
@@ -131,7 +165,7 @@ def _metric_table(name, title, columns: list[str], rows: list[Metric], note="") 
                 Column(label, lambda m, i=i: m.values[i], lambda m: m.kind)
                 for i, label in enumerate(columns)
             ],
-            Column("Unit", lambda m: UNITS.get(m.kind, ""), "text"),
+            Column("Unit", lambda m: m.kind, "unit"),
         ],
         rows=rows,
         note=note,

@@ -38,6 +38,7 @@ from returns_mail.models import (
     RecipientStatus,
 )
 from returns_mail.services.sending import backoff_seconds
+from returns_mail.signals import campaign_recipients_finished_send as recipients_finished
 from templates_lib.models import SyncStatus, TemplateSync, TemplateVersion
 from templates_lib.rendering import provider_content
 
@@ -233,6 +234,8 @@ def _chunk_sent(chunk: CampaignChunk, results: list[SendResult]) -> str:
                 status=RecipientStatus.FAILED, error=reason
             )
         sent = pending.update(status=RecipientStatus.SENT, sent_at=now)
+        recipients_finished(campaign_id=chunk.campaign_id, status="failed", count=failed, at=now)
+        recipients_finished(campaign_id=chunk.campaign_id, status="sent", count=sent, at=now)
         CampaignChunk.objects.filter(pk=chunk.pk).update(
             sent_count=F("sent_count") + sent,
             failed_count=F("failed_count") + failed,
@@ -251,6 +254,9 @@ def _chunk_failed(chunk: CampaignChunk, exc: ProviderError) -> str:
     if exc.permanent or chunk.attempts >= MAX_CHUNK_ATTEMPTS:
         with transaction.atomic():
             failed = _pending(chunk).update(status=RecipientStatus.FAILED, error=text[:500])
+            recipients_finished(
+                campaign_id=chunk.campaign_id, status="failed", count=failed, at=timezone.now()
+            )
             CampaignChunk.objects.filter(pk=chunk.pk).update(
                 failed_count=F("failed_count") + failed
             )
@@ -320,6 +326,7 @@ def chunk_reconcile(*, chunk_id: int) -> str:
                 .filter(email__in=taken[start : start + 500])
                 .update(status=RecipientStatus.SENT, sent_at=now)
             )
+        recipients_finished(campaign_id=chunk.campaign_id, status="sent", count=sent, at=now)
         status = ChunkStatus.SENT if sent == len(pending) else ChunkStatus.PENDING
         CampaignChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.UNCONFIRMED).update(
             status=status,

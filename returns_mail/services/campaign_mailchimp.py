@@ -28,6 +28,7 @@ from returns_mail.models import (
 )
 from returns_mail.services.audience import audience_sync_pending
 from returns_mail.services.campaign_chunks import chunk_claim_next
+from returns_mail.signals import campaign_recipients_finished_send as recipients_finished
 from templates_lib.services.sync import content_for
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,9 @@ def _fill(client, campaign: Campaign, chunk: CampaignChunk) -> None:
             status=RecipientStatus.PENDING,
             email__in=missing,
         ).update(status=RecipientStatus.FAILED, error=NOT_ON_LIST)
+        recipients_finished(
+            campaign_id=campaign.pk, status="failed", count=failed, at=timezone.now()
+        )
         CampaignChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.SENDING).update(
             status=ChunkStatus.SENT, failed_count=failed, finished_at=timezone.now()
         )
@@ -135,10 +139,12 @@ def _fill(client, campaign: Campaign, chunk: CampaignChunk) -> None:
 def _handed_over(campaign: Campaign) -> str:
     """Mailchimp has the campaign: its segment's recipients count as sent."""
     now = timezone.now()
+    sent_at = campaign.send_at or now
     with transaction.atomic():
-        CampaignRecipient.objects.filter(campaign=campaign, status=RecipientStatus.PENDING).update(
-            status=RecipientStatus.SENT, sent_at=campaign.send_at or now
-        )
+        sent = CampaignRecipient.objects.filter(
+            campaign=campaign, status=RecipientStatus.PENDING
+        ).update(status=RecipientStatus.SENT, sent_at=sent_at)
+        recipients_finished(campaign_id=campaign.pk, status="sent", count=sent, at=sent_at)
         Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
             status=CampaignStatus.FINISHED, finished_at=now
         )

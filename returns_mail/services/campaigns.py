@@ -45,6 +45,7 @@ from returns_mail.services.campaign_chunks import (
     chunk_reconcile,
     runners_start,
 )
+from returns_mail.signals import campaign_recipients_finished_send as recipients_finished
 from templates_lib.models import Purpose, SyncStatus, TemplateSync
 from templates_lib.rendering import pick_locale
 
@@ -360,6 +361,7 @@ def chunk_release(*, chunk_id: int, resend: bool, actor=None) -> CampaignChunk:
                 status=RecipientStatus.PENDING,
             )
             sent = pending.update(status=RecipientStatus.SENT, sent_at=now)
+            recipients_finished(campaign_id=chunk.campaign_id, status="sent", count=sent, at=now)
             changed = CampaignChunk.objects.filter(pk=chunk_id, status=ChunkStatus.HELD).update(
                 status=ChunkStatus.SENT,
                 sent_count=chunk.sent_count + sent,

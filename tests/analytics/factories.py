@@ -64,6 +64,7 @@ def bins(
     period: str = Period.HOUR,
     account=0,
     event_type: str = "refund.processed",
+    campaign_id: int = 0,
 ) -> None:
     LatencyBin.objects.bulk_create(
         LatencyBin(
@@ -71,6 +72,7 @@ def bins(
             bucket=bucket,
             account_id=_id(account),
             event_type=event_type,
+            campaign_id=campaign_id,
             metric=metric,
             bin=index,
             count=n,
@@ -305,3 +307,55 @@ def metric_data() -> dict:
         "t_approval": t_approval,
         "outbox": outbox,
     }
+
+
+def campaign(account, name: str, template, *, started_at: datetime, total: int):
+    """A finished campaign row (its counts are the rollups written beside it)."""
+    from returns_mail.models import Campaign
+    from returns_mail.services.segments import segment_create
+
+    segment = segment_create(name=f"segment {next(_numbers)}", conditions=[])
+    return Campaign.objects.create(
+        name=name,
+        segment=segment,
+        template=template,
+        account=account,
+        status="finished",
+        total=total,
+        started_at=started_at,
+        finished_at=started_at,
+    )
+
+
+def campaign_data(data: dict | None = None) -> dict:
+    """metric_data() plus two campaigns sent at 10:00 on 2026-11-20, on the same accounts:
+
+    - "Autumn sale" on SendGrid: 20 sent, 15 delivered, 1 bounced (soft), 1 dropped, so 3
+      pending; 6 unique opens, 2 clicks, 1 unsubscribe; 1 failed at send.
+    - "Spring offer" on Mailchimp Marketing: 57 sent and nothing reported (its audience
+      webhooks name no campaign): 57 not reported.
+
+    All mail of the day: 277 sent = 193 delivered + 15 pending + 10 bounced + 2 dropped + 57
+    not reported; 3 failed at send."""
+    data = data or metric_data()
+    promo = data["outbox"].template("Offer")
+    autumn = campaign(data["sg"], "Autumn sale", promo, started_at=_H10, total=21)
+    spring = campaign(data["mc"], "Spring offer", promo, started_at=_H10, total=57)
+    both(
+        _H10,
+        account=data["sg"],
+        event_type="",
+        template=promo,
+        campaign_id=autumn.pk,
+        sent=20,
+        failed=1,
+        delivered=15,
+        bounced_soft=1,
+        rejected=1,
+        opened=6,
+        clicked=2,
+        unsubscribed=1,
+    )
+    both(_H10, account=data["mc"], event_type="", template=promo, campaign_id=spring.pk, sent=57)
+    bins(_H10, RESPONSE, {5: 2}, account=data["sg"], event_type="", campaign_id=autumn.pk)
+    return {**data, "promo": promo, "autumn": autumn, "spring": spring}
