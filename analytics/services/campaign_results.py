@@ -2,8 +2,9 @@
 unsubscribe of each recipient, kept on its CampaignRecipient row (the campaign's results).
 
 Campaign mail carries the recipient's correlation id like outbox mail does; events that match
-no outbox message are looked up here. Only the first time of each kind is kept (providers
-repeat opens and clicks), and a click implies an open."""
+no outbox message are looked up here, among the campaigns sent through the account that reported
+them. Only the first time of each kind is kept (providers repeat opens and clicks), and a click
+implies an open."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import uuid
 from collections.abc import Collection
 
 from config.bulk import rows_save
+from providers.models import ProviderAccount
 from providers.webhooks.types import DeliveryEventType, NormalizedEvent
 from returns_mail.models import CampaignRecipient
 
@@ -26,9 +28,12 @@ _FIELDS = {
 _SAVED = ("delivered_at", "opened_at", "clicked_at", "bounced_at", "unsubscribed_at")
 
 
-def campaign_recipients_apply(events: list[NormalizedEvent], *, skip: Collection[str]) -> int:
-    """Apply `events` (new ones, oldest first) to the campaign recipients they name; `skip`:
-    correlation ids already matched to outbox messages. Returns how many rows changed."""
+def campaign_recipients_apply(
+    events: list[NormalizedEvent], *, account: ProviderAccount, skip: Collection[str]
+) -> int:
+    """Apply `events` (new ones, oldest first), reported by `account`, to the recipients they
+    name of campaigns sent through it; `skip`: correlation ids already matched to outbox
+    messages. Returns how many rows changed."""
     wanted: dict[str, list[NormalizedEvent]] = {}
     for event in events:
         if event.type in _FIELDS and event.correlation_id and event.correlation_id not in skip:
@@ -39,9 +44,9 @@ def campaign_recipients_apply(events: list[NormalizedEvent], *, skip: Collection
             wanted.setdefault(key, []).append(event)
     if not wanted:
         return 0
-    recipients = CampaignRecipient.objects.filter(correlation_id__in=list(wanted)).only(
-        "pk", "correlation_id", *_SAVED
-    )
+    recipients = CampaignRecipient.objects.filter(
+        correlation_id__in=list(wanted), campaign__account=account
+    ).only("pk", "correlation_id", *_SAVED)
     changed = []
     for recipient in recipients:
         touched = False
