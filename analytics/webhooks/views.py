@@ -69,6 +69,19 @@ def _posted_url(request: HttpRequest) -> str:
 
 
 def _receive(request: HttpRequest, account: ProviderAccount, url_secret: str | None):
+    try:
+        response = _answer(request, account, url_secret)
+    except Exception:  # e.g. a secret that cannot be decrypted: our fault, the provider retries
+        logger.exception("webhook for account %s failed", account.pk)
+        response = JsonResponse({"error": "internal error; retry later"}, status=500)
+    if response.status_code >= 400:
+        # Logged here without the path: Django's request logger would write it, and a Mailchimp
+        # webhook's path holds the account's URL secret.
+        response._has_been_logged = True
+    return response
+
+
+def _answer(request: HttpRequest, account: ProviderAccount, url_secret: str | None):
     if request.method == "HEAD" and account.kind == ProviderKind.MAILCHIMP_TRANSACTIONAL:
         return HttpResponse(status=200)  # Mandrill checks the URL with an unsigned HEAD
     if request.method == "GET" and account.kind == ProviderKind.MAILCHIMP_MARKETING:
@@ -78,6 +91,7 @@ def _receive(request: HttpRequest, account: ProviderAccount, url_secret: str | N
             return _refuse(request, account, str(exc))
         return HttpResponse(status=200)
     if request.method != "POST":
+        logger.warning("webhook for account %s: method %s refused", account.pk, request.method)
         return HttpResponse(status=405, headers={"Allow": "POST"})
     try:
         verify_headers(account, headers=request.headers, url_secret=url_secret)
@@ -87,7 +101,7 @@ def _receive(request: HttpRequest, account: ProviderAccount, url_secret: str | N
         require_length(account.kind, _content_length(request))  # before reading a byte
     except WebhookTooLarge as exc:
         return _too_large(account, exc)
-    # One byte over the limit is enough to know (a Content-Length can be absent or wrong).
+    # Never more than one byte over the limit, whatever the Content-Length said.
     body = request.read(limits(account.kind).max_body_bytes + 1)
     try:
         verify(

@@ -249,6 +249,34 @@ def test_djangos_upload_limits_are_not_the_webhooks_limits(accounts, settings):
     assert (mailchimp.status_code, mailchimp.json()) == (200, {"events": 1, "new": 1})
 
 
+@pytest.mark.parametrize(
+    ("method", "body", "status"),
+    [
+        ("POST", "x=1", 400),  # no type field
+        ("POST", "x=" + "1" * 300_000, 413),
+        ("PUT", "", 405),
+        ("POST", "type=subscribe&fired_at=2026-11-26+10:30:00&data[email]=a@x.io", 500),
+    ],
+    ids=["malformed", "too-large", "method", "our-error"],
+)
+def test_the_mailchimp_url_secret_is_in_no_log_line(
+    accounts, method, body, status, caplog, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(deliveries, "_store_events", broken)
+    path = path_of(accounts, "mailchimp")
+
+    with caplog.at_level(logging.DEBUG):
+        response = Client().generic(method, path, body, content_type=FORM)
+
+    assert response.status_code == status
+    assert caplog.records  # each answer is logged, by account
+    assert all(AUDIENCE_SECRET not in record.getMessage() for record in caplog.records)
+    assert AUDIENCE_SECRET not in caplog.text
+
+
 # --- an account's events reach only the mail sent through it -------------------------------
 def post_events(account, key, events):
     body = event_body(events)
