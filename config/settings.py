@@ -263,6 +263,13 @@ SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
 # The public base of this site as the providers reach it (e.g. https://mail.example.com), for
 # the webhook URLs shown in the admin and the URL Mandrill signs; empty: the request's own.
 WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", default="")
+# Seconds a signed webhook's timestamp (SendGrid's) may be from our clock, either way: older
+# bodies are replays, newer ones are forged or a clock is wrong.
+WEBHOOK_TIMESTAMP_TOLERANCE = env.int("WEBHOOK_TIMESTAMP_TOLERANCE", default=600)
+if WEBHOOK_TIMESTAMP_TOLERANCE < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("WEBHOOK_TIMESTAMP_TOLERANCE must be at least 1 (seconds)")
 
 # --- Template library ----------------------------------------------------------------------------
 # The module holding the return-event catalogue (CATALOGUE, sample_context): owned by returns_mail,

@@ -54,7 +54,7 @@ class WebhookDeliveryAdmin(ViewOnlyAdmin):
 class DeliveryEventAdmin(ViewOnlyAdmin):
     list_display = ("occurred_at", "type", "bounce_kind", "recipient", "account", "message_link")
     list_filter = ("type", "account")
-    search_fields = ("recipient", "provider_message_id")
+    search_fields = ("recipient", "provider_message_id", "correlation_id")
     date_hierarchy = "occurred_at"
     list_select_related = ("account",)
     show_full_result_count = False  # millions of rows: no COUNT(*) per page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import Q
 
 from providers.webhooks.types import BounceKind, DeliveryEventType
 
@@ -15,11 +16,15 @@ class WebhookDeliveryStatus(models.TextChoices):
 
 class WebhookDelivery(models.Model):
     """One accepted (signature-checked) webhook request, kept raw so it can be inspected and
-    re-processed. Forged requests are never stored."""
+    re-processed. Forged requests are never stored, and a body is stored once per account: a
+    replayed (or retried) request is the same delivery."""
 
     account = models.ForeignKey(
         "providers.ProviderAccount", on_delete=models.PROTECT, related_name="+"
     )
+    # SHA-256 of the body's bytes; kept when retention blanks the body. Empty on deliveries
+    # stored before it was recorded.
+    body_sha256 = models.CharField(max_length=64, blank=True, editable=False)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     content_type = models.CharField(max_length=100, blank=True)
     body = models.TextField(help_text="The request body exactly as received.")
@@ -37,15 +42,23 @@ class WebhookDelivery(models.Model):
         ordering = ["-received_at", "-id"]
         verbose_name_plural = "webhook deliveries"
         indexes = [models.Index(fields=["account", "received_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "body_sha256"],
+                condition=~Q(body_sha256=""),
+                name="one_delivery_per_account_body",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.account} at {self.received_at:%Y-%m-%d %H:%M:%S}"
 
 
 class DeliveryEvent(models.Model):
-    """One provider event in our vocabulary, linked to its message (when the provider echoed
-    our correlation id). Unique by fingerprint: providers deliver the same event more than once,
-    and SendGrid may change its event id on a retry."""
+    """One provider event in our vocabulary, linked to its message when the provider echoed
+    our correlation id and the message was sent through the account that reported it. Unique
+    by fingerprint: providers deliver the same event more than once, and SendGrid may change
+    its event id on a retry."""
 
     fingerprint = models.CharField(max_length=64, unique=True)
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="events")
@@ -69,6 +82,9 @@ class DeliveryEvent(models.Model):
     url = models.URLField(max_length=2000, blank=True)
     provider_message_id = models.CharField(max_length=255, blank=True)
     provider_event_id = models.CharField(max_length=255, blank=True)
+    # As the provider echoed it: with no message, it names no message sent through the account
+    # (not ours, or sent through another account: such an event changes nothing).
+    correlation_id = models.CharField(max_length=100, blank=True)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

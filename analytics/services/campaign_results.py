@@ -3,9 +3,10 @@ unsubscribe of each recipient, kept on its CampaignRecipient row (the campaign's
 counted in the rollups (in the cohort of the recipient's send), as outbox messages are.
 
 Campaign mail carries the recipient's correlation id like outbox mail does; events that match
-no outbox message are looked up here. Only the first time of each kind is kept (providers
-repeat opens and clicks), and a click implies an open. A recipient has one outcome at most:
-delivered, bounced or dropped, whichever the provider reported first."""
+no outbox message are looked up here, among the campaigns sent through the account that reported
+them. Only the first time of each kind is kept (providers repeat opens and clicks), and a click
+implies an open. A recipient has one outcome at most: delivered, bounced or dropped, whichever
+the provider reported first."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from collections.abc import Collection
 from analytics.models import LatencyBin
 from analytics.services.rollups import Increments, campaign_cohort
 from config.bulk import rows_save
+from providers.models import ProviderAccount
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
 from returns_mail.models import CampaignRecipient
 
@@ -27,9 +29,12 @@ _APPLIED = {*_OUTCOME_OF, *_COUNTED, T.OPENED, T.CLICKED, T.UNSUBSCRIBED}
 _SAVED = (*OUTCOMES, "opened_at", "clicked_at", "unsubscribed_at")
 
 
-def campaign_recipients_apply(events: list[NormalizedEvent], *, skip: Collection[str]) -> int:
-    """Apply `events` (new ones, oldest first) to the campaign recipients they name; `skip`:
-    correlation ids already matched to outbox messages. Returns how many rows changed."""
+def campaign_recipients_apply(
+    events: list[NormalizedEvent], *, account: ProviderAccount, skip: Collection[str]
+) -> int:
+    """Apply `events` (new ones, oldest first), reported by `account`, to the recipients they
+    name of campaigns sent through it; `skip`: correlation ids already matched to outbox
+    messages. Returns how many rows changed."""
     wanted: dict[str, list[NormalizedEvent]] = {}
     for event in events:
         if event.type in _APPLIED and event.correlation_id and event.correlation_id not in skip:
@@ -41,7 +46,7 @@ def campaign_recipients_apply(events: list[NormalizedEvent], *, skip: Collection
     if not wanted:
         return 0
     recipients = (
-        CampaignRecipient.objects.filter(correlation_id__in=list(wanted))
+        CampaignRecipient.objects.filter(correlation_id__in=list(wanted), campaign__account=account)
         .select_related("campaign")
         .only("pk", "correlation_id", "sent_at", *_SAVED, "campaign__account", "campaign__template")
     )

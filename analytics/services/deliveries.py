@@ -1,5 +1,9 @@
-"""Provider webhooks in: keep the raw delivery, store its events once, move message statuses
-forward, count outcomes, and apply the suppression effects.
+"""Provider webhooks in: keep the raw delivery (once per body), store its events once, move
+message statuses forward, count outcomes, and apply the suppression effects.
+
+An event changes a message only when the message was sent (or tried) through the account whose
+webhook reported it: a key of one account must not reach mail sent through another. Other
+events are stored unlinked, with the correlation id they named.
 
 A batch is handled with bulk operations: one insert of events (conflicting fingerprints are
 skipped: duplicates), one query for the new ones, one locked read of their messages, one
@@ -12,7 +16,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from analytics.models import DeliveryEvent, LatencyBin, WebhookDelivery, WebhookDeliveryStatus
@@ -25,6 +30,7 @@ from providers.models import ProviderAccount, ProviderKind
 from providers.webhooks import parse
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
 from returns_mail.models import (
+    Attempt,
     Message,
     MessageStatus,
     Suppression,
@@ -99,11 +105,29 @@ def fingerprint(account_id: int, event: NormalizedEvent) -> str:
 
 def webhook_delivery_store(
     *, account: ProviderAccount, body: bytes, content_type: str
-) -> WebhookDelivery:
-    """Keep a verified request as received, before processing (so a failure can be redone)."""
-    return WebhookDelivery.objects.create(
-        account=account, body=body.decode("utf-8", errors="replace"), content_type=content_type
-    )
+) -> WebhookDelivery | None:
+    """Keep a verified request as received, before processing (so a failure can be redone).
+
+    A body the account received before is not stored again (a unique key on its SHA-256): None
+    when there is nothing left to do (a replay, or a retry of a delivery processed or being
+    processed); the earlier delivery, claimed for processing, when it failed."""
+    digest = hashlib.sha256(body).hexdigest()
+    try:
+        with transaction.atomic():
+            return WebhookDelivery.objects.create(
+                account=account,
+                body_sha256=digest,
+                body=body.decode("utf-8", errors="replace"),
+                content_type=content_type,
+            )
+    except IntegrityError:
+        pass
+    earlier = WebhookDelivery.objects.filter(account=account, body_sha256=digest)
+    if not earlier.filter(status=WebhookDeliveryStatus.FAILED).update(
+        status=WebhookDeliveryStatus.RECEIVED
+    ):
+        return None
+    return earlier.get()
 
 
 def webhook_delivery_process(
@@ -151,14 +175,10 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
     unique: dict[str, NormalizedEvent] = {}
     for event in events:
         unique.setdefault(fingerprint(account.pk, event), event)
-    messages = _messages_by_correlation(unique.values())
+    messages = _messages_by_correlation(unique.values(), account)
     # Re-processing a delivery whose events were stored before must not apply them twice.
-    stored_before = (
-        set()
-        if delivery.status == WebhookDeliveryStatus.RECEIVED
-        else set(
-            DeliveryEvent.objects.filter(delivery=delivery).values_list("fingerprint", flat=True)
-        )
+    stored_before = set(
+        DeliveryEvent.objects.filter(delivery=delivery).values_list("fingerprint", flat=True)
     )
     DeliveryEvent.objects.bulk_create(
         [
@@ -176,6 +196,7 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
                 url=event.url[:2000],
                 provider_message_id=event.provider_message_id[:255],
                 provider_event_id=event.provider_event_id[:255],
+                correlation_id=event.correlation_id[:100],
             )
             for key, event in unique.items()
         ],
@@ -190,12 +211,15 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
         (event for key, event in unique.items() if key in ours), key=lambda e: e.occurred_at
     )
     _apply_to_messages(new, messages)
-    campaign_recipients_apply(new, skip=messages.keys())
+    campaign_recipients_apply(new, account=account, skip=messages.keys())
     _apply_suppressions(account, new)
     return len(new)
 
 
-def _messages_by_correlation(events) -> dict[str, Message]:
+def _messages_by_correlation(events, account: ProviderAccount) -> dict[str, Message]:
+    """The messages the events name that were sent or tried through `account`: the one it was
+    last handed to (set before the provider call, so an event that outruns the send's record
+    still finds it) or any it was attempted through before a failover."""
     wanted = set()
     for event in events:
         try:
@@ -204,15 +228,28 @@ def _messages_by_correlation(events) -> dict[str, Message]:
             continue  # no correlation id (or not ours): the event is kept unlinked
     if not wanted:
         return {}
+    tried_here = Attempt.objects.filter(message=OuterRef("pk"), account=account)
     # Locked in id order: concurrent batches touching the same messages wait, not deadlock.
     found = (
         Message.objects.select_for_update(of=("self",))
         .select_related("event", "template_version")
         .only(*_LOADED)
-        .filter(correlation_id__in=wanted)
+        .filter(Q(account=account) | Exists(tried_here), correlation_id__in=wanted)
         .order_by("pk")
     )
-    return {str(m.correlation_id): m for m in found}
+    messages = {str(m.correlation_id): m for m in found}
+    if len(messages) < len(wanted):
+        elsewhere = Message.objects.filter(
+            correlation_id__in=wanted - {m.correlation_id for m in messages.values()}
+        ).count()
+        if elsewhere:
+            logger.warning(
+                "account %s reported events for %s message(s) not sent through it: "
+                "stored unlinked, no message changed",
+                account.pk,
+                elsewhere,
+            )
+    return messages
 
 
 def _apply_to_messages(events: list[NormalizedEvent], messages: dict[str, Message]) -> None:

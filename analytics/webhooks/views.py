@@ -1,6 +1,14 @@
 """Provider webhook endpoints, one per account: check the signature (or URL secret), keep the
-raw delivery, process it. Forged requests get 403 and store nothing; malformed ones 400; an
-error of ours 500, so the provider retries (the raw delivery is kept for re-processing)."""
+raw delivery, process it. Forged requests get 403 and store nothing; bodies larger than the
+provider sends 413; malformed ones 400; an error of ours 500, so the provider retries (the raw
+delivery is kept for re-processing). A body received before for the account (a replay, or a
+retry of one processed) is answered 200 and changes nothing.
+
+Everything the headers (or the URL) can prove is checked before a byte of the body is read, and
+the body is read with `request.read` up to the provider's own limit: never `request.body` or
+`request.POST`, whose limits (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default, and
+DATA_UPLOAD_MAX_NUMBER_FIELDS) are not the providers', and `POST` would build every field of a
+body nobody has verified."""
 
 from __future__ import annotations
 
@@ -14,14 +22,19 @@ from django.views.decorators.csrf import csrf_exempt
 from analytics.services.deliveries import webhook_delivery_process, webhook_delivery_store
 from config.client_ip import client_ip
 from providers.models import ProviderAccount, ProviderKind
-from providers.webhooks import WebhookForged, WebhookMalformed, parse, verify
+from providers.webhooks import (
+    WebhookForged,
+    WebhookMalformed,
+    WebhookTooLarge,
+    limits,
+    parse,
+    require_length,
+    verify,
+    verify_headers,
+)
 from providers.webhooks.refusals import refusal_record
 
 logger = logging.getLogger(__name__)
-
-# A full Mandrill post (1,000 events with their message details) can pass Django's 2.5 MB
-# upload limit, so the body is read here with a cap of our own.
-MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 def _refuse(request: HttpRequest, account: ProviderAccount, reason: str) -> HttpResponse:
@@ -36,6 +49,19 @@ def _refuse(request: HttpRequest, account: ProviderAccount, reason: str) -> Http
     return JsonResponse({"error": "forbidden"}, status=403)
 
 
+def _too_large(account: ProviderAccount, exc: WebhookTooLarge) -> HttpResponse:
+    logger.warning("webhook for account %s refused: %s", account.pk, exc)
+    body = {"error": "payload too large", "detail": str(exc), **exc.limits}
+    return JsonResponse(body, status=413)
+
+
+def _content_length(request: HttpRequest) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
 def _posted_url(request: HttpRequest) -> str:
     """The URL the provider was given: WEBHOOK_BASE_URL + path behind a proxy, else as seen."""
     base = settings.WEBHOOK_BASE_URL
@@ -43,19 +69,40 @@ def _posted_url(request: HttpRequest) -> str:
 
 
 def _receive(request: HttpRequest, account: ProviderAccount, url_secret: str | None):
+    try:
+        response = _answer(request, account, url_secret)
+    except Exception:  # e.g. a secret that cannot be decrypted: our fault, the provider retries
+        logger.exception("webhook for account %s failed", account.pk)
+        response = JsonResponse({"error": "internal error; retry later"}, status=500)
+    if response.status_code >= 400:
+        # Logged here without the path: Django's request logger would write it, and a Mailchimp
+        # webhook's path holds the account's URL secret.
+        response._has_been_logged = True
+    return response
+
+
+def _answer(request: HttpRequest, account: ProviderAccount, url_secret: str | None):
     if request.method == "HEAD" and account.kind == ProviderKind.MAILCHIMP_TRANSACTIONAL:
         return HttpResponse(status=200)  # Mandrill checks the URL with an unsigned HEAD
     if request.method == "GET" and account.kind == ProviderKind.MAILCHIMP_MARKETING:
         try:  # Mailchimp's validator GETs the URL: answer only the right secret
-            verify(account, body=b"", headers=request.headers, url="", url_secret=url_secret)
+            verify_headers(account, headers=request.headers, url_secret=url_secret)
         except WebhookForged as exc:
             return _refuse(request, account, str(exc))
         return HttpResponse(status=200)
     if request.method != "POST":
+        logger.warning("webhook for account %s: method %s refused", account.pk, request.method)
         return HttpResponse(status=405, headers={"Allow": "POST"})
-    body = request.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        return JsonResponse({"error": "body too large"}, status=413)
+    try:
+        verify_headers(account, headers=request.headers, url_secret=url_secret)
+    except WebhookForged as exc:
+        return _refuse(request, account, str(exc))
+    try:
+        require_length(account.kind, _content_length(request))  # before reading a byte
+    except WebhookTooLarge as exc:
+        return _too_large(account, exc)
+    # Never more than one byte over the limit, whatever the Content-Length said.
+    body = request.read(limits(account.kind).max_body_bytes + 1)
     try:
         verify(
             account,
@@ -66,6 +113,8 @@ def _receive(request: HttpRequest, account: ProviderAccount, url_secret: str | N
         )
     except WebhookForged as exc:
         return _refuse(request, account, str(exc))
+    except WebhookTooLarge as exc:
+        return _too_large(account, exc)
     content_type = request.content_type or ""
     try:
         events = parse(account.kind, body=body, content_type=content_type)
@@ -73,6 +122,8 @@ def _receive(request: HttpRequest, account: ProviderAccount, url_secret: str | N
         logger.warning("malformed webhook for account %s: %s", account.pk, exc)
         return JsonResponse({"error": "malformed", "detail": str(exc)}, status=400)
     delivery = webhook_delivery_store(account=account, body=body, content_type=content_type)
+    if delivery is None:
+        return JsonResponse({"events": len(events), "new": 0, "duplicate": True})
     try:
         delivery = webhook_delivery_process(delivery=delivery, events=events)
     except Exception:

@@ -30,7 +30,7 @@ from providers.sandbox.core import SandboxRequest, SandboxResponse
 from providers.sandbox.sendgrid_activity import activity_index, messages
 from providers.sandbox.sendgrid_events import (
     build_events,
-    event_body,
+    event_batches,
     new_signing_key,
     public_key_text,
     signed_headers,
@@ -202,10 +202,10 @@ class SendGridApp:
         target = None if sandbox_mode else sandbox.webhook_target(self.name, key)
         if target is not None:
             events = build_events(body, message_id, rates=target.rates, rng=self._rng)
-            payload = event_body(events)
-            sandbox.post_webhook(
-                target.delay, target.url, payload, signed_headers(self._signing_key, payload)
-            )
+            for payload in event_batches(events):
+                sandbox.post_webhook(
+                    target.delay, target.url, payload, signed_headers(self._signing_key, payload)
+                )
         return SandboxResponse(200 if sandbox_mode else 202, b"", {"X-Message-Id": message_id})
 
     # --- account -----------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+# SendGrid posts a batch once it reaches 768 KB (reference §1.6).
+BATCH_BYTES = 768 * 1024
 
 TOKENS: dict[str, tuple[str, ...]] = {
     "bounce": ("bounce",),
@@ -104,8 +106,11 @@ def public_key_text(private_key: ec.EllipticCurvePrivateKey) -> str:
     return base64.b64encode(der).decode("ascii")
 
 
-def signed_headers(private_key: ec.EllipticCurvePrivateKey, body: bytes) -> dict[str, str]:
-    timestamp = str(int(time.time()))
+def signed_headers(
+    private_key: ec.EllipticCurvePrivateKey, body: bytes, *, at: float | None = None
+) -> dict[str, str]:
+    """Headers of a post of `body` signed at `at` (unix seconds; default now)."""
+    timestamp = str(int(time.time() if at is None else at))
     signature = private_key.sign(timestamp.encode("utf-8") + body, ec.ECDSA(hashes.SHA256()))
     return {
         "Content-Type": "application/json",
@@ -200,6 +205,20 @@ def build_events(
 
 def event_body(events: list[dict[str, Any]]) -> bytes:
     return json.dumps(events, separators=(",", ":")).encode("utf-8")
+
+
+def event_batches(events: list[dict[str, Any]]) -> Iterator[bytes]:
+    """The bodies SendGrid would post for `events`: each closed once it reaches BATCH_BYTES."""
+    batch: list[bytes] = []
+    size = 0
+    for event in events:
+        batch.append(json.dumps(event, separators=(",", ":")).encode("utf-8"))
+        size += len(batch[-1]) + 1
+        if size >= BATCH_BYTES:
+            yield b"[" + b",".join(batch) + b"]"
+            batch, size = [], 0
+    if batch:
+        yield b"[" + b",".join(batch) + b"]"
 
 
 def _first_link(body: Mapping[str, Any]) -> str:

@@ -5,20 +5,39 @@ Pure functions over bytes and headers: no database, no request objects. `parse` 
 body and its content type, so a stored raw body can be parsed again later. The analytics app owns
 the views, the storage and the de-duplication. One module per provider: `sendgrid`, `mandrill`
 (Mailchimp Transactional), `mailchimp` (Mailchimp Marketing audience webhooks).
+
+A request is checked in two steps so that a forger costs little: `verify_headers` needs no body
+(key configured, signature header present and shaped, timestamp fresh, URL secret), then the
+body is read up to `limits(kind)` and `verify` checks the signature over it without building
+anything per field. Only a verified body is parsed.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
+
+from django.conf import settings
 
 if TYPE_CHECKING:
     from providers.models import ProviderAccount
     from providers.webhooks.types import NormalizedEvent
 
-__all__ = ["WebhookForged", "WebhookMalformed", "parse", "verify"]
+__all__ = [
+    "Limits",
+    "WebhookForged",
+    "WebhookMalformed",
+    "WebhookTooLarge",
+    "limits",
+    "parse",
+    "require_length",
+    "verify",
+    "verify_headers",
+]
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
@@ -30,6 +49,23 @@ class WebhookForged(Exception):
 
 class WebhookMalformed(Exception):
     """Verified, but not a shape we understand: answer 400."""
+
+
+class WebhookTooLarge(Exception):
+    """More than the provider ever sends in one request (bytes or form fields): answer 413,
+    store nothing. `limits` names the limit that was passed, for the answer's body."""
+
+    def __init__(self, reason: str, **limits: int):
+        super().__init__(reason)
+        self.limits = limits
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request of a provider may hold. `max_form_fields` is None for JSON bodies."""
+
+    max_body_bytes: int
+    max_form_fields: int | None
 
 
 # --- helpers shared by the provider modules ---------------------------------------------------
@@ -48,6 +84,11 @@ def require_media_type(content_type: str, expected: str) -> None:
     media_type = content_type.partition(";")[0].strip().lower()
     if media_type and media_type != expected:
         raise WebhookMalformed(f"content type {media_type[:60]!r}, expected {expected}")
+
+
+def form_field_count(body: bytes) -> int:
+    """At least the number of fields of a form-encoded body, counted without splitting it."""
+    return body.count(b"&") + 1 if body else 0
 
 
 def form_fields(body: bytes) -> dict[str, str]:
@@ -91,6 +132,51 @@ from providers.webhooks import mailchimp, mandrill, sendgrid  # noqa: E402
 _MODULES = {module.KIND: module for module in (sendgrid, mandrill, mailchimp)}
 
 
+def limits(kind: str) -> Limits:
+    """The most one request of `kind` may hold. Raises ValueError for a kind without webhooks."""
+    return Limits(_module(kind).MAX_BODY_BYTES, _module(kind).MAX_FORM_FIELDS)
+
+
+def require_length(kind: str, length: int) -> None:
+    """Raise WebhookTooLarge when a body of `length` bytes is more than `kind` ever sends: the
+    view asks with the Content-Length before reading, `verify` with the bytes read."""
+    most = limits(kind).max_body_bytes
+    if length > most:
+        raise WebhookTooLarge(f"body over {most} bytes", limit_bytes=most)
+
+
+def verify_headers(
+    account: ProviderAccount,
+    *,
+    headers: Mapping[str, str],
+    url_secret: str | None,
+    now: float | None = None,
+    tolerance: int | None = None,
+) -> None:
+    """Raise WebhookForged unless what comes before the body could be the provider's: a key
+    configured, the signature header present and shaped as the provider makes it, its timestamp
+    within `tolerance` seconds of `now` (default: the WEBHOOK_TIMESTAMP_TOLERANCE setting and
+    the clock), or the URL secret right. Reads no body, so a forger is refused before sending
+    one. A secret that cannot be decrypted raises `ProviderConfigurationError` (see `verify`).
+    """
+    if account.kind == sendgrid.KIND:
+        key = account.webhook_verification_key or ""
+        if not key.strip():
+            raise WebhookForged("no webhook verification key configured for the account")
+        if tolerance is None:
+            tolerance = settings.WEBHOOK_TIMESTAMP_TOLERANCE
+        sendgrid.verify_headers(
+            key, headers=headers, now=time.time() if now is None else now, tolerance=tolerance
+        )
+    elif account.kind == mandrill.KIND:
+        _webhook_secret(account)
+        mandrill.verify_headers(headers)
+    elif account.kind == mailchimp.KIND:
+        mailchimp.verify(_webhook_secret(account), url_secret=url_secret)
+    else:
+        raise WebhookForged(f"{account.kind[:40]!r} accounts receive no webhooks")
+
+
 def verify(
     account: ProviderAccount,
     *,
@@ -98,36 +184,43 @@ def verify(
     headers: Mapping[str, str],
     url: str,
     url_secret: str | None,
+    now: float | None = None,
+    tolerance: int | None = None,
 ) -> None:
-    """Raise WebhookForged unless the request provably comes from the account's provider.
+    """Raise WebhookForged unless the request provably comes from the account's provider, and
+    WebhookTooLarge when the body holds more than the provider sends (`limits`).
 
     `headers` is a case-insensitive mapping of the request headers; `url` the absolute URL the
     provider posted to, exactly as configured there (Mandrill signs it); `url_secret` the secret
-    part of a Mailchimp Marketing webhook URL. A secret that cannot be decrypted raises
+    part of a Mailchimp Marketing webhook URL; `now` and `tolerance` as for `verify_headers`,
+    which this calls first. A secret that cannot be decrypted raises
     `ProviderConfigurationError` instead: that is our fault, so the view answers 5xx and the
     provider retries once the key is restored.
     """
+    verify_headers(account, headers=headers, url_secret=url_secret, now=now, tolerance=tolerance)
+    require_length(account.kind, len(body))
+    most = limits(account.kind).max_form_fields
+    if most is not None and form_field_count(body) > most:
+        raise WebhookTooLarge(f"more than {most} form fields", limit_fields=most)
     if account.kind == sendgrid.KIND:
-        key = account.webhook_verification_key or ""
-        if not key.strip():
-            raise WebhookForged("no webhook verification key configured for the account")
-        sendgrid.verify(key, body=body, headers=headers)
+        sendgrid.verify(account.webhook_verification_key, body=body, headers=headers)
     elif account.kind == mandrill.KIND:
         mandrill.verify(_webhook_secret(account), body=body, headers=headers, url=url)
-    elif account.kind == mailchimp.KIND:
-        mailchimp.verify(_webhook_secret(account), url_secret=url_secret)
-    else:
-        raise WebhookForged(f"{account.kind[:40]!r} accounts receive no webhooks")
+    # Mailchimp Marketing: the URL secret is the whole proof, checked by verify_headers.
 
 
 def parse(kind: str, *, body: bytes, content_type: str) -> list[NormalizedEvent]:
     """The events of a verified body, in the order the provider sent them. Raises
     WebhookMalformed when the body is not the provider's documented shape, and ValueError for a
     `kind` that has no webhooks (a caller's bug)."""
+    return _module(kind).parse(body, content_type)
+
+
+def _module(kind: str):
     module = _MODULES.get(kind)
     if module is None:
         raise ValueError(f"no webhooks for provider kind {kind!r}")
-    return module.parse(body, content_type)
+    return module
 
 
 def _webhook_secret(account: ProviderAccount) -> str:

@@ -21,6 +21,12 @@ from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEv
 
 KIND = "mailchimp_marketing"  # ProviderKind.MAILCHIMP_MARKETING
 
+# One event per post (reference §2.6): type, fired_at and the member's data, every merge field
+# included (a text merge field holds at most 255 characters, an address six parts). A few KB in
+# practice; 256 KiB and Django's own default of 1,000 fields leave ample room.
+MAX_BODY_BYTES = 256 * 1024
+MAX_FORM_FIELDS = 1000
+
 EVENT_TYPES: dict[str, DeliveryEventType] = {
     "subscribe": DeliveryEventType.SUBSCRIBED,
     "unsubscribe": DeliveryEventType.UNSUBSCRIBED,

@@ -2,7 +2,11 @@
 (reference §3.4, mapping as anymail's, §4.2).
 
 Signature: base64(HMAC-SHA1(webhook key, url + every POST field sorted by name, as name + value)),
-where url is the webhook URL exactly as configured at Mandrill (a trailing slash matters).
+where url is the webhook URL exactly as configured at Mandrill (a trailing slash matters). It is
+computed over the raw body: the fields are found by their offsets, their names sorted, and each
+value percent-decoded into the HMAC a slice at a time, so an unverified body costs no more
+memory than its own bytes. There is no timestamp to check: Mandrill signs none, and an event's
+`ts` may be old when a batch is retried; a replayed body is absorbed by the analytics app.
 """
 
 from __future__ import annotations
@@ -33,6 +37,20 @@ SIGNATURE_HEADER = "X-Mandrill-Signature"
 # A newer name Mailchimp support has mentioned (unconfirmed): same value, accepted as a fallback.
 ALTERNATE_SIGNATURE_HEADER = "X-Mailchimp-Signature"
 EVENTS_FIELD = "mandrill_events"
+# base64 of a 20-byte HMAC-SHA1 digest.
+_SIGNATURE_CHARS = 28
+
+# At most 1,000 events per post, form-encoded in one field (reference §3.4). An event carries
+# its message (subject, metadata, tags, every open and click so far): about 1 KB of JSON, a few
+# KB for a much-opened message, and form encoding adds up to half again. 8 MiB is 8 KB per event
+# of a full batch. Inbound mail (raw messages) is not received here: it has routes of its own.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+# Mandrill posts one field, mandrill_events; a few more are signed and tolerated.
+MAX_FORM_FIELDS = 16
+# Field names are short ("mandrill_events"): a long one is not Mandrill's.
+_MAX_NAME_BYTES = 256
+# Bytes of a value percent-decoded into the HMAC at a time.
+_SLICE = 64 * 1024
 
 EVENT_TYPES: dict[str, DeliveryEventType] = {
     "send": DeliveryEventType.SENT,
@@ -48,24 +66,79 @@ EVENT_TYPES: dict[str, DeliveryEventType] = {
 BOUNCE_KINDS = {"hard_bounce": BounceKind.HARD, "soft_bounce": BounceKind.SOFT}
 
 
-def signature(key: str, url: str, fields: Mapping[str, str]) -> str:
-    signed = url + "".join(name + fields[name] for name in sorted(fields))
-    digest = hmac.new(key.encode("utf-8"), signed.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
+def verify_headers(headers: Mapping[str, str]) -> None:
+    given = _given_signature(headers)
+    if len(given) != _SIGNATURE_CHARS:
+        raise WebhookForged(f"{SIGNATURE_HEADER} is not a base64 HMAC-SHA1 digest")
+    try:
+        base64.b64decode(given, validate=True)
+    except ValueError:
+        raise WebhookForged(f"{SIGNATURE_HEADER} is not a base64 HMAC-SHA1 digest") from None
 
 
 def verify(key: str, *, body: bytes, headers: Mapping[str, str], url: str) -> None:
+    """The signature over `url` and the body's fields; `verify_headers` has passed and the
+    body is within MAX_BODY_BYTES and MAX_FORM_FIELDS."""
+    digest = hmac.new(key.encode("utf-8"), url.encode("utf-8"), hashlib.sha1)
+    fields = _field_offsets(body)
+    for name in sorted(fields):
+        digest.update(name)
+        _update_unquoted(digest, body, *fields[name])
+    expected = base64.b64encode(digest.digest())
+    if not hmac.compare_digest(expected, _given_signature(headers).encode("utf-8")):
+        # Never the URL in the reason: it may carry basic-auth credentials.
+        raise WebhookForged("signature does not match the body, key and webhook URL")
+
+
+def _given_signature(headers: Mapping[str, str]) -> str:
     given = header(headers, SIGNATURE_HEADER) or header(headers, ALTERNATE_SIGNATURE_HEADER)
     if not given:
         raise WebhookForged(f"{SIGNATURE_HEADER} header missing")
+    return given
+
+
+def _field_offsets(body: bytes) -> dict[bytes, tuple[int, int]]:
+    """Decoded field name -> (start, end) of its still-encoded value in `body`. A repeated name
+    keeps its last value, as PHP (which Mandrill signs for) does; empty fields are skipped, as
+    by `form_fields`."""
+    fields: dict[bytes, tuple[int, int]] = {}
+    start = 0
+    while start <= len(body):
+        end = body.find(b"&", start)
+        if end < 0:
+            end = len(body)
+        if end > start:
+            equals = body.find(b"=", start, end)
+            name_end, value_start = (end, end) if equals < 0 else (equals, equals + 1)
+            if name_end - start > _MAX_NAME_BYTES:
+                raise WebhookForged(f"a form field name is over {_MAX_NAME_BYTES} bytes")
+            fields[_unquote(body[start:name_end])] = (value_start, end)
+        start = end + 1
+    return fields
+
+
+def _update_unquoted(digest, body: bytes, start: int, end: int) -> None:
+    """Feed body[start:end], percent-decoded, to `digest` a slice at a time; a slice never
+    ends inside a %XX escape."""
+    while start < end:
+        stop = min(start + _SLICE, end)
+        if stop < end:
+            percent = body.rfind(b"%", max(start, stop - 2), stop)
+            if percent > start:
+                stop = percent
+        digest.update(_unquote(body[start:stop]))
+        start = stop
+
+
+def _unquote(encoded: bytes) -> bytes:
+    """Percent-decode (and + to space) at C speed: every %XY becomes the escape \\xXY of a
+    Python string literal (backslashes doubled first) and the codec decodes them all. A % not
+    followed by two hex digits is something Mandrill never sends: forged."""
+    literal = encoded.replace(b"+", b" ").replace(b"\\", b"\\\\").replace(b"%", b"\\x")
     try:
-        fields = form_fields(body)
-    except ValueError:
-        raise WebhookForged("body is not form-encoded UTF-8, so it cannot be signed") from None
-    expected = signature(key, url, fields)
-    if not hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace")):
-        # Never the URL in the reason: it may carry basic-auth credentials.
-        raise WebhookForged("signature does not match the body, key and webhook URL")
+        return literal.decode("unicode_escape").encode("latin-1")
+    except UnicodeDecodeError:
+        raise WebhookForged("the body has a % escape Mandrill would not send") from None
 
 
 def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:

@@ -33,6 +33,14 @@ KIND = "sendgrid"  # ProviderKind.SENDGRID
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+# A DER ECDSA P-256 signature: SEQUENCE of two INTEGERs of at most 33 bytes: 8 to 72 bytes.
+_DER_SIGNATURE_BYTES = range(8, 73)
+
+# SendGrid posts a batch every 30 s or once it reaches 768 KB, whichever comes first (reference
+# §1.6), so a batch is 768 KB plus the event that crossed the line (custom args are at most
+# 10,000 bytes per personalization). 2 MiB leaves more than twice that.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_FORM_FIELDS = None  # a JSON array
 
 EVENT_TYPES: dict[str, DeliveryEventType] = {
     "processed": DeliveryEventType.QUEUED,
@@ -67,9 +75,14 @@ def load_verification_key(key_text: str) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def verify(key_text: str, *, body: bytes, headers: Mapping[str, str]) -> None:
+def verify_headers(
+    key_text: str, *, headers: Mapping[str, str], now: float, tolerance: int
+) -> None:
+    """The key usable, the signature shaped as SendGrid makes it, the timestamp within
+    `tolerance` seconds of `now`: the signature covers the timestamp, so a body signed long ago
+    (a replay) or for the future is refused here, before it is read."""
     try:
-        key = load_verification_key(key_text)
+        load_verification_key(key_text)
     except ValueError as exc:
         raise WebhookForged(f"the configured verification key is unusable: {exc}") from None
     signature = header(headers, SIGNATURE_HEADER)
@@ -78,14 +91,32 @@ def verify(key_text: str, *, body: bytes, headers: Mapping[str, str]) -> None:
         raise WebhookForged(f"{SIGNATURE_HEADER} header missing")
     if not timestamp:
         raise WebhookForged(f"{TIMESTAMP_HEADER} header missing")
+    if len(_signature_der(signature)) not in _DER_SIGNATURE_BYTES:
+        raise WebhookForged("signature is not an ECDSA P-256 signature")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise WebhookForged("timestamp is not unix seconds")
+    if abs(int(timestamp) - now) > tolerance:
+        raise WebhookForged(f"timestamp is more than {tolerance} s away from our clock")
+
+
+def verify(key_text: str, *, body: bytes, headers: Mapping[str, str]) -> None:
+    """The signature over the timestamp and the body; `verify_headers` has passed."""
+    key = load_verification_key(key_text)
+    der = _signature_der(header(headers, SIGNATURE_HEADER))
+    timestamp = header(headers, TIMESTAMP_HEADER)
     try:
-        der = base64.b64decode(signature, validate=True)
-    except ValueError:
-        raise WebhookForged("signature is not base64") from None
-    try:
-        key.verify(der, timestamp.encode("utf-8") + body, _ECDSA_SHA256)
+        key.verify(der, timestamp.encode("ascii") + body, _ECDSA_SHA256)
     except InvalidSignature:
         raise WebhookForged("signature does not match the body, timestamp and key") from None
+
+
+def _signature_der(signature: str) -> bytes:
+    if len(signature) > 100:  # base64 of 72 bytes is 96 characters
+        raise WebhookForged("signature is not an ECDSA P-256 signature")
+    try:
+        return base64.b64decode(signature, validate=True)
+    except ValueError:
+        raise WebhookForged("signature is not base64") from None
 
 
 def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:

@@ -17,7 +17,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from providers.clients import client_for
 from providers.clients.types import CORRELATION_KEY, Address, OutgoingEmail
 from providers.sandbox.core import Fault
-from providers.sandbox.sendgrid_events import build_events, outcome
+from providers.sandbox.sendgrid_events import BATCH_BYTES, build_events, outcome
 from providers.sandbox.sendgrid_validation import validate_mail
 from providers.sandbox.webhooks import WebhookTarget
 from tests.conftest import TEST_KEYS
@@ -579,6 +579,30 @@ def test_magic_tokens_decide_each_recipients_events(esp_sandbox, receiver):
     dropped = next(e for e in events if e["event"] == "dropped")
     assert (dropped["reason"], dropped["status"]) == ("Bounced Address", "5.0.0")
     assert next(e for e in events if e["event"] == "deferred")["attempt"] == "1"
+
+
+def test_a_large_send_is_posted_in_batches_of_768_kb_as_sendgrid_does(esp_sandbox, receiver):
+    esp_sandbox.set_webhook_target("sendgrid", KEY, WebhookTarget(url=receiver.url, delay=0.0))
+    body = mail(
+        personalizations=[
+            {"to": [{"email": f"reader-{n}+click@x.example"}], "custom_args": {"m": f"{n:04}"}}
+            for n in range(1000)
+        ]
+    )
+    assert call(esp_sandbox, "/v3/mail/send", body)[0] == 202
+    public_key = esp_sandbox.apps["sendgrid"].public_key()
+
+    posts = []
+    while sum(len(json.loads(raw)) for _, raw in posts) < 4000:
+        posts.append(receiver.next())
+
+    assert len(posts) > 1  # over 1 MB of events
+    for headers, raw in posts:
+        assert verify(public_key, headers, raw)
+        assert len(raw) < BATCH_BYTES + 1024  # closed by the event that reached the size
+    assert all(len(raw) >= BATCH_BYTES for _, raw in posts[:-1])
+    events = [event for _, raw in posts for event in json.loads(raw)]
+    assert sorted(e["m"] for e in events[::4]) == [f"{n:04}" for n in range(1000)]
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,10 @@ import base64
 import hashlib
 import hmac
 import json
+import tracemalloc
 import types
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, parse_qsl, urlencode
 
 import pytest
 import requests
@@ -20,7 +21,7 @@ from providers.fields import UndecryptableSecret
 from providers.models import ProviderAccount
 from providers.sandbox import mandrill_events
 from providers.sandbox.webhooks import WebhookTarget
-from providers.webhooks import WebhookForged, WebhookMalformed, parse, verify
+from providers.webhooks import WebhookForged, WebhookMalformed, WebhookTooLarge, parse, verify
 from providers.webhooks.types import NormalizedEvent
 from tests.providers.webhook_receiver import receiving
 
@@ -147,18 +148,128 @@ def test_a_post_without_a_signature_is_forged(account, headers):
     assert forged_reason(account, body, headers) == "X-Mandrill-Signature header missing"
 
 
-def test_a_garbage_signature_is_forged(account):
+@pytest.mark.parametrize(
+    "given",
+    [
+        "é not base64",
+        "c2hvcnQ=",  # base64, but not of 20 bytes
+        "!" * 28,
+        base64.b64encode(hashlib.sha256(b"x").digest()).decode(),  # 32 bytes: not SHA-1
+        base64.b64encode(b"\x01" * 20).decode() + " ",
+    ],
+    ids=["not-base64", "short", "28-not-base64", "sha256", "trailing-space"],
+)
+def test_a_signature_not_shaped_as_mandrills_is_forged(account, given):
     body, _ = posted([SEND])
 
-    assert forged_reason(account, body, {"X-Mandrill-Signature": "é not base64"}) == MISMATCH
+    reason = forged_reason(account, body, {"X-Mandrill-Signature": given})
+
+    assert reason == "X-Mandrill-Signature is not a base64 HMAC-SHA1 digest"
 
 
-def test_a_body_that_is_not_utf8_is_forged(account):
-    _, headers = posted([SEND])
+def signed_bytes(signed: bytes, *, key: str = WEBHOOK_KEY) -> dict[str, str]:
+    digest = hmac.new(key.encode(), signed, hashlib.sha1).digest()
+    return {"X-Mandrill-Signature": base64.b64encode(digest).decode()}
 
-    reason = forged_reason(account, b"mandrill_events=%FF", headers)
 
-    assert reason == "body is not form-encoded UTF-8, so it cannot be signed"
+def test_a_body_that_is_not_utf8_is_signed_as_its_bytes_and_then_malformed(account):
+    # Mandrill signs what PHP sees: bytes. Verified, the body is still not one we can read.
+    body = b"mandrill_events=%FF"
+    headers = signed_bytes(URL.encode() + b"mandrill_events\xff")
+
+    assert verify(account, body=body, headers=headers, url=URL, url_secret=None) is None
+    assert forged_reason(account, b"mandrill_events=%FE", headers) == MISMATCH
+    with pytest.raises(WebhookMalformed, match="body is not form-encoded UTF-8"):
+        parse(KIND, body=body, content_type=FORM)
+
+
+def reference_signature(body: bytes, *, url: str = URL) -> dict[str, str]:
+    """As documented and as anymail computes it: parse the form, then url + each sorted field
+    as name + value (a repeated name keeps its last value)."""
+    fields = dict(parse_qsl(body.decode(), keep_blank_values=True))
+    signed = url + "".join(name + fields[name] for name in sorted(fields))
+    return signed_bytes(signed.encode())
+
+
+SLICE = 64 * 1024
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"b=2&a=1",
+        b"a=1&a=2&a=3",  # the last value counts
+        b"a=1&&b=&c&=d&",  # empty fields skipped, blank values and names kept
+        b"x+y=a+b%2Bc%20d&%C3%A9t%C3%A9=%E2%82%AC",  # + is a space, escapes decoded
+        "é=ü&ä=1".encode(),  # raw UTF-8, not escaped
+        b"a=\\x41\\\\%5Cx41\\N{DASH}\\u0041%5C%5C&%5Cn=\\",  # backslashes are data
+        # Long values, with escapes across every place a slice can end.
+        *(
+            b"mandrill_events=" + b"x" * (SLICE - 16 + shift) + b"%5B%22%E2%82%AC%22%5D" * 9
+            for shift in range(-4, 4)
+        ),
+        b"mandrill_events=" + b"%41" * (3 * SLICE),
+    ],
+    ids=lambda body: f"{len(body)}-bytes-{hashlib.sha256(body).hexdigest()[:6]}",
+)
+def test_the_signature_over_the_raw_body_is_the_documented_one(account, body):
+    headers = reference_signature(body)
+
+    assert verify(account, body=body, headers=headers, url=URL, url_secret=None) is None
+    assert forged_reason(account, body + b"&z=1", headers) == MISMATCH
+
+
+@pytest.mark.parametrize("body", [b"a=%zz", b"a=%4", b"a=%", b"%G1=1", b"a=%41%2"])
+def test_a_percent_escape_mandrill_would_not_send_is_forged(account, body):
+    # Python's parser would keep it as text; Mandrill always escapes as %XY.
+    reason = forged_reason(account, body, reference_signature(body))
+
+    assert reason == "the body has a % escape Mandrill would not send"
+
+
+def test_more_form_fields_than_mandrill_sends_are_refused_before_the_signature():
+    body = b"&".join(b"f%d=1" % n for n in range(17))
+    account = ProviderAccount(kind=KIND, webhook_secret=WEBHOOK_KEY)
+
+    with pytest.raises(WebhookTooLarge, match=r"^more than 16 form fields$") as caught:
+        verify(account, body=body, headers=reference_signature(body), url=URL, url_secret=None)
+
+    assert caught.value.limits == {"limit_fields": 16}
+    sixteen = b"&".join(b"f%d=1" % n for n in range(16))
+    verify(account, body=sixteen, headers=reference_signature(sixteen), url=URL, url_secret=None)
+
+
+def test_a_body_over_the_limit_is_refused(account):
+    body = b"mandrill_events=" + b"x" * (8 * 1024 * 1024 - 15)
+
+    with pytest.raises(WebhookTooLarge, match=f"^body over {8 * 1024 * 1024} bytes$"):
+        verify(account, body=body, headers=reference_signature(body), url=URL, url_secret=None)
+
+
+def test_a_long_field_name_is_not_mandrills(account):
+    body = b"n" * 257 + b"=1"
+
+    assert forged_reason(account, body, reference_signature(body)) == (
+        "a form field name is over 256 bytes"
+    )
+
+
+def test_a_forged_body_is_checked_without_copying_it(account):
+    # 8 MiB less a little, in one field: the signature is computed slice by slice, so checking
+    # it allocates a small part of the body, whatever its size (the form parser would copy it
+    # several times over: as text, as a field value, joined into the signed string, encoded).
+    body = b"mandrill_events=" + b"%5B" * (8 * 1024 * 1024 // 3 - 10)
+    headers = {"X-Mandrill-Signature": base64.b64encode(b"\0" * 20).decode()}
+
+    tracemalloc.start()
+    try:
+        reason = forged_reason(account, body, headers)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert reason == MISMATCH
+    assert peak < len(body) // 16
 
 
 def test_without_a_configured_key_everything_is_forged():

@@ -24,7 +24,7 @@ from providers.sandbox.sendgrid_events import (
     signed_headers,
 )
 from providers.sandbox.webhooks import WebhookTarget
-from providers.webhooks import WebhookForged, WebhookMalformed, parse, verify
+from providers.webhooks import WebhookForged, WebhookMalformed, parse, verify, verify_headers
 from providers.webhooks.types import NormalizedEvent
 from tests.conftest import TEST_KEYS
 from tests.providers.webhook_receiver import receiving
@@ -127,9 +127,34 @@ def _with(name, value):
             id="reserialised-body",
         ),
         pytest.param(
-            lambda headers, body: ({**headers, TIMESTAMP_HEADER: "1"}, body),
+            lambda headers, body: (
+                {**headers, TIMESTAMP_HEADER: str(int(headers[TIMESTAMP_HEADER]) - 1)},
+                body,
+            ),
             MISMATCH,
             id="altered-timestamp",
+        ),
+        pytest.param(
+            _with(SIGNATURE_HEADER, base64.b64encode(b"\x30" * 73).decode()),
+            "signature is not an ECDSA P-256 signature",
+            id="too-long-for-p256",
+        ),
+        pytest.param(
+            _with(SIGNATURE_HEADER, base64.b64encode(b"\x30\x05").decode()),
+            "signature is not an ECDSA P-256 signature",
+            id="too-short",
+        ),
+        pytest.param(
+            _with(SIGNATURE_HEADER, "A" * 101),
+            "signature is not an ECDSA P-256 signature",
+            id="overlong-header",
+        ),
+        pytest.param(_with(TIMESTAMP_HEADER, "17e8"), "timestamp is not unix seconds", id="ts-e"),
+        pytest.param(_with(TIMESTAMP_HEADER, "-60"), "timestamp is not unix seconds", id="ts-neg"),
+        pytest.param(
+            _with(TIMESTAMP_HEADER, "\u0661\u0667\u0660\u0660"),  # Arabic-Indic digits
+            "timestamp is not unix seconds",
+            id="ts-not-ascii",
         ),
     ],
 )
@@ -137,6 +162,52 @@ def test_a_tampered_request_is_forged(account, signing_key, tamper, reason):
     headers, body = tamper(signed_headers(signing_key, BODY), BODY)
 
     assert forged_reason(account, body, headers) == reason
+
+
+# --- the timestamp: a body signed long ago is a replay, one signed for the future a forgery ----
+SIGNED_AT = 1_800_000_000
+STALE = "timestamp is more than 600 s away from our clock"
+
+
+@pytest.mark.parametrize(
+    ("seconds_later", "reason"),
+    [
+        (0, None),
+        (600, None),
+        (-600, None),
+        (601, STALE),
+        (-601, STALE),
+        (3 * 365 * 86_400, STALE),  # a body signed three years ago
+    ],
+)
+def test_a_signed_timestamp_must_be_within_the_tolerance_of_now(
+    account, signing_key, seconds_later, reason
+):
+    headers = signed_headers(signing_key, BODY, at=SIGNED_AT)
+    now = SIGNED_AT + seconds_later
+
+    if reason is None:
+        verify(account, body=BODY, headers=headers, url=URL, url_secret=None, now=now)
+    else:
+        with pytest.raises(WebhookForged, match=f"^{reason}$"):
+            verify(account, body=BODY, headers=headers, url=URL, url_secret=None, now=now)
+
+
+def test_the_tolerance_is_the_setting(account, signing_key, settings):
+    settings.WEBHOOK_TIMESTAMP_TOLERANCE = 30
+    headers = signed_headers(signing_key, BODY, at=SIGNED_AT)
+
+    verify(account, body=BODY, headers=headers, url=URL, url_secret=None, now=SIGNED_AT + 30)
+    with pytest.raises(WebhookForged, match=r"^timestamp is more than 30 s away from our clock$"):
+        verify(account, body=BODY, headers=headers, url=URL, url_secret=None, now=SIGNED_AT + 31)
+
+
+def test_a_stale_timestamp_is_refused_from_the_headers_alone(account, signing_key):
+    headers = signed_headers(signing_key, BODY, at=SIGNED_AT)
+
+    with pytest.raises(WebhookForged, match=f"^{STALE}$"):
+        verify_headers(account, headers=headers, url_secret=None, now=SIGNED_AT + 3600)
+    verify_headers(account, headers=headers, url_secret=None, now=SIGNED_AT)
 
 
 def test_a_signature_by_another_key_is_forged(account):
