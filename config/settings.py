@@ -297,6 +297,9 @@ REST_FRAMEWORK.update(
         "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     }
 )
+# The OpenAPI schema and Swagger UI describe every endpoint and field: by default only signed-in
+# IT admins and API clients (bearer token) may read them; True opens them to everyone.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Returns Mail API",
     "DESCRIPTION": "The returns system posts return events; Returns Mail sends the emails its "

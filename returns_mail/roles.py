@@ -25,3 +25,10 @@ ROLE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "permissions": ("analytics.view_dashboards",),
     },
 }
+
+
+def is_it_admin(user) -> bool:
+    """A signed-in, active superuser or member of the IT admins group."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or user.groups.filter(name=IT_ADMINS).exists()
