@@ -164,6 +164,17 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# After this many failed logins from one client IP, whatever the user names, the address is
+# locked out for every user name (axes has one limit: config/auth.py adds this one).
+AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=20)
+if AXES_IP_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"AXES_IP_FAILURE_LIMIT ({AXES_IP_FAILURE_LIMIT}) must be at least AXES_FAILURE_LIMIT "
+        f"({AXES_FAILURE_LIMIT}): the address's limit counts every user name's failures"
+    )
+AXES_HANDLER = "config.auth.LoginLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 # Reverse proxies (load balancer, TLS terminator) in front of the app that append to
 # X-Forwarded-For: the lockout's client IP is the address the outermost one saw
