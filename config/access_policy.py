@@ -18,8 +18,12 @@ The roles:
 API clients send only their bearer token, so outside the API they are anonymous.
 
 What the product does (an outcome per role):
-- `public`: 200 for everyone: the probes, and the OpenAPI schema and Swagger UI (they describe
-  the API, which is documented for integrators anyway; they hold no data and no secret).
+- `public`: 200 for everyone: the probes.
+- `api-docs`: Swagger UI: IT admins (session) and API clients (their bearer token, any scope)
+  200; without either, redirect to the admin login; logged in without the role 403. Everyone
+  gets 200 when `API_DOCS_PUBLIC` is set (off by default).
+- `api-schema`: the OpenAPI schema, as `api-docs` except that without a session or token it is
+  401 (a machine-readable resource: no login redirect).
 - `admin`: IT admins only. Without a staff session: redirect to the admin login. Staff without
   the model permission: 403.
 - `admin-denied`: pages nobody may use (adding or deleting records the system writes, deleting
@@ -115,6 +119,12 @@ POLICIES: dict[str, dict[str, int | str]] = {
         api_all=200,
         api_other=404,
     ),
+    "api-docs": _policy(
+        anonymous=ADMIN_LOGIN, user=403, manager=403, staff_manager=403, it_admin=200, api=200
+    ),
+    "api-schema": _policy(
+        anonymous=401, user=403, manager=403, staff_manager=403, it_admin=200, api=200
+    ),
     "api:events:write": _policy(no_session=401, user=401, manager=401, staff=401, api=405),
     # Prometheus scrapes with its own token (METRICS_TOKEN, not an API client's); people: IT
     # admins only. Everyone else the same bare 403, logged in or not.
@@ -156,8 +166,8 @@ URL_POLICIES: tuple[tuple[str, str], ...] = (
     ("healthz", "public"),
     ("readyz", "public"),
     ("metrics", "metrics"),
-    ("api-schema", "public"),
-    ("api-docs", "public"),
+    ("api-schema", "api-schema"),
+    ("api-docs", "api-docs"),
     # --- the REST API
     ("api:events", "api:events:write"),
     ("api:events-batch", "api:events:write"),

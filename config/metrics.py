@@ -42,7 +42,7 @@ from analytics.selectors.uptime import sorted_quantile
 from providers.models import ProviderAccount
 from returns_mail.models import Attempt, Message, MessageStatus
 from returns_mail.models.campaigns import CampaignChunk, ChunkStatus
-from returns_mail.roles import IT_ADMINS
+from returns_mail.roles import is_it_admin
 
 logger = logging.getLogger(__name__)
 
@@ -313,17 +313,11 @@ def _bearer(request: HttpRequest) -> str | None:
     return credentials.strip()
 
 
-def _is_it_admin(user) -> bool:
-    if not (user and user.is_authenticated and user.is_active):
-        return False
-    return user.is_superuser or user.groups.filter(name=IT_ADMINS).exists()
-
-
 def scrape_allowed(request: HttpRequest) -> bool:
     token, given = metrics_token(), _bearer(request)
     if token and given is not None and hmac.compare_digest(given.encode(), token.encode()):
         return True
-    return _is_it_admin(getattr(request, "user", None))
+    return is_it_admin(getattr(request, "user", None))
 
 
 @never_cache

@@ -165,6 +165,17 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# After this many failed logins from one client IP, whatever the user names, the address is
+# locked out for every user name (axes has one limit: config/auth.py adds this one).
+AXES_IP_FAILURE_LIMIT = env.int("AXES_IP_FAILURE_LIMIT", default=20)
+if AXES_IP_FAILURE_LIMIT < AXES_FAILURE_LIMIT:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"AXES_IP_FAILURE_LIMIT ({AXES_IP_FAILURE_LIMIT}) must be at least AXES_FAILURE_LIMIT "
+        f"({AXES_FAILURE_LIMIT}): the address's limit counts every user name's failures"
+    )
+AXES_HANDLER = "config.auth.LoginLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 # Reverse proxies (load balancer, TLS terminator) in front of the app that append to
 # X-Forwarded-For: the lockout's client IP is the address the outermost one saw
@@ -312,6 +323,9 @@ REST_FRAMEWORK.update(
         "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     }
 )
+# The OpenAPI schema and Swagger UI describe every endpoint and field: by default only signed-in
+# IT admins and API clients (bearer token) may read them; True opens them to everyone.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Returns Mail API",
     "DESCRIPTION": "The returns system posts return events; Returns Mail sends the emails its "

@@ -48,3 +48,10 @@ def runs_code(model) -> bool:
     if model._meta.label_lower in CODE_MODELS:
         return True
     return any(field.name in CODE_PATH_FIELDS for field in model._meta.concrete_fields)
+
+
+def is_it_admin(user) -> bool:
+    """A signed-in, active superuser or member of the IT admins group."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    return user.is_superuser or user.groups.filter(name=IT_ADMINS).exists()

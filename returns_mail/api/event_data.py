@@ -8,7 +8,7 @@ Errors are {"dotted.path": [messages]}, the path relative to `data`, list indexe
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -21,6 +21,11 @@ from returns_mail.catalogue import EventType, Field
 INVALID = object()  # a value that failed validation (its error is recorded)
 
 MAX_DECIMAL_INTEGER_DIGITS = 15
+# Date-times accepted, compared in UTC (the end excluded). Far outside it, converting a value
+# to UTC (to store it, to compare it) overflows Python's years 1-9999; and no return event
+# happened before the Unix epoch or a century from now.
+EARLIEST_DATETIME = datetime(1970, 1, 1, tzinfo=UTC)
+END_DATETIME = datetime(2100, 1, 1, tzinfo=UTC)
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -34,6 +39,8 @@ MESSAGES = {
     "date": "Expected a date as YYYY-MM-DD.",
     "datetime": "Expected a date and time in ISO 8601 with a time zone, "
     "e.g. 2026-11-26T10:15:00+00:00.",
+    "datetime_range": f"Expected a date and time in the years {EARLIEST_DATETIME.year} to "
+    f"{END_DATETIME.year - 1} (in UTC).",
     "naive": "Include a time zone offset (e.g. +00:00 or Z): a date and time without one "
     "is ambiguous.",
     "decimal": 'Expected a decimal number, e.g. "49.90" or 49.9.',
@@ -56,6 +63,8 @@ class ValueInvalid(ValueError):
 
 
 def parse_aware_datetime(value: Any) -> datetime:
+    """Every date-time the API reads (`occurred_at`, those in `data`): ISO 8601 with an
+    offset, within the accepted range."""
     if not isinstance(value, str):
         raise ValueInvalid(MESSAGES["datetime"])
     try:
@@ -66,6 +75,9 @@ def parse_aware_datetime(value: Any) -> datetime:
         raise ValueInvalid(MESSAGES["datetime"])
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueInvalid(MESSAGES["naive"])
+    # Aware comparisons subtract the offsets without building a UTC datetime: no overflow.
+    if not EARLIEST_DATETIME <= parsed < END_DATETIME:
+        raise ValueInvalid(MESSAGES["datetime_range"])
     return parsed
 
 

@@ -63,7 +63,8 @@ class AwareDateTimeField(serializers.DateTimeField):
         "additionalProperties": True,
         "description": "The fields of the event's type (see the catalogue in the API description "
         "and the request examples). Unknown keys are refused. Decimals are answered as strings "
-        '("49.90"); dates as YYYY-MM-DD; date-times as ISO 8601 with an offset.',
+        '("49.90"); dates as YYYY-MM-DD; date-times as ISO 8601 with an offset, in the years '
+        "1970 to 2099 (UTC).",
     }
 )
 class EventDataField(serializers.Field):
@@ -136,7 +137,9 @@ class CustomerSerializer(StrictSerializer):
 
 class EventSerializer(StrictSerializer):
     type = EventTypeField(max_length=64, help_text="An event type of the catalogue.")
-    occurred_at = AwareDateTimeField(help_text="When it happened: ISO 8601 with an offset.")
+    occurred_at = AwareDateTimeField(
+        help_text="When it happened: ISO 8601 with an offset, in the years 1970 to 2099 (UTC)."
+    )
     return_id = StrictCharField(max_length=100, help_text="The return (RMA) number.")
     order_id = StrictCharField(max_length=100, help_text="The original order number.")
     customer = CustomerSerializer()

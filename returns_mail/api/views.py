@@ -25,7 +25,7 @@ from returns_mail.api.exceptions import (
     invalid_input,
 )
 from returns_mail.api.parsers import JsonBodyParser, read_json
-from returns_mail.api.permissions import HasScope
+from returns_mail.api.permissions import HasScope, declared_methods
 from returns_mail.api.serializers import (
     EventAcceptedSerializer,
     EventDetailSerializer,
@@ -58,7 +58,13 @@ class ApiView(APIView):
     throttle_classes = [ClientRateThrottle]
     parser_classes = [JsonBodyParser]
     renderer_classes = [JSONRenderer]
+    # Method -> scope. HasScope refuses (405) every method not named here.
     required_scopes: dict[str, str] = {}
+
+    @property
+    def allowed_methods(self) -> list[str]:
+        """The `Allow` header of every answer: the declared methods only."""
+        return declared_methods(self)
 
 
 def _idempotency_header(request, pattern: re.Pattern = _KEY, max_length: int = 255) -> str | None:

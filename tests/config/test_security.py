@@ -105,6 +105,51 @@ def test_the_lockout_is_per_user_name_and_client_ip(client, people, page):
     assert post_login(Client(), page, other.username, f.PASSWORD).status_code == 302
 
 
+def fail_with_many_names(page: str, count: int, **origin) -> list:
+    """One wrong password for each of `count` user names (none twice), from one client: the
+    default address, or `origin` through a proxy (see via_proxy)."""
+    if origin:
+        return [
+            post_login_via_proxy(page, f"guess{n}", "wrong-password", **origin)
+            for n in range(count)
+        ]
+    return [post_login(Client(), page, f"guess{n}", "wrong-password") for n in range(count)]
+
+
+@pytest.mark.parametrize("page", LOGIN_PAGES)
+def test_many_user_names_from_one_ip_lock_that_ip_out(people, page):
+    answers = fail_with_many_names(page, 20)  # AXES_IP_FAILURE_LIMIT's default
+
+    # One failure per name never reaches the per-name limit; the address's 20th does.
+    assert [a.status_code for a in answers] == [200] * 19 + [429]
+    assert LOCKED in answers[-1].content.decode()
+    # The address is locked for every name, a real user's right password included...
+    right = post_login(Client(), page, people[page].username, f.PASSWORD)
+    assert right.status_code == 429
+    assert LOCKED in right.content.decode()
+    # ...and for nobody else.
+    elsewhere = post_login(Client(), page, people[page].username, f.PASSWORD, ip="198.51.100.9")
+    assert elsewhere.status_code == 302
+
+
+@pytest.mark.parametrize("page", LOGIN_PAGES)
+def test_the_per_name_limit_still_locks_first_and_both_pages_count_for_the_address(
+    people, page, settings
+):
+    settings.AXES_IP_FAILURE_LIMIT = 12
+    username = people[page].username
+    other_page = "dashboards" if page == "admin" else "admin"
+
+    per_name = fail_five_times(Client(), page, username)
+    others = fail_with_many_names(other_page, 7)  # 5 + 7: the address's twelfth failure
+
+    assert [a.status_code for a in per_name] == [200, 200, 200, 200, 429]
+    assert [a.status_code for a in others] == [200] * 6 + [429]
+    # The address is over its limit: the other page's user is locked out too.
+    right = post_login(Client(), other_page, people[other_page].username, f.PASSWORD)
+    assert right.status_code == 429
+
+
 def via_proxy(client_address: str, *, forged: str = "") -> dict:
     """What the app sees of a request that came through one reverse proxy at 10.0.0.2."""
     chain = f"{forged}, {client_address}" if forged else client_address
@@ -188,6 +233,31 @@ def test_the_lockout_settings_come_from_the_environment(child_env):
     assert defaults == {"AXES_FAILURE_LIMIT": 5, "AXES_COOLOFF_TIME": "0:15:00"}
 
 
+def test_behind_a_proxy_the_per_ip_limit_holds_per_client(people, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    answers = fail_with_many_names("admin", 20, client_address="203.0.113.7")
+    assert answers[-1].status_code == 429
+
+    # Another client through the same proxy (the same REMOTE_ADDR) logs in.
+    username = people["admin"].username
+    other = post_login_via_proxy("admin", username, f.PASSWORD, client_address="198.51.100.9")
+    locked = post_login_via_proxy("admin", username, f.PASSWORD, client_address="203.0.113.7")
+    assert (other.status_code, locked.status_code) == (302, 429)
+
+
+def test_the_per_ip_limit_comes_from_the_environment_and_is_at_least_the_per_name_one(
+    child_env,
+):
+    assert settings_of(child_env(**PRODUCTION), "AXES_IP_FAILURE_LIMIT") == {
+        "AXES_IP_FAILURE_LIMIT": 20
+    }
+    assert settings_of(
+        child_env(**PRODUCTION, AXES_IP_FAILURE_LIMIT="50"), "AXES_IP_FAILURE_LIMIT"
+    ) == {"AXES_IP_FAILURE_LIMIT": 50}
+    with pytest.raises(AssertionError, match="AXES_IP_FAILURE_LIMIT \\(4\\) must be at least"):
+        settings_of(child_env(**PRODUCTION, AXES_IP_FAILURE_LIMIT="4"), "AXES_IP_FAILURE_LIMIT")
+
+
 # --- Content-Security-Policy ------------------------------------------------------------------
 
 
@@ -233,7 +303,8 @@ def test_the_admin_dashboards_and_login_pages_have_the_strict_policy(client, peo
     assert_strict(dashboard)
 
 
-def test_the_api_docs_have_the_policy_and_no_inline_script(client):
+def test_the_api_docs_have_the_policy_and_no_inline_script(client, people):
+    client.force_login(people["admin"])  # the docs are for IT admins (and API clients)
     docs = client.get("/api/docs/")
 
     assert docs.status_code == 200

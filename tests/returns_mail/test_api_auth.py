@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.cache import cache
-from rest_framework.test import APIClient
+from rest_framework.response import Response
+from rest_framework.test import APIClient, APIRequestFactory
 
 from returns_mail.api.throttling import ClientRateThrottle
+from returns_mail.api.views import EventDetailView
 from returns_mail.models import ApiClient
 from returns_mail.services import config_cache
 from returns_mail.services.api_clients import api_client_rotate
@@ -165,6 +168,76 @@ def test_a_method_the_endpoint_lacks_is_405(api):
 
     assert response.status_code == 405
     assert response.json() == error("method_not_allowed", 'Method "GET" not allowed.')
+    assert response["Allow"] == "POST"
+
+
+def _reads_of_own_event(api) -> list[str]:
+    """The two read URLs of an event the client just posted (so a read would find it)."""
+    posted = post_json(api, EVENTS, event_body())
+    assert posted.status_code == 202
+    return [f"/api/v1/events/{posted.json()['id']}", "/api/v1/returns/RMA-1001/messages"]
+
+
+def test_head_needs_messages_read_exactly_like_get(make_client):
+    """HEAD answers GET's status and headers without the body: a write-only token learns
+    neither whether an event or return exists nor how long its answer is."""
+    _, token = make_client(scopes=["events:write"])
+    api = api_for(token)
+
+    for path in [*_reads_of_own_event(api), "/api/v1/events/999999", "/api/v1/returns/X/messages"]:
+        get, head = api.get(path), api.head(path)
+
+        assert (get.status_code, head.status_code) == (403, 403), path
+        assert get.json()["error"]["code"] == "insufficient_scope"
+        assert head.content == b""
+        assert head["Content-Type"] == get["Content-Type"] == "application/json"
+        assert head.get("Content-Length") == get.get("Content-Length")
+
+
+def test_head_with_messages_read_answers_as_get(make_client):
+    _, token = make_client(scopes=["events:write", "messages:read"])
+    api = api_for(token)
+
+    for path in _reads_of_own_event(api):
+        get, head = api.get(path), api.head(path)
+
+        assert (get.status_code, head.status_code) == (200, 200), path
+        assert head.content == b""
+        assert head["Allow"] == get["Allow"] == "GET, HEAD"
+    assert api.head("/api/v1/events/999999").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        (EVENTS, "POST"),
+        (BATCH, "POST"),
+        ("/api/v1/events/1", "GET, HEAD"),
+        ("/api/v1/returns/RMA-1001/messages", "GET, HEAD"),
+    ],
+)
+@pytest.mark.parametrize("method", ["OPTIONS", "PUT", "PATCH", "DELETE"])
+def test_a_method_without_a_declared_scope_is_405_for_every_token(api, path, allow, method):
+    response = api.generic(method, path)
+
+    assert response.status_code == 405
+    assert response.json() == error("method_not_allowed", f'Method "{method}" not allowed.')
+    assert response["Allow"] == allow
+
+
+def test_a_handler_whose_method_names_no_scope_is_refused(api_client):
+    """Fail closed: a view that grows a handler without naming its scope answers 405, it does
+    not run the handler unchecked."""
+
+    class Unscoped(EventDetailView):
+        def delete(self, request, event_id):
+            return Response(status=204)
+
+    request = APIRequestFactory().delete("/x", HTTP_AUTHORIZATION=f"Bearer {api_client[1]}")
+    response = Unscoped.as_view()(request, event_id=1).render()
+
+    assert response.status_code == 405
+    assert json.loads(response.content)["error"]["code"] == "method_not_allowed"
 
 
 # --- rate limit -------------------------------------------------------------------------------

@@ -63,9 +63,9 @@ def token(db) -> str:
 
 
 @pytest.fixture
-def api_schema(settings):
+def api_schema(settings, token):
     settings.SECURE_SSL_REDIRECT = False  # requests come in over plain http://localhost
-    response = Client().get("/api/schema/?format=json")
+    response = Client().get("/api/schema/?format=json", HTTP_AUTHORIZATION=f"Bearer {token}")
     assert response.status_code == 200
     # As Django's test client does: the test's connection (and transaction) outlives requests.
     for signal in (request_started, request_finished):

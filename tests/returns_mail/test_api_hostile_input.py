@@ -1,7 +1,8 @@
 """Hostile input (issue #8): oversized and deeply nested bodies, control and odd Unicode
-characters, injection strings, wrong content types, broken UTF-8, huge numbers, duplicate keys,
-huge headers. Each is either refused with a 4xx in the one error format and nothing stored, or
-accepted and stored exactly as sent (and never executed or rendered unescaped).
+characters, injection strings, wrong content types, broken UTF-8, huge numbers, date-times far
+in the past or future, duplicate keys, huge headers. Each is either refused with a 4xx in the one
+error format and nothing stored, or accepted and stored exactly as sent (and never executed or
+rendered unescaped).
 
 Run on SQLite and on PostgreSQL (which refuses NUL in text and unpaired surrogates in jsonb).
 """
@@ -13,7 +14,9 @@ from urllib.parse import quote
 
 import pytest
 
+from returns_mail.api.event_data import validate_data
 from returns_mail.api.parsers import MAX_BODY_BYTES
+from returns_mail.catalogue import EventType, Field
 from returns_mail.models import ReturnEvent
 from templates_lib.models import Template
 from templates_lib.rendering import render_version
@@ -374,6 +377,64 @@ def test_a_huge_integer_is_refused_or_stored_exactly(api, quantity):
     else:
         error = assert_error(response, 400, "invalid")
         assert list(error["fields"]) == ["data.items.0.quantity"]
+
+
+# --- date-times far in the past or future -------------------------------------------------------
+OUT_OF_RANGE = "Expected a date and time in the years 1970 to 2099 (in UTC)."
+FAR_DATETIMES = [
+    "9999-12-31T23:59:59-23:59",  # past the year 9999 once in UTC: Python cannot hold it
+    "0001-01-01T00:00:00+14:00",  # before the year 1 in UTC
+    "9999-12-31T23:59:59+00:00",
+    "0001-01-01T00:00:00Z",
+    "1969-12-31T23:59:59.999999Z",
+    "1970-01-01T00:59:59+01:00",  # 1969 in UTC
+    "2100-01-01T00:00:00Z",
+    "2099-12-31T23:00:00-01:00",  # 2100 in UTC
+]
+
+
+@pytest.mark.parametrize("value", FAR_DATETIMES)
+def test_a_date_time_out_of_range_is_400_naming_it(api, value):
+    error = assert_error(post_json(api, EVENTS, event_body(occurred_at=value)), 400, "invalid")
+    assert error["fields"] == {"occurred_at": [OUT_OF_RANGE]}
+
+
+@pytest.mark.parametrize("value", FAR_DATETIMES)
+def test_a_batch_item_with_a_date_time_out_of_range_is_400_the_others_stored(api, value):
+    items = [event_body(event_id="far", occurred_at=value), event_body(event_id="good")]
+    response = post_json(api, BATCH, items)
+    assert response.status_code == 200, response.content[:500]
+    far, good = response.json()["results"]
+    assert far["status"] == 400
+    assert far["errors"]["code"] == "invalid"
+    assert far["errors"]["fields"] == {"occurred_at": [OUT_OF_RANGE]}
+    assert good["status"] == 202
+    assert list(ReturnEvent.objects.values_list("idempotency_key", flat=True)) == ["good"]
+
+
+@pytest.mark.parametrize(
+    ("value", "utc"),
+    [
+        ("1970-01-01T00:00:00Z", "1970-01-01T00:00:00+00:00"),
+        ("1970-01-01T14:00:00+14:00", "1970-01-01T00:00:00+00:00"),
+        ("2099-12-31T23:59:59.999999Z", "2099-12-31T23:59:59.999999+00:00"),
+        ("2100-01-01T13:59:59+14:00", "2099-12-31T23:59:59+00:00"),
+    ],
+)
+def test_the_edges_of_the_range_are_accepted(api, value, utc):
+    response = post_json(api, EVENTS, event_body(occurred_at=value))
+    assert accepted_row(response).occurred_at.isoformat() == utc
+
+
+def test_a_date_time_in_data_out_of_range_is_named():
+    """`data` date-times go through the same parser (no catalogue type has one yet)."""
+    probe = EventType("probe", "Probe", "", (Field("at", "datetime"),), {})
+    for value in FAR_DATETIMES:
+        assert validate_data(probe, {"at": value}) == ({}, {"at": [OUT_OF_RANGE]})
+    assert validate_data(probe, {"at": "2099-12-31T23:59:59Z"}) == (
+        {"at": "2099-12-31T23:59:59+00:00"},
+        {},
+    )
 
 
 # --- duplicate keys -----------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from django.test import Client
 from drf_spectacular.validation import validate_schema
 
 from returns_mail.catalogue import CATALOGUE
+from tests.analytics import factories
+from tests.config.test_settings import PRODUCTION, settings_of
 from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
     BATCH,
     EVENTS,
@@ -29,12 +31,20 @@ PATHS = {
 }
 
 
-@pytest.fixture(scope="module")
-def schema() -> dict:
-    response = Client().get("/api/schema/?format=json")
+@pytest.fixture
+def schema(api) -> dict:
+    response = api.get("/api/schema/?format=json")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/vnd.oai.openapi+json"
     return json.loads(response.content)
+
+
+@pytest.fixture
+def it_admin_client(db) -> Client:
+    """A browser signed in to the admin as an IT admin (the group, not a superuser)."""
+    client = Client()
+    client.force_login(factories.it_admin("itadmin"))
+    return client
 
 
 def test_the_schema_is_valid_openapi_3(schema):
@@ -96,8 +106,8 @@ def test_the_reads_are_described(schema):
     )
 
 
-def test_the_docs_page_loads_only_local_static_files():
-    response = Client().get("/api/docs/")
+def test_the_docs_page_loads_only_local_static_files(it_admin_client):
+    response = it_admin_client.get("/api/docs/")
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -110,9 +120,109 @@ def test_the_docs_page_loads_only_local_static_files():
         assert finders.find(url.removeprefix("/static/")), url
     assert script == "/api/docs/?script="
     assert not re.search(r"https?://", html)
-    start_up = Client().get(script).content.decode()
+    start_up = it_admin_client.get(script).content.decode()
     assert '"/api/schema/"' in start_up
     assert '"validatorUrl": null' in start_up  # no badge fetched from validator.swagger.io
+
+
+# --- who may read the schema and the docs ---------------------------------------------------------
+SCHEMA = "/api/schema/?format=json"
+DOCS = "/api/docs/"
+SCRIPT = "/api/docs/?script="
+
+
+def assert_no_schema(response) -> None:
+    assert b"EventRequest" not in response.content
+    assert b"/api/v1/events" not in response.content
+
+
+@pytest.mark.django_db
+def test_without_a_session_or_token_the_docs_ask_for_a_login_and_the_schema_is_401():
+    client = Client()
+
+    schema = client.get(SCHEMA)
+    docs, script = client.get(DOCS), client.get(SCRIPT)
+
+    assert schema.status_code == 401
+    assert schema["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert json.loads(schema.content)["error"]["code"] == "not_authenticated"
+    assert_no_schema(schema)
+    assert (docs.status_code, docs["Location"]) == (302, "/admin/login/?next=/api/docs/")
+    assert (script.status_code, script["Location"]) == (
+        302,
+        "/admin/login/?next=/api/docs/%3Fscript%3D",
+    )
+
+
+@pytest.mark.parametrize(
+    "make_user",
+    [
+        lambda: factories.manager("manager"),
+        lambda: factories.manager("staffmanager", is_staff=True),
+        lambda: factories.user("nobody"),
+    ],
+    ids=["manager", "staff-manager", "no-role"],
+)
+@pytest.mark.django_db
+def test_a_session_without_the_it_admin_role_is_403(make_user):
+    client = Client()
+    client.force_login(make_user())
+
+    for url in (SCHEMA, DOCS, SCRIPT):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert_no_schema(response)
+
+
+def test_an_it_admin_opens_the_docs_and_swagger_ui_loads_the_schema_with_the_session(
+    it_admin_client,
+):
+    docs = it_admin_client.get(DOCS)
+    [script_url] = re.findall(r'<script src="(/api/docs/\?script=)"', docs.content.decode())
+    script = it_admin_client.get(script_url).content.decode()
+    [schema_url] = re.findall(r'url: "([^"]+)"', script)
+    # Swagger UI fetches the schema as JSON from the same origin: the session cookie goes along.
+    schema = it_admin_client.get(schema_url, HTTP_ACCEPT="application/json")
+
+    assert docs.status_code == 200
+    assert schema.status_code == 200
+    assert set(json.loads(schema.content)["paths"]) == set(PATHS)
+
+
+@pytest.mark.parametrize("scopes", [["events:write"], ["messages:read"]])
+def test_an_api_token_of_any_scope_reads_the_schema_and_the_docs(make_client, scopes):
+    _, token = make_client(scopes=scopes)
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert set(json.loads(client.get(SCHEMA).content)["paths"]) == set(PATHS)
+    assert client.get(DOCS).status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_wrong_token_is_401_not_a_login_page():
+    client = Client(HTTP_AUTHORIZATION="Bearer rm_not-a-real-token")
+
+    for url in (SCHEMA, DOCS):
+        response = client.get(url)
+        assert response.status_code == 401, url
+        assert_no_schema(response)
+
+
+@pytest.mark.django_db
+def test_api_docs_public_opens_both_to_everyone(settings):
+    settings.API_DOCS_PUBLIC = True
+    client = Client()
+
+    assert set(json.loads(client.get(SCHEMA).content)["paths"]) == set(PATHS)
+    assert client.get(DOCS).status_code == 200
+    assert client.get(SCRIPT).status_code == 200
+
+
+def test_api_docs_public_comes_from_the_environment_and_is_off_by_default(child_env):
+    assert settings_of(child_env(**PRODUCTION), "API_DOCS_PUBLIC") == {"API_DOCS_PUBLIC": False}
+    assert settings_of(child_env(**PRODUCTION, API_DOCS_PUBLIC="true"), "API_DOCS_PUBLIC") == {
+        "API_DOCS_PUBLIC": True
+    }
 
 
 def test_manage_py_spectacular_validates_without_warnings(manage, tmp_path):
