@@ -127,7 +127,7 @@ class CampaignAdmin(admin.ModelAdmin):
             ((EXCLUSION_LABELS.get(k, k), n) for k, n in (campaign.excluded or {}).items() if n),
         )
         return format_html(
-            '<div class="campaign-progress" data-url="{}">'
+            '<div class="campaign-progress" data-url="{}" data-status="{}">'
             '<progress max="100" value="{}"></progress> <strong data-field="percent">{}</strong> %'
             '<br>total <strong data-field="total">{}</strong>, sent <strong data-field="sent">'
             '{}</strong>, failed <strong data-field="failed">{}</strong>, pending <strong '
@@ -136,6 +136,7 @@ class CampaignAdmin(admin.ModelAdmin):
             'data-field="rate">{}</strong> per second, held chunks <strong data-field="held">{}'
             "</strong></div>",
             reverse("admin:returns_mail_campaign_progress", args=[campaign.pk]),
+            campaign.status,  # the script polls only while this is a running status
             p.percent,
             p.percent,
             p.total,
