@@ -4,7 +4,9 @@ against the live server, every step through the real UI.
 1. An IT admin logs in to /admin/, adds a SendGrid account pointing at the ESP sandbox (with the
    signed-webhook verification key), saves it and clicks "Test connection".
 2. Edits the default "Refund processed" template and clicks "Save and publish"; the copy at the
-   account is current.
+   account is current. Then opens the Preview of version 1 from its row, sees version 1 and
+   publishes it from the preview (a rollback), and publishes version 2 again with its row's
+   Publish button.
 3. Creates a trigger rule for refund.processed (one condition row, the account as route).
 4. The returns system posts a refund.processed event to the API.
 5. The admin sees the message "Sent" in the Messages list, then "Delivered" once the signed
@@ -63,7 +65,8 @@ def test_an_it_admin_sets_up_sending_and_a_manager_sees_the_delivery(live_server
 
 def _run(journey: Journey, esp_sandbox, token: str, signing_key) -> None:
     account_id = _step1_add_and_check_the_account(journey, esp_sandbox, signing_key)
-    _step2_edit_and_publish_the_template(journey)
+    template_url = _step2_edit_and_publish_the_template(journey)
+    _step2b_preview_and_publish_a_version(journey, template_url)
     _step3_create_the_rule(journey)
     record = _step4_post_the_event(journey, esp_sandbox, token)
     _step5_see_it_sent_then_delivered(journey, account_id, record, signing_key)
@@ -102,7 +105,7 @@ def _step1_add_and_check_the_account(journey: Journey, esp_sandbox, signing_key)
     return account_id
 
 
-def _step2_edit_and_publish_the_template(journey: Journey) -> None:
+def _step2_edit_and_publish_the_template(journey: Journey) -> str:
     page = journey.page
     journey.go("/admin/")
     page.locator("#content-main").get_by_role("link", name="Templates", exact=True).first.click()
@@ -132,6 +135,45 @@ def _step2_edit_and_publish_the_template(journey: Journey) -> None:
     copy = page.locator("tr", has_text=ACCOUNT).filter(has_text="Current")
     copy.first.wait_for()
     journey.shot("template-published")
+    return template_url
+
+
+def _version_row(journey: Journey, number: int):
+    return journey.page.locator(
+        "tr", has=journey.page.locator("td.field-number", has_text=f"{number}")
+    )
+
+
+def _step2b_preview_and_publish_a_version(journey: Journey, template_url: str) -> None:
+    page = journey.page
+    # Version 1's row: its Preview shows version 1, not the active version 2.
+    _version_row(journey, 1).get_by_role("link", name="Preview").click()
+    page.wait_for_url(re.compile(r"/template/\d+/preview/\?version=1$"))
+    page.get_by_role("heading", name=re.compile(r"^Version 1 · en$")).wait_for()
+    subject = page.locator("#preview-subject").inner_text()
+    assert "Good news" not in subject, subject
+    journey.shot("template-preview-v1")
+    # Its "Publish version 1" button is there without choosing anything else: a rollback.
+    page.get_by_role("button", name="Publish version 1").click()
+    page.wait_for_url(template_url)
+    journey.success("Published version 1; pushing it to 1 provider copies.")
+    assert _version_row(journey, 1).locator("td.field-state").inner_text().strip() == "active"
+
+    # Version 2's row: Preview shows it, and its row's Publish button makes it active again.
+    _version_row(journey, 2).get_by_role("link", name="Preview").click()
+    page.wait_for_url(re.compile(r"/template/\d+/preview/\?version=2$"))
+    page.get_by_role("heading", name=re.compile(r"^Version 2 · en$")).wait_for()
+    subject = page.locator("#preview-subject").inner_text()
+    assert subject.startswith("Good news: your refund of 89.80 EUR"), subject
+    page.go_back()
+    page.wait_for_url(template_url)
+    _version_row(journey, 2).get_by_role("button", name="Publish").click()
+    page.wait_for_url(template_url)
+    journey.success("Published version 2; pushing it to 1 provider copies.")
+    assert _version_row(journey, 2).locator("td.field-state").inner_text().strip() == "active"
+    assert _version_row(journey, 1).get_by_role("button", name="Publish").count() == 1
+    page.locator("tr", has_text=ACCOUNT).filter(has_text="Current").first.wait_for()
+    journey.shot("template-version-2-republished")
 
 
 def _step3_create_the_rule(journey: Journey) -> None:
