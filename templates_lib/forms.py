@@ -6,7 +6,8 @@ from django import forms
 from django.conf import settings
 from django.utils.http import urlencode
 
-from providers.models import ProviderAccount, ProviderKind
+from providers.clients import Capability, kinds_that_can
+from providers.models import ProviderAccount
 from templates_lib.catalogue import event_type_choices, sample_context, stored_event_context
 from templates_lib.models import Layout, Template, TemplateTranslation
 from templates_lib.validation import layout_errors, template_errors
@@ -185,9 +186,12 @@ class PreviewForm(forms.Form):
 
 
 class SendTestForm(forms.Form):
-    account = forms.ModelChoiceField(
-        queryset=ProviderAccount.objects.filter(is_active=True).exclude(
-            kind=ProviderKind.MAILCHIMP_MARKETING
-        )
-    )
+    account = forms.ModelChoiceField(queryset=ProviderAccount.objects.none())
     to = forms.EmailField(label="Recipient")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only accounts whose client can send a single email.
+        self.fields["account"].queryset = ProviderAccount.objects.filter(
+            is_active=True, kind__in=kinds_that_can(Capability.SEND)
+        )

@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 from analytics.models import Alert, AlertKind, AlertRule, HealthCheck
 from analytics.services.alerts import WEBHOOK_KINDS, alerts_resolve
 from config.admin_base import ViewOnlyAdmin
-from providers.models import ProviderKind
+from providers.clients import Capability, account_can, cannot_message
 
 
 class AlertRuleForm(forms.ModelForm):
@@ -68,10 +68,9 @@ class AlertRuleForm(forms.ModelForm):
             self.add_error("threshold", "Failing checks in a row: at least 1.")
         if kind == AlertKind.WEBHOOK_SILENCE and account and account.kind not in WEBHOOK_KINDS:
             self.add_error("account", "This account's provider sends no delivery webhooks.")
-        if notify and notify.kind == ProviderKind.MAILCHIMP_MARKETING:
-            self.add_error(
-                "notify_account", "Mailchimp Marketing cannot send single emails; pick another."
-            )
+        if notify and not account_can(notify, Capability.SEND):
+            refusal = cannot_message(notify, Capability.SEND, "send single emails")
+            self.add_error("notify_account", f"{refusal}; pick another.")
         return cleaned
 
 

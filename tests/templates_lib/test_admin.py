@@ -394,3 +394,26 @@ def test_managers_cannot_see_or_edit_templates(client, make_template):
         client.get(reverse("admin:templates_lib_template_preview", args=[template.pk])).status_code
         == 403
     )
+
+
+def test_the_preview_offers_test_sends_only_through_accounts_that_send_single_emails(
+    client, make_template, make_account, esp_sandbox
+):
+    login(client, IT_ADMINS)
+    template = make_template()
+    sendgrid = make_account("sendgrid")
+    marketing = make_account("mailchimp_marketing")
+    url = reverse("admin:templates_lib_template_preview", args=[template.pk])
+
+    page = client.get(url)
+    offered = list(page.context["send_form"].fields["account"].queryset)
+    response = client.post(
+        url,
+        {"version": 1, "event_type": "refund.processed", "locale": "en"}
+        | {"account": marketing.pk, "to": "qa@shop.example"},
+    )
+
+    assert offered == [sendgrid]
+    assert response.status_code == 200
+    assert "account" in response.context["send_form"].errors
+    assert esp_sandbox.records("mailchimp") == []
