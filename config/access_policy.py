@@ -18,8 +18,9 @@ The roles:
 API clients send only their bearer token, so outside the API they are anonymous.
 
 What the product does (an outcome per role):
-- `public`: 200 for everyone: the probes, and the OpenAPI schema and Swagger UI (they describe
-  the API, which is documented for integrators anyway; they hold no data and no secret).
+- `public`: 200 for everyone: the probes, the site root (links to the admin, the dashboards and
+  the API docs) and its favicon, and the OpenAPI schema and Swagger UI (they describe the API,
+  which is documented for integrators anyway; they hold no data and no secret).
 - `admin`: IT admins only. Without a staff session: redirect to the admin login. Staff without
   the model permission: 403.
 - `admin-denied`: pages nobody may use (adding or deleting records the system writes, deleting
@@ -149,7 +150,9 @@ NO_ADD_RECORDS = ("django_q_success", "django_q_failure", "django_q_ormq", "axes
 
 # First match wins: specific names before patterns.
 URL_POLICIES: tuple[tuple[str, str], ...] = (
-    # --- probes and API documentation
+    # --- the site root, probes and API documentation
+    ("landing", "public"),
+    ("favicon", "public"),
     ("healthz", "public"),
     ("readyz", "public"),
     ("metrics", "metrics"),

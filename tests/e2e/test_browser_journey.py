@@ -1,7 +1,7 @@
 """Issue #8, end to end in a real browser: Playwright drives Debian's chromium (headless)
 against the live server, every step through the real UI.
 
-1. An IT admin logs in to /admin/, adds a SendGrid account pointing at the ESP sandbox (with the
+1. An IT admin opens the site root, follows its "Administration" link, logs in, adds a SendGrid account pointing at the ESP sandbox (with the
    signed-webhook verification key), saves it and clicks "Test connection".
 2. Edits the default "Refund processed" template and clicks "Save and publish"; the copy at the
    account is current. Then opens the Preview of version 1 from its row, sees version 1 and
@@ -75,6 +75,12 @@ def _run(journey: Journey, esp_sandbox, token: str, signing_key) -> None:
 
 def _step1_add_and_check_the_account(journey: Journey, esp_sandbox, signing_key) -> int:
     page = journey.page
+    journey.go("/")
+    page.get_by_role("heading", name="Returns Mail").wait_for()
+    journey.shot("site-root")
+    assert journey.problems() == [], journey.problems()  # its stylesheet and favicon load
+    page.get_by_role("link", name="Administration").click()
+    page.wait_for_url(re.compile(r"/admin/login/\?next=/admin/$"))
     journey.admin_login("e2e-it")
     page.locator("#content-main").get_by_role("link", name="Provider accounts").first.click()
     page.wait_for_url(re.compile(r"/admin/providers/provideraccount/$"))

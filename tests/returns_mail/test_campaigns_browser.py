@@ -125,4 +125,5 @@ def test_the_campaign_page_polls_only_while_the_campaign_runs(
         assert to == [TEST_RECIPIENT]
         assert page.locator("ul.messagelist").count() == 0  # the confirmation was shown once
 
+    assert journey.problems() == [], journey.problems()  # the favicon included
     assert journey.csp_refusals() == []
