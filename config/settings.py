@@ -252,9 +252,14 @@ PROVIDER_EXTRA_HOSTS = env.list("PROVIDER_EXTRA_HOSTS", default=[])
 PROVIDER_ALLOW_LOOPBACK = env.bool("PROVIDER_ALLOW_LOOPBACK", default=DEBUG)
 # CA bundle to trust for SMTP relays besides the system's (a private relay, the sandbox).
 SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
-# The public base of this site as the providers reach it (e.g. https://mail.example.com), for
-# the webhook URLs shown in the admin and the URL Mandrill signs; empty: the request's own.
-WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", default="")
+# The public base of this site (e.g. https://mail.example.com): the links in emails (alert
+# emails link to the admin) are absolute from it (config/public_url.py). Unset with DEBUG off:
+# a system check warns. WEBHOOK_BASE_URL, its former name, is read when this one is unset.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="") or env.str("WEBHOOK_BASE_URL", default="")
+# The base as the providers reach it, for the webhook URLs shown in the admin and the URL
+# Mandrill signs: PUBLIC_BASE_URL unless the providers come in by another address; empty: the
+# request's own.
+WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", default="") or PUBLIC_BASE_URL
 
 # --- Template library ----------------------------------------------------------------------------
 # The module holding the return-event catalogue (CATALOGUE, sample_context): owned by returns_mail,

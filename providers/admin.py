@@ -141,9 +141,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         if obj.kind == ProviderKind.MAILCHIMP_MARKETING:
             # The secret is never shown back: the admin who set it puts it in the URL.
             url = url.replace("/SECRET/", "/<webhook secret>/")
-        hint = "" if settings.WEBHOOK_BASE_URL else " (after this site's public address; "
-        hint += "" if settings.WEBHOOK_BASE_URL else "set WEBHOOK_BASE_URL to show it here)"
-        return f"{url}{hint}"
+        if not settings.WEBHOOK_BASE_URL:
+            url += " (after this site's public address; set PUBLIC_BASE_URL to show it here)"
+        return url
 
     @admin.display(description="refused webhook requests (7 days)")
     def webhook_refusals(self, obj):

@@ -137,7 +137,7 @@ class AlertAdmin(ViewOnlyAdmin):
     list_display = (
         "rule",
         "subject_shown",
-        "is_open",
+        "state",
         "value",
         "opened_at",
         "last_seen_at",
@@ -181,9 +181,10 @@ class AlertAdmin(ViewOnlyAdmin):
     def subject_shown(self, obj) -> str:
         return str(obj.account) if obj.account else obj.subject
 
-    @admin.display(description="open", boolean=True, ordering="resolved_at")
-    def is_open(self, obj) -> bool:
-        return obj.resolved_at is None
+    # Words, not the admin's boolean icons: a green check mark on an open alert reads as "fine".
+    @admin.display(description="state", ordering="resolved_at")
+    def state(self, obj) -> str:
+        return "Resolved" if obj.resolved_at else "Open"
 
     @admin.display(description="notify error")
     def notify_error_short(self, obj) -> str:
