@@ -18,7 +18,8 @@ The roles:
 API clients send only their bearer token, so outside the API they are anonymous.
 
 What the product does (an outcome per role):
-- `public`: 200 for everyone: the probes.
+- `public`: 200 for everyone: the probes, and the site root (links to the admin, the dashboards
+  and the API docs) and its favicon.
 - `api-docs`: Swagger UI: IT admins (session) and API clients (their bearer token, any scope)
   200; without either, redirect to the admin login; logged in without the role 403. Everyone
   gets 200 when `API_DOCS_PUBLIC` is set (off by default).
@@ -162,7 +163,9 @@ CODE_RECORDS = ("django_q_schedule", "django_q_success", "django_q_ormq")
 
 # First match wins: specific names before patterns.
 URL_POLICIES: tuple[tuple[str, str], ...] = (
-    # --- probes and API documentation
+    # --- the site root, probes and API documentation
+    ("landing", "public"),
+    ("favicon", "public"),
     ("healthz", "public"),
     ("readyz", "public"),
     ("metrics", "metrics"),

@@ -79,7 +79,7 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "config" / "templates"],  # the site root
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -271,9 +271,14 @@ SMTP_EXTRA_PORTS = env_ports(
 )
 # CA bundle to trust for SMTP relays besides the system's (a private relay, the sandbox).
 SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
-# The public base of this site as the providers reach it (e.g. https://mail.example.com), for
-# the webhook URLs shown in the admin and the URL Mandrill signs; empty: the request's own.
-WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", default="")
+# The public base of this site (e.g. https://mail.example.com): the links in emails (alert
+# emails link to the admin) are absolute from it (config/public_url.py). Unset with DEBUG off:
+# a system check warns. WEBHOOK_BASE_URL, its former name, is read when this one is unset.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="") or env.str("WEBHOOK_BASE_URL", default="")
+# The base as the providers reach it, for the webhook URLs shown in the admin and the URL
+# Mandrill signs: PUBLIC_BASE_URL unless the providers come in by another address; empty: the
+# request's own.
+WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", default="") or PUBLIC_BASE_URL
 # Seconds a signed webhook's timestamp (SendGrid's) may be from our clock, either way: older
 # bodies are replays, newer ones are forged or a clock is wrong.
 WEBHOOK_TIMESTAMP_TOLERANCE = env.int("WEBHOOK_TIMESTAMP_TOLERANCE", default=600)

@@ -10,9 +10,11 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from config.admin_base import ReadOnlyInline, ViewOnlyAdmin
+from providers.clients import Capability, account_can, cannot_message
 from providers.exceptions import ProviderError
 from providers.fields import UndecryptableSecret
 from providers.forms import ProviderAccountForm, SendTestEmailForm
@@ -141,9 +143,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         if obj.kind == ProviderKind.MAILCHIMP_MARKETING:
             # The secret is never shown back: the full URL is shown once, when it is generated.
             url = url.replace("/SECRET/", "/<webhook secret>/")
-        hint = "" if settings.WEBHOOK_BASE_URL else " (after this site's public address; "
-        hint += "" if settings.WEBHOOK_BASE_URL else "set WEBHOOK_BASE_URL to show it here)"
-        return f"{url}{hint}"
+        if not settings.WEBHOOK_BASE_URL:
+            url += " (after this site's public address; set PUBLIC_BASE_URL to show it here)"
+        return url
 
     @admin.display(description="refused webhook requests (7 days)")
     def webhook_refusals(self, obj):
@@ -258,29 +260,26 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         self._report_check(request, account)
         return HttpResponseRedirect(self._change_url(account))
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        account = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "can_send_test": account is not None and account_can(account, Capability.SEND),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def send_test_view(self, request, object_id):
         account = self._account_for_change(request, object_id)
+        if not account_can(account, Capability.SEND):
+            refusal = cannot_message(account, Capability.SEND, "send a single test email")
+            self.message_user(request, f"{refusal}.", messages.ERROR)
+            return HttpResponseRedirect(self._change_url(account))
         if request.method == "POST":
             form = SendTestEmailForm(request.POST)
             if form.is_valid():
-                to = form.cleaned_data["to"]
-                try:
-                    result = account_send_test(account_id=account.pk, to=to)
-                except ProviderError as exc:
-                    self.message_user(request, f"Test email not sent: {exc}", messages.ERROR)
-                else:
-                    sandboxed = (
-                        " (sandbox mode: validated, not delivered)" if result.sandboxed else ""
-                    )
-                    self.message_user(
-                        request,
-                        f"Test email to {to} accepted by {account.get_kind_display()}"
-                        f"{sandboxed}; provider message id {result.provider_message_id or '—'}.",
-                        messages.SUCCESS,
-                    )
-                    return HttpResponseRedirect(self._change_url(account))
+                return self._send_test(request, account, form.cleaned_data["to"])
         else:
-            form = SendTestEmailForm(initial={"to": request.user.email})
+            form = SendTestEmailForm(initial={"to": request.GET.get("to") or request.user.email})
         context = {
             **self.admin_site.each_context(request),
             "title": f"Send a test email through {account.name}",
@@ -289,6 +288,23 @@ class ProviderAccountAdmin(admin.ModelAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/providers/provideraccount/send_test.html", context)
+
+    def _send_test(self, request, account, to: str):
+        """Send, say how it went, and redirect (a GET): reloading the page sends nothing."""
+        try:
+            result = account_send_test(account_id=account.pk, to=to)
+        except ProviderError as exc:
+            self.message_user(request, f"Test email not sent: {exc}", messages.ERROR)
+            url = reverse("admin:providers_provideraccount_send_test", args=[account.pk])
+            return HttpResponseRedirect(f"{url}?{urlencode({'to': to})}")
+        sandboxed = " (sandbox mode: validated, not delivered)" if result.sandboxed else ""
+        self.message_user(
+            request,
+            f"Test email to {to} accepted by {account.get_kind_display()}{sandboxed}; "
+            f"provider message id {result.provider_message_id or '—'}.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(self._change_url(account))
 
 
 @admin.register(SecretChange)

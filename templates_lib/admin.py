@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from config.admin_base import ReadOnlyInline
@@ -34,9 +35,11 @@ from templates_lib.models import (
 from templates_lib.rendering import render_version
 from templates_lib.services.sync import template_sync_check
 from templates_lib.services.templates import (
+    NothingToPublish,
     layout_changed,
     syncs_schedule,
     template_publish,
+    template_publish_newest,
     template_send_test,
     template_version_create,
 )
@@ -51,10 +54,19 @@ class TranslationInline(admin.StackedInline):
 
 class VersionInline(ReadOnlyInline):
     model = TemplateVersion
-    fields = ("number", "locales_list", "created_by", "created_at", "state", "actions_links")
-    readonly_fields = fields
+    fields = ("number", "locales_list", "created_by", "created_at", "state", "preview_link")
     ordering = ("-number",)
     verbose_name_plural = "versions (immutable; publish one to make it active)"
+
+    def get_fields(self, request, obj=None):
+        # The Publish buttons only for those who may publish (the view checks again).
+        model_admin = self.admin_site.get_model_admin(self.parent_model)
+        if obj is not None and model_admin.has_change_permission(request, obj):
+            return (*self.fields, "publish_button")
+        return self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj)
 
     @admin.display(description="locales")
     def locales_list(self, version):
@@ -67,11 +79,28 @@ class VersionInline(ReadOnlyInline):
         return "active" if version.template.active_version_id == version.pk else ""
 
     @admin.display(description="")
-    def actions_links(self, version):
+    def preview_link(self, version):
         if not version.pk:
             return ""
         preview = reverse("admin:templates_lib_template_preview", args=[version.template_id])
-        return format_html('<a href="{}?version={}">Preview</a>', preview, version.number)
+        return format_html(
+            '<a href="{}?{}">Preview</a>', preview, urlencode({"version": version.number})
+        )
+
+    @admin.display(description="")
+    def publish_button(self, version):
+        if not version.pk or version.template.active_version_id == version.pk:
+            return ""
+        # A form cannot hold another: the button posts the change form (its CSRF token
+        # included) to the publish view, which reads only `version`.
+        return format_html(
+            '<button type="submit" class="button" formaction="{}" formmethod="post" '
+            'formnovalidate name="version" value="{}" title="Make version {} the active one '
+            '(edits not saved on this page are left out)">Publish</button>',
+            reverse("admin:templates_lib_template_publish", args=[version.template_id]),
+            version.number,
+            version.number,
+        )
 
 
 class SyncInline(ReadOnlyInline):
@@ -140,14 +169,26 @@ class TemplateAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         template = form.instance
         version = template_version_create(template=template, actor=request.user)
-        if version is None:
-            return
         if "_saveandpublish" in request.POST:
-            template_publish(version=version, actor=request.user)
+            self._publish_newest(request, template, saved=version)
+        elif version is not None:
+            self.message_user(
+                request, f"Saved as version {version.number}; it is not active until published."
+            )
+
+    def _publish_newest(self, request, template, *, saved) -> None:
+        """ "Save and publish": the version this save made, else the newest one, or why not."""
+        try:
+            version, _ = template_publish_newest(template=template, actor=request.user)
+        except NothingToPublish as exc:
+            self.message_user(request, f"Nothing published: {exc}.", messages.WARNING)
+            return
+        if saved is not None and saved.pk == version.pk:
             self.message_user(request, f"Saved and published version {version.number}.")
         else:
             self.message_user(
-                request, f"Saved as version {version.number}; it is not active until published."
+                request,
+                f"Published version {version.number} (nothing had changed since it was saved).",
             )
 
     # --- actions ----------------------------------------------------------------------------
@@ -203,17 +244,22 @@ class TemplateAdmin(admin.ModelAdmin):
 
     def _publish(self, request, object_id):
         template = self._template(request, object_id, change=True)
-        version = get_object_or_404(
-            TemplateVersion, template=template, number=request.POST.get("version")
-        )
-        syncs = template_publish(version=version, actor=request.user)
-        self.message_user(
-            request,
-            f"Published version {version.number}; pushing it to {len(syncs)} provider copies.",
-        )
-        return HttpResponseRedirect(
-            reverse("admin:templates_lib_template_change", args=[template.pk])
-        )
+        change_url = reverse("admin:templates_lib_template_change", args=[template.pk])
+        number = request.POST.get("version", "")
+        version = template.versions.filter(number=number).first() if number.isdigit() else None
+        if version is None:
+            self.message_user(
+                request, f"Not published: there is no version {number!r}.", messages.ERROR
+            )
+        elif version.pk == template.active_version_id:
+            self.message_user(request, f"Version {version.number} is already the active one.")
+        else:
+            syncs = template_publish(version=version, actor=request.user)
+            self.message_user(
+                request,
+                f"Published version {version.number}; pushing it to {len(syncs)} provider copies.",
+            )
+        return HttpResponseRedirect(change_url)
 
     def preview_view(self, request, object_id):
         template = self._template(request, object_id, change=False)
@@ -223,19 +269,12 @@ class TemplateAdmin(admin.ModelAdmin):
                 reverse("admin:templates_lib_template_change", args=[template.pk])
             )
         data = request.POST if request.method == "POST" else request.GET
-        preview_form = PreviewForm(data or None, template=template)
-        if not preview_form.is_bound or not preview_form.is_valid():
-            for error in preview_form.errors.get("stored_event", []):
+        preview_form = PreviewForm.with_defaults(data, template=template)
+        if not preview_form.is_valid():  # say what was wrong; show the defaults in its place
+            for error in (e for errors in preview_form.errors.values() for e in errors):
                 self.message_user(request, error, messages.ERROR)
-            active = template.active_version or template.versions.order_by("-number").first()
-            preview_form = PreviewForm(
-                {
-                    "version": active.number,
-                    "event_type": preview_form.fields["event_type"].choices[0][0],
-                    "locale": active.default_locale,
-                },
-                template=template,
-            )
+            valid = {k: v for k, v in data.items() if k not in preview_form.errors}
+            preview_form = PreviewForm.with_defaults(valid, template=template)
             preview_form.is_valid()
         choice = preview_form.cleaned_data
         version = template.versions.get(number=choice["version"])
@@ -245,6 +284,8 @@ class TemplateAdmin(admin.ModelAdmin):
                 raise PermissionDenied
             if send_form.is_valid():
                 self._send_test(request, version, choice, send_form.cleaned_data)
+                # Back to the same preview with a GET: reloading the page sends nothing again.
+                return HttpResponseRedirect(f"{request.path}?{preview_form.query()}")
         event_type, variables = preview_form.context()
         rendered = render_version(version, variables, choice["locale"])
         context = {

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.utils.http import urlencode
 
-from providers.models import ProviderAccount, ProviderKind
+from providers.clients import Capability, kinds_that_can
+from providers.models import ProviderAccount
 from templates_lib.catalogue import event_type_choices, sample_context, stored_event_context
 from templates_lib.models import Layout, Template, TemplateTranslation
 from templates_lib.validation import layout_errors, template_errors
@@ -45,7 +47,8 @@ class TemplateForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["html"].widget = html_widget()
+        if "html" in self.fields:  # a user who may only view gets no editable fields
+            self.fields["html"].widget = html_widget()
 
     def clean(self):
         cleaned = super().clean()
@@ -110,30 +113,61 @@ class LayoutForm(forms.ModelForm):
 
 
 class PreviewForm(forms.Form):
-    version = forms.TypedChoiceField(coerce=int)
-    event_type = forms.ChoiceField(label="Sample event")
+    version = forms.TypedChoiceField(
+        coerce=int, error_messages={"invalid_choice": "There is no version %(value)s."}
+    )
+    event_type = forms.ChoiceField(
+        label="Sample event",
+        error_messages={"invalid_choice": "%(value)s is not an event type of this template."},
+    )
     stored_event = forms.IntegerField(
         label="Stored event id",
         required=False,
         min_value=1,
         help_text="Optional: render with a real event's data instead of the sample.",
     )
-    locale = forms.ChoiceField(required=False)
+    locale = forms.ChoiceField(
+        required=False,
+        error_messages={"invalid_choice": "No version of this template has locale %(value)s."},
+    )
 
     def __init__(self, *args, template: Template, **kwargs):
         super().__init__(*args, **kwargs)
-        versions = list(template.versions.order_by("-number"))
+        self.versions = list(template.versions.order_by("-number"))
         self.fields["version"].choices = [
             (v.number, f"v{v.number}{' (active)' if v.pk == template.active_version_id else ''}")
-            for v in versions
+            for v in self.versions
         ]
         keys = template.event_types or [key for key, _ in event_type_choices()]
         self.fields["event_type"].choices = [
             (key, label) for key, label in event_type_choices() if key in keys
         ]
-        locales = sorted({loc for v in versions for loc in v.contents})
+        locales = sorted({loc for v in self.versions for loc in v.contents})
         self.fields["locale"].choices = [(loc, loc) for loc in locales]
         self.stored: tuple[str, dict] | None = None
+
+    @classmethod
+    def with_defaults(cls, data, *, template: Template) -> PreviewForm:
+        """The form bound to `data` (a query), each field it leaves empty at its default: the
+        active version (else the newest), the template's first event type, and the default
+        locale of the version asked for. So `?version=3` alone shows version 3."""
+        given = {name: data[name] for name in cls.base_fields if data.get(name)}
+        blank = cls(template=template)
+        by_number = {str(v.number): v for v in blank.versions}
+        newest = blank.versions[0] if blank.versions else None
+        version = by_number.get(str(given.get("version"))) or template.active_version or newest
+        event_types = blank.fields["event_type"].choices
+        defaults = {
+            "version": version.number if version else "",
+            "event_type": event_types[0][0] if event_types else "",
+            "locale": version.default_locale if version else "",
+        }
+        return cls({**defaults, **given}, template=template)
+
+    def query(self) -> str:
+        """The choice as a query string, to show the same preview again."""
+        names = ("version", "event_type", "locale", "stored_event")
+        return urlencode({n: self.data[n] for n in names if self.data.get(n) not in (None, "")})
 
     def clean_stored_event(self):
         event_id = self.cleaned_data.get("stored_event")
@@ -152,9 +186,12 @@ class PreviewForm(forms.Form):
 
 
 class SendTestForm(forms.Form):
-    account = forms.ModelChoiceField(
-        queryset=ProviderAccount.objects.filter(is_active=True).exclude(
-            kind=ProviderKind.MAILCHIMP_MARKETING
-        )
-    )
+    account = forms.ModelChoiceField(queryset=ProviderAccount.objects.none())
     to = forms.EmailField(label="Recipient")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only accounts whose client can send a single email.
+        self.fields["account"].queryset = ProviderAccount.objects.filter(
+            is_active=True, kind__in=kinds_that_can(Capability.SEND)
+        )

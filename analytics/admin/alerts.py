@@ -13,7 +13,7 @@ from django.utils.translation import ngettext
 from analytics.models import Alert, AlertKind, AlertRule, HealthCheck
 from analytics.services.alerts import WEBHOOK_KINDS, alerts_resolve
 from config.admin_base import ViewOnlyAdmin
-from providers.models import ProviderKind
+from providers.clients import Capability, account_can, cannot_message
 
 
 class AlertRuleForm(forms.ModelForm):
@@ -68,10 +68,9 @@ class AlertRuleForm(forms.ModelForm):
             self.add_error("threshold", "Failing checks in a row: at least 1.")
         if kind == AlertKind.WEBHOOK_SILENCE and account and account.kind not in WEBHOOK_KINDS:
             self.add_error("account", "This account's provider sends no delivery webhooks.")
-        if notify and notify.kind == ProviderKind.MAILCHIMP_MARKETING:
-            self.add_error(
-                "notify_account", "Mailchimp Marketing cannot send single emails; pick another."
-            )
+        if notify and not account_can(notify, Capability.SEND):
+            refusal = cannot_message(notify, Capability.SEND, "send single emails")
+            self.add_error("notify_account", f"{refusal}; pick another.")
         return cleaned
 
 
@@ -138,7 +137,7 @@ class AlertAdmin(ViewOnlyAdmin):
     list_display = (
         "rule",
         "subject_shown",
-        "is_open",
+        "state",
         "value",
         "opened_at",
         "last_seen_at",
@@ -182,9 +181,10 @@ class AlertAdmin(ViewOnlyAdmin):
     def subject_shown(self, obj) -> str:
         return str(obj.account) if obj.account else obj.subject
 
-    @admin.display(description="open", boolean=True, ordering="resolved_at")
-    def is_open(self, obj) -> bool:
-        return obj.resolved_at is None
+    # Words, not the admin's boolean icons: a green check mark on an open alert reads as "fine".
+    @admin.display(description="state", ordering="resolved_at")
+    def state(self, obj) -> str:
+        return "Resolved" if obj.resolved_at else "Open"
 
     @admin.display(description="notify error")
     def notify_error_short(self, obj) -> str:

@@ -30,6 +30,7 @@ from analytics.models import (
     HealthComponent,
     WebhookDelivery,
 )
+from config.public_url import absolute_url
 from providers.clients import client_for
 from providers.clients.base import scrub_secrets
 from providers.clients.types import Address, OutgoingEmail
@@ -360,13 +361,16 @@ def it_admin_emails() -> list[str]:
     return sorted(set(emails))
 
 
+NO_LINK = "Analytics, Alerts (no link: PUBLIC_BASE_URL is not set)"
+
+
 def _content(alert: Alert) -> tuple[str, str, str]:
     rule = alert.rule
     about = str(alert.account) if alert.account else alert.subject
     subject = f"[Returns Mail alert] {rule.name}: {about}"[:200]
-    link = reverse("admin:analytics_alert_changelist") + "?status=open"
-    if settings.WEBHOOK_BASE_URL:  # the site's public base, when configured
-        link = settings.WEBHOOK_BASE_URL.rstrip("/") + link
+    # Links in an email are absolute, from the configured public base; without one, the way
+    # to the page is said in words rather than given as a relative link that leads nowhere.
+    link = absolute_url(reverse("admin:analytics_alert_changelist") + "?status=open")
     lines = [
         ("Rule", f"{rule.name} ({rule.get_kind_display()})"),
         ("Subject", about),
@@ -379,13 +383,23 @@ def _content(alert: Alert) -> tuple[str, str, str]:
         "again while it is open."
     )
     text = "\n".join(
-        [alert.detail, "", *(f"{k}: {v}" for k, v in lines), "", f"Open alerts: {link}", footer]
+        [
+            alert.detail,
+            "",
+            *(f"{k}: {v}" for k, v in lines),
+            "",
+            f"Open alerts: {link or f'in the admin, {NO_LINK}'}",
+            footer,
+        ]
     )
     rows = "".join(
         f"<tr><th align='left'>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in lines
     )
+    if link:
+        where = f"<a href='{escape(link)}'>Open alerts</a>"
+    else:
+        where = escape(f"Open alerts: in the admin, {NO_LINK}")
     html = (
-        f"<p>{escape(alert.detail)}</p><table>{rows}</table>"
-        f"<p><a href='{escape(link)}'>Open alerts</a></p><p>{escape(footer)}</p>"
+        f"<p>{escape(alert.detail)}</p><table>{rows}</table><p>{where}</p><p>{escape(footer)}</p>"
     )
     return subject, text, html

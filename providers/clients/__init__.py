@@ -1,8 +1,14 @@
 """One client per provider kind behind one interface (`base.ProviderClient`)."""
 
 from providers.clients import no_redirects
-from providers.clients.base import client_for
+from providers.clients.base import (
+    Capability,
+    account_can,
+    cannot_message,
+    client_for,
+    kinds_that_can,
+)
 
 no_redirects.install()
 
-__all__ = ["client_for"]
+__all__ = ["Capability", "account_can", "cannot_message", "client_for", "kinds_that_can"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -51,10 +52,28 @@ def scrub_secrets(text: str, account: ProviderAccount | None) -> str:
     return text
 
 
+class Capability(StrEnum):
+    """What a client can do. Callers ask the client (`can`), never the account's kind."""
+
+    SEND = "send"  # one email: the outbox, test emails, alert emails
+    SEND_BATCH = "send_batch"  # many recipients in one request: campaigns and their tests
+
+
+# The interface method that provides each capability: a client can do what it implements.
+_PROVIDED_BY = {Capability.SEND: "send", Capability.SEND_BATCH: "send_batch"}
+
+
 class ProviderClient:
     kind: ClassVar[str]
     #: Where the provider's API lives when the account leaves `api_base_url` empty.
     default_base_url: ClassVar[str] = ""
+    #: What to use instead, for the capabilities this kind lacks (said with the refusal).
+    instead: ClassVar[dict[Capability, str]] = {}
+
+    @classmethod
+    def can(cls, capability: Capability) -> bool:
+        method = _PROVIDED_BY[capability]
+        return getattr(cls, method) is not getattr(ProviderClient, method)
 
     def __init__(self, account: ProviderAccount, *, timeout: float | None = None):
         self.account = account
@@ -62,10 +81,10 @@ class ProviderClient:
 
     # --- the interface -----------------------------------------------------------------------
     def send(self, email: OutgoingEmail) -> SendResult:
-        raise self.unsupported("sending a transactional email")
+        raise self.unsupported("sending a transactional email", Capability.SEND)
 
     def send_batch(self, batch: BatchEmail) -> list[SendResult]:
-        raise self.unsupported("batch sending")
+        raise self.unsupported("batch sending", Capability.SEND_BATCH)
 
     def accepted_recipients(self, key: str, value: str, *, at_most: int | None = None) -> set[str]:
         """The addresses (lower-cased) of the mail the provider accepted carrying the custom
@@ -128,9 +147,12 @@ class ProviderClient:
             ambiguous=ambiguous,
         )
 
-    def unsupported(self, what: str) -> ProviderConfigurationError:
+    def unsupported(
+        self, what: str, capability: Capability | None = None
+    ) -> ProviderConfigurationError:
+        hint = self.instead.get(capability) if capability else None
         return ProviderConfigurationError(
-            f"{self.kind} accounts do not support {what}",
+            f"{self.kind} accounts do not support {what}" + (f" ({hint})" if hint else ""),
             provider=self.kind,
             account=self.account.name,
         )
@@ -183,3 +205,18 @@ def client_class(kind: str) -> type[ProviderClient]:
 
 def client_for(account: ProviderAccount, *, timeout: float | None = None) -> ProviderClient:
     return client_class(account.kind)(account, timeout=timeout)
+
+
+def account_can(account: ProviderAccount, capability: Capability) -> bool:
+    return client_class(account.kind).can(capability)
+
+
+def kinds_that_can(capability: Capability) -> list[str]:
+    """The account kinds whose client can do `capability` (to offer only those accounts)."""
+    return [kind for kind in CLIENTS if client_class(kind).can(capability)]
+
+
+def cannot_message(account: ProviderAccount, capability: Capability, doing: str) -> str:
+    """For people: "<Kind> accounts cannot <doing> (<what to use instead>)"."""
+    hint = client_class(account.kind).instead.get(capability)
+    return f"{account.get_kind_display()} accounts cannot {doing}" + (f" ({hint})" if hint else "")

@@ -31,7 +31,7 @@ import mailchimp_marketing
 import requests
 from mailchimp_marketing.api_client import ApiClientError
 
-from providers.clients.base import ProviderClient, checked_base_url, chunks
+from providers.clients.base import Capability, ProviderClient, checked_base_url, chunks
 from providers.clients.mailchimp_marketing_types import (
     AudienceMember,
     MemberBatchResult,
@@ -47,11 +47,8 @@ from providers.clients.requests_transport import (
     describe_transport_failure,
 )
 from providers.clients.types import (
-    BatchEmail,
     CredentialCheck,
-    OutgoingEmail,
     RemoteTemplate,
-    SendResult,
     TemplateContent,
     TemplatePushResult,
 )
@@ -84,6 +81,11 @@ def subscriber_hash(email: str) -> str:
 
 class MailchimpMarketingClient(ProviderClient):
     kind = "mailchimp_marketing"
+    instead = {
+        Capability.SEND: "use a Mailchimp Transactional account",
+        Capability.SEND_BATCH: "Mailchimp sends a campaign, and its tests, itself: sync the "
+        "audience and send a campaign instead",
+    }
 
     def __init__(self, account, *, timeout: float | None = None):
         super().__init__(account, timeout=timeout)
@@ -91,14 +93,7 @@ class MailchimpMarketingClient(ProviderClient):
         self._last = LastResponse()
 
     # --- the interface -----------------------------------------------------------------------
-    def send(self, email: OutgoingEmail) -> SendResult:
-        raise self.unsupported(
-            "sending a transactional email (use a Mailchimp Transactional account)"
-        )
-
-    def send_batch(self, batch: BatchEmail) -> list[SendResult]:
-        raise self.unsupported("batch sends (sync the audience and send a campaign instead)")
-
+    # No `send` nor `send_batch`: the Marketing API sends campaigns to an audience only.
     def check_credentials(self) -> CredentialCheck:
         return self.timed_check(lambda: str(self._call(self._client().ping.get)["health_status"]))
 

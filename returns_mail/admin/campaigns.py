@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin_base import ReadOnlyInline
+from providers.clients import Capability, account_can
 from returns_mail.admin.segments import EXCLUSION_LABELS
 from returns_mail.models import Campaign, CampaignChunk, CampaignRecipient, CampaignStatus
 from returns_mail.selectors_campaigns import campaign_progress, campaign_results
@@ -127,7 +128,7 @@ class CampaignAdmin(admin.ModelAdmin):
             ((EXCLUSION_LABELS.get(k, k), n) for k, n in (campaign.excluded or {}).items() if n),
         )
         return format_html(
-            '<div class="campaign-progress" data-url="{}">'
+            '<div class="campaign-progress" data-url="{}" data-status="{}">'
             '<progress max="100" value="{}"></progress> <strong data-field="percent">{}</strong> %'
             '<br>total <strong data-field="total">{}</strong>, sent <strong data-field="sent">'
             '{}</strong>, failed <strong data-field="failed">{}</strong>, pending <strong '
@@ -136,6 +137,7 @@ class CampaignAdmin(admin.ModelAdmin):
             'data-field="rate">{}</strong> per second, held chunks <strong data-field="held">{}'
             "</strong></div>",
             reverse("admin:returns_mail_campaign_progress", args=[campaign.pk]),
+            campaign.status,  # the script polls only while this is a running status
             p.percent,
             p.percent,
             p.total,
@@ -206,6 +208,12 @@ class CampaignAdmin(admin.ModelAdmin):
                 "held": p.held_chunks,
             }
         )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        campaign = self.get_object(request, object_id)
+        can_test = campaign is not None and account_can(campaign.account, Capability.SEND_BATCH)
+        extra_context = {**(extra_context or {}), "can_send_test": can_test}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # A started campaign has nothing to edit: its buttons act without a form to validate.

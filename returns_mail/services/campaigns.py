@@ -25,7 +25,7 @@ from django.utils import timezone
 from config.audit import audit_record
 from config.bulk import rows_insert
 from config.queue import enqueue_on_commit
-from providers.clients import client_for
+from providers.clients import Capability, account_can, cannot_message, client_for
 from providers.exceptions import ProviderError
 from providers.models import ProviderKind
 from providers.models import Purpose as AccountPurpose
@@ -388,11 +388,8 @@ def campaign_send_test(*, campaign_id: int) -> list[str]:
     problems = [p for p in campaign_problems(campaign) if "test recipient" in p]
     if problems:
         raise CampaignError("; ".join(problems))
-    if campaign.account.kind == ProviderKind.MAILCHIMP_MARKETING:
-        raise CampaignError(
-            "Mailchimp Marketing sends tests from the campaign in Mailchimp; use a SendGrid or "
-            "Mailchimp Transactional account for test sends here"
-        )
+    if not account_can(campaign.account, Capability.SEND_BATCH):
+        raise CampaignError(cannot_message(campaign.account, Capability.SEND_BATCH, "send tests"))
     version = campaign.template_version or campaign.template.active_version
     if version is None:
         raise CampaignError("the template has no published version")

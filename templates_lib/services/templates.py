@@ -104,6 +104,23 @@ def template_publish(*, version: TemplateVersion, actor=None) -> list[TemplateSy
     return syncs
 
 
+class NothingToPublish(TemplateLibError):
+    """The version asked for cannot be published; the message says why."""
+
+
+def template_publish_newest(*, template: Template, actor=None) -> tuple[TemplateVersion, list]:
+    """Publish the template's newest version ("Save and publish", whether this save made a new
+    version or an earlier save left one unpublished). Returns it and its syncs; raises
+    NothingToPublish when there is no version or the newest is already the active one."""
+    newest = template.versions.order_by("-number").first()
+    if newest is None:
+        raise NothingToPublish("the template has no version yet")
+    active_id = Template.objects.filter(pk=template.pk).values_list("active_version", flat=True)
+    if newest.pk == active_id.first():
+        raise NothingToPublish(f"version {newest.number}, the newest, is already the active one")
+    return newest, template_publish(version=newest, actor=actor)
+
+
 def syncs_schedule(*, template: Template, version: TemplateVersion) -> list[TemplateSync]:
     """Mark the copy at every account (per locale) as to be pushed, and queue the pushes.
 

@@ -329,7 +329,8 @@ def test_fire_notify_once_resolve_and_fire_again(make_account, make_message, esp
     text = body["content"][0]["value"]
     assert text.startswith("2 sends failed at Busy in the last 10 minutes; threshold 1.\n")
     assert "Value: 2\nThreshold: 1\n" in text
-    assert f"Open alerts: {CHANGELIST}?status=open" in text
+    assert "Open alerts: in the admin, Analytics, Alerts (no link: PUBLIC_BASE_URL" in text
+    assert "href" not in body["content"][1]["value"]  # no relative link that leads nowhere
     assert mails[0]["key"] == f"...{TEST_KEYS['sendgrid'][-4:]}"  # a hint, never the key
 
     # Still firing, one more failure: the same alert, refreshed, no second email.
@@ -354,6 +355,31 @@ def test_fire_notify_once_resolve_and_fire_again(make_account, make_message, esp
     assert Alert.objects.count() == 2
     assert firing(rule) == [(str(account.pk), 2.0)]
     assert len(esp_sandbox.records("sendgrid", path=MAIL_SEND)) == 4
+
+
+def test_the_alert_email_links_to_the_open_alerts_on_the_public_base_url(
+    make_account, make_message, esp_sandbox, notifier, settings
+):
+    settings.PUBLIC_BASE_URL = "https://mail.shop.example/"
+    account = make_account("sendgrid", name="Busy")
+    make_rule(
+        AlertKind.FAILED_SENDS,
+        threshold=1,
+        window_minutes=10,
+        notify_account=notifier,
+        recipients=["it@shop.example"],
+    )
+    for _ in range(2):
+        make_message(account=account, status="failed", changed_at=ago(2))
+
+    assert alerts_evaluate() == {"opened": 1, "notified": 1}
+
+    [mail] = esp_sandbox.records("sendgrid", path=MAIL_SEND)
+    text, html = (part["value"] for part in mail["body"]["content"])
+    link = "https://mail.shop.example/admin/analytics/alert/?status=open"
+    assert f"Open alerts: {link}\n" in text
+    assert f"<a href='{link}'>Open alerts</a>" in html
+    assert "href='/" not in html
 
 
 def test_without_a_notify_account_the_alert_goes_to_mail_admins(make_account, settings, mailoutbox):
@@ -602,6 +628,10 @@ def test_alerts_are_read_only_and_filter_open_and_resolved(client, it_admin, mak
 
     assert [a.pk for a in open_page.context["cl"].result_list] == [still_open.pk]
     assert [a.subject for a in resolved_page.context["cl"].result_list] == ["old"]
+    # The state in words: an open alert has no green check mark (nor any yes/no icon).
+    assert '<td class="field-state">Open</td>' in open_page.content.decode()
+    assert '<td class="field-state">Resolved</td>' in resolved_page.content.decode()
+    assert "icon-yes.svg" not in open_page.content.decode()
     assert change_page.status_code == 200
     assert b'name="detail"' not in change_page.content  # shown, not editable
     assert client.get(reverse("admin:analytics_alert_add")).status_code == 403

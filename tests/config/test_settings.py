@@ -18,6 +18,7 @@ PRODUCTION = {
     "SECRET_KEY": "x" * 60 + "-production-secret-key-with-enough-entropy",
     "FIELD_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     "ALLOWED_HOSTS": "mail.example.com",
+    "PUBLIC_BASE_URL": "https://mail.example.com",
 }
 
 # Warnings `check --deploy` may still print in production, each explained in the README.

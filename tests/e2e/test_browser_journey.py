@@ -1,10 +1,12 @@
 """Issue #8, end to end in a real browser: Playwright drives Debian's chromium (headless)
 against the live server, every step through the real UI.
 
-1. An IT admin logs in to /admin/, adds a SendGrid account pointing at the ESP sandbox (with the
+1. An IT admin opens the site root, follows its "Administration" link, logs in, adds a SendGrid account pointing at the ESP sandbox (with the
    signed-webhook verification key), saves it and clicks "Test connection".
 2. Edits the default "Refund processed" template and clicks "Save and publish"; the copy at the
-   account is current.
+   account is current. Then opens the Preview of version 1 from its row, sees version 1 and
+   publishes it from the preview (a rollback), and publishes version 2 again with its row's
+   Publish button.
 3. Creates a trigger rule for refund.processed (one condition row, the account as route).
 4. The returns system posts a refund.processed event to the API.
 5. The admin sees the message "Sent" in the Messages list, then "Delivered" once the signed
@@ -15,21 +17,14 @@ against the live server, every step through the real UI.
 Only the two staff users (with their roles), the default templates and the API client are
 created directly. A screenshot after each step goes to var/test-artifacts/e2e/ (git-ignored),
 with what the browser console said at each step (console.txt, Content-Security-Policy refusals
-included), and one of the page at a failure.
-
-Without chromium this test FAILS (it does not skip): CI installs the Debian package `chromium`
-(`make browser`); Playwright needs only that binary, no `playwright install`. CHROMIUM_PATH
-points it at another chromium."""
+included), and one of the page at a failure. Without chromium this test FAILS (it does not
+skip): see tests/e2e/browser.py."""
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import shutil
-from pathlib import Path
 
-import pytest
 import requests
 from django.conf import settings
 
@@ -43,11 +38,9 @@ from providers.sandbox.sendgrid_events import (
 from returns_mail.services.api_clients import api_client_create
 from templates_lib.services.defaults import defaults_install
 from tests.analytics import factories as f
+from tests.e2e.browser import Journey, open_journey
 from tests.returns_mail.test_api_support import event_body as api_event_body
 
-ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts" / "e2e"
-CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
-TIMEOUT_MS = 30_000  # 2 shared cores: every wait is generous
 SENDGRID_KEY = "SG.testkeyid.testsecret-0001"
 ACCOUNT = "SendGrid (browser journey)"
 ACCOUNT_LABEL = f"{ACCOUNT} (SendGrid)"  # how forms and lists name the account
@@ -56,73 +49,8 @@ CUSTOMER = "ada.customer@example.com"
 NEW_SUBJECT = "Good news: your refund of {{refund.amount}} {{refund.currency}} is on its way"
 
 
-def _chromium() -> str:
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.fail("playwright is not installed: `.venv/bin/pip install playwright` (dev extra)")
-    binary = os.environ.get("CHROMIUM_PATH") or next(
-        (path for name in CHROMIUM if (path := shutil.which(name))), None
-    )
-    if binary is None:
-        pytest.fail(
-            "The browser journey needs Chromium: `apt-get install -y chromium` (Debian; "
-            "`make browser`). Playwright uses that binary; `playwright install` is not needed."
-        )
-    return binary
-
-
-class Journey:
-    """The page, the live server's address, and what the browser said along the way."""
-
-    def __init__(self, page, base_url: str):
-        self.page = page
-        self.base = base_url
-        self.console: list[str] = []
-        self.shots = 0
-        self._logged = 0
-        page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
-        page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
-        # Content-Security-Policy refusals, reported by the page itself.
-        page.add_init_script(
-            "document.addEventListener('securitypolicyviolation', e => console.error("
-            "'CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline')"
-            " + ' at ' + e.sourceFile + ':' + e.lineNumber));"
-        )
-
-    def go(self, path: str) -> None:
-        response = self.page.goto(self.base + path)
-        assert response is not None, f"GET {path}: no response"
-        assert response.ok, f"GET {path}: HTTP {response.status}"
-
-    def shot(self, name: str) -> Path:
-        self.shots += 1
-        path = ARTIFACTS / f"{self.shots:02d}-{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        with (ARTIFACTS / "console.txt").open("a") as log:  # what the browser said, per step
-            log.write(f"--- {path.name} ({self.page.url})\n")
-            log.writelines(f"{line}\n" for line in self.console[self._logged :])
-        self._logged = len(self.console)
-        return path
-
-    def success(self, text: str) -> None:
-        """Django admin's message bar says `text` (success or info, not a warning or error)."""
-        self.page.locator("ul.messagelist li:is(.success, .info)", has_text=text).first.wait_for()
-
-    def no_form_errors(self) -> None:
-        errors = self.page.locator(".errornote, ul.errorlist")
-        if errors.count():
-            pytest.fail(f"the form was refused: {errors.all_inner_texts()}")
-
-    def problems(self, since: int = 0) -> list[str]:
-        return [m for m in self.console[since:] if m.startswith(("error", "pageerror"))]
-
-
 def test_an_it_admin_sets_up_sending_and_a_manager_sees_the_delivery(live_server, esp_sandbox):
     assert not settings.SECURE_SSL_REDIRECT, "run with DEBUG=true (.env): the live server is HTTP"
-    binary = _chromium()
-    from playwright.sync_api import sync_playwright
-
     # The only rows written directly: the staff (with their roles), the default templates
     # (published before any account exists, so nothing is pushed yet) and the API client.
     f.it_admin("e2e-it")
@@ -131,55 +59,29 @@ def test_an_it_admin_sets_up_sending_and_a_manager_sees_the_delivery(live_server
     _, token = api_client_create(name="returns system (e2e)", scopes=["events:write"])
     signing_key = new_signing_key()
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in [*ARTIFACTS.glob("*.png"), *ARTIFACTS.glob("console.txt")]:
-        old.unlink()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=binary,
-            headless=True,
-            args=[
-                *(["--no-sandbox"] if os.geteuid() == 0 else []),  # root in containers
-                "--disable-dev-shm-usage",
-                "--disable-gpu",
-            ],
-        )
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="en-US")
-            context.set_default_timeout(TIMEOUT_MS)
-            context.set_default_navigation_timeout(TIMEOUT_MS)
-            journey = Journey(context.new_page(), live_server.url)
-            try:
-                _run(journey, esp_sandbox, token, signing_key)
-            except BaseException:
-                journey.shot("FAILED")
-                print("browser console:", *journey.console, sep="\n  ")
-                raise
-        finally:
-            browser.close()
+    with open_journey(live_server, "e2e") as trip:
+        _run(trip, esp_sandbox, token, signing_key)
 
 
 def _run(journey: Journey, esp_sandbox, token: str, signing_key) -> None:
     account_id = _step1_add_and_check_the_account(journey, esp_sandbox, signing_key)
-    _step2_edit_and_publish_the_template(journey)
+    template_url = _step2_edit_and_publish_the_template(journey)
+    _step2b_preview_and_publish_a_version(journey, template_url)
     _step3_create_the_rule(journey)
     record = _step4_post_the_event(journey, esp_sandbox, token)
     _step5_see_it_sent_then_delivered(journey, account_id, record, signing_key)
     _step6_the_manager_sees_it_counted(journey)
 
 
-def _admin_login(journey: Journey, username: str) -> None:
-    page = journey.page
-    journey.go("/admin/login/?next=/admin/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", f.PASSWORD)
-    page.click("#login-form [type=submit]")
-    page.wait_for_url(re.compile(r"/admin/$"))
-
-
 def _step1_add_and_check_the_account(journey: Journey, esp_sandbox, signing_key) -> int:
     page = journey.page
-    _admin_login(journey, "e2e-it")
+    journey.go("/")
+    page.get_by_role("heading", name="Returns Mail").wait_for()
+    journey.shot("site-root")
+    assert journey.problems() == [], journey.problems()  # its stylesheet and favicon load
+    page.get_by_role("link", name="Administration").click()
+    page.wait_for_url(re.compile(r"/admin/login/\?next=/admin/$"))
+    journey.admin_login("e2e-it")
     page.locator("#content-main").get_by_role("link", name="Provider accounts").first.click()
     page.wait_for_url(re.compile(r"/admin/providers/provideraccount/$"))
     page.locator(".object-tools a.addlink").click()
@@ -209,7 +111,7 @@ def _step1_add_and_check_the_account(journey: Journey, esp_sandbox, signing_key)
     return account_id
 
 
-def _step2_edit_and_publish_the_template(journey: Journey) -> None:
+def _step2_edit_and_publish_the_template(journey: Journey) -> str:
     page = journey.page
     journey.go("/admin/")
     page.locator("#content-main").get_by_role("link", name="Templates", exact=True).first.click()
@@ -239,6 +141,45 @@ def _step2_edit_and_publish_the_template(journey: Journey) -> None:
     copy = page.locator("tr", has_text=ACCOUNT).filter(has_text="Current")
     copy.first.wait_for()
     journey.shot("template-published")
+    return template_url
+
+
+def _version_row(journey: Journey, number: int):
+    return journey.page.locator(
+        "tr", has=journey.page.locator("td.field-number", has_text=f"{number}")
+    )
+
+
+def _step2b_preview_and_publish_a_version(journey: Journey, template_url: str) -> None:
+    page = journey.page
+    # Version 1's row: its Preview shows version 1, not the active version 2.
+    _version_row(journey, 1).get_by_role("link", name="Preview").click()
+    page.wait_for_url(re.compile(r"/template/\d+/preview/\?version=1$"))
+    page.get_by_role("heading", name=re.compile(r"^Version 1 · en$")).wait_for()
+    subject = page.locator("#preview-subject").inner_text()
+    assert "Good news" not in subject, subject
+    journey.shot("template-preview-v1")
+    # Its "Publish version 1" button is there without choosing anything else: a rollback.
+    page.get_by_role("button", name="Publish version 1").click()
+    page.wait_for_url(template_url)
+    journey.success("Published version 1; pushing it to 1 provider copies.")
+    assert _version_row(journey, 1).locator("td.field-state").inner_text().strip() == "active"
+
+    # Version 2's row: Preview shows it, and its row's Publish button makes it active again.
+    _version_row(journey, 2).get_by_role("link", name="Preview").click()
+    page.wait_for_url(re.compile(r"/template/\d+/preview/\?version=2$"))
+    page.get_by_role("heading", name=re.compile(r"^Version 2 · en$")).wait_for()
+    subject = page.locator("#preview-subject").inner_text()
+    assert subject.startswith("Good news: your refund of 89.80 EUR"), subject
+    page.go_back()
+    page.wait_for_url(template_url)
+    _version_row(journey, 2).get_by_role("button", name="Publish").click()
+    page.wait_for_url(template_url)
+    journey.success("Published version 2; pushing it to 1 provider copies.")
+    assert _version_row(journey, 2).locator("td.field-state").inner_text().strip() == "active"
+    assert _version_row(journey, 1).get_by_role("button", name="Publish").count() == 1
+    page.locator("tr", has_text=ACCOUNT).filter(has_text="Current").first.wait_for()
+    journey.shot("template-version-2-republished")
 
 
 def _step3_create_the_rule(journey: Journey) -> None:
@@ -373,8 +314,7 @@ def _step6_the_manager_sees_it_counted(journey: Journey) -> None:
 
     assert journey.problems(since=seen) == [], journey.problems(since=seen)
     # Nothing on any page of the journey was refused by the Content-Security-Policy.
-    refused = [line for line in journey.console if "CSP violation" in line]
-    assert refused == [], refused
+    assert journey.csp_refusals() == [], journey.csp_refusals()
 
 
 def _nav(page, name: str) -> None:

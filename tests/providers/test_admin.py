@@ -367,18 +367,58 @@ def test_send_test_email_with_bad_recipient_sends_nothing(
     assert esp_sandbox.records("smtp") == []
 
 
-def test_send_test_email_through_mailchimp_marketing_explains_why_not(
-    client, it_admin, make_account, esp_sandbox
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_send_test_email_is_offered_only_where_the_client_can_send_one(
+    client, it_admin, make_account, kind
+):
+    account = make_account(kind)
+    send_test = reverse("admin:providers_provideraccount_send_test", args=[account.pk])
+
+    page = client.get(reverse("admin:providers_provideraccount_change", args=[account.pk]))
+
+    assert page.status_code == 200
+    offered = f'href="{send_test}"' in page.content.decode()
+    assert offered is (kind != "mailchimp_marketing")
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_send_test_email_through_mailchimp_marketing_is_refused_and_sends_nothing(
+    client, it_admin, make_account, esp_sandbox, method
 ):
     account = make_account("mailchimp_marketing")
     url = reverse("admin:providers_provideraccount_send_test", args=[account.pk])
 
-    response = client.post(url, {"to": "it-desk@shop.example"}, follow=True)
+    response = getattr(client, method)(url, {"to": "it-desk@shop.example"}, follow=True)
 
-    [message] = [str(m) for m in response.context["messages"]]
-    assert "Test email not sent" in message
-    assert "do not support sending a transactional email" in message
+    change = reverse("admin:providers_provideraccount_change", args=[account.pk])
+    assert response.redirect_chain == [(change, 302)]
+    assert [str(m) for m in response.context["messages"]] == [
+        "Mailchimp Marketing accounts cannot send a single test email "
+        "(use a Mailchimp Transactional account)."
+    ]
     assert esp_sandbox.records("mailchimp") == []
+
+
+def test_a_failed_test_email_redirects_so_a_reload_does_not_send_again(
+    client, it_admin, make_account, esp_sandbox
+):
+    from providers.sandbox.core import Fault
+
+    account = make_account("sendgrid")
+    # One failure, then the sandbox would accept: a second send would be recorded.
+    esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("500", times=1))
+    url = reverse("admin:providers_provideraccount_send_test", args=[account.pk])
+
+    response = client.post(url, {"to": "it-desk@shop.example"})
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{url}?to=it-desk%40shop.example"
+    page = client.get(response["Location"])  # what the browser shows, and what a reload asks
+    [message] = [str(m) for m in page.context["messages"]]
+    assert message.startswith("Test email not sent: ")
+    assert page.context["form"]["to"].value() == "it-desk@shop.example"
+    client.get(response["Location"])
+    assert esp_sandbox.records("sendgrid", path="/v3/mail/send") == []
 
 
 def test_custom_views_need_change_permission(client, make_account):

@@ -180,3 +180,38 @@ def test_a_campaign_that_is_not_ready_says_why_and_start_changes_nothing(sendgri
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
     assert not CampaignChunk.objects.exists()
+
+
+def test_a_mailchimp_marketing_campaign_offers_no_test_send_and_refuses_one(
+    make_account, make_template, esp_sandbox
+):
+    mailchimp = make_account("mailchimp_marketing")
+    campaign = make_campaign(
+        everyone(), offer_template(make_template), mailchimp, test_recipients="qa@shop.example"
+    )
+    sent_before = len(esp_sandbox.records("mailchimp"))
+    admin = Client()
+    admin.force_login(f.it_admin())
+    url = reverse("admin:returns_mail_campaign_change", args=[campaign.pk])
+
+    page = admin.get(url).content.decode()
+    form = {
+        "name": campaign.name,
+        "segment": campaign.segment_id,
+        "template": campaign.template_id,
+        "account": mailchimp.pk,
+        "unsubscribe_group_id": 42,
+        "test_recipients": "qa@shop.example",
+        "chunks-TOTAL_FORMS": 0,
+        "chunks-INITIAL_FORMS": 0,
+        "_campaign_test": "Send a test",
+    }
+    response = admin.post(url, form, follow=True)
+
+    assert 'name="_campaign_start"' in page
+    assert 'name="_campaign_test"' not in page
+    assert [str(m) for m in response.context["messages"]] == [
+        "Not done: Mailchimp Marketing accounts cannot send tests (Mailchimp sends a campaign, "
+        "and its tests, itself: sync the audience and send a campaign instead)"
+    ]
+    assert len(esp_sandbox.records("mailchimp")) == sent_before

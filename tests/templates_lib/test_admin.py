@@ -164,7 +164,7 @@ def test_preview_renders_in_a_sandboxed_iframe_and_escapes_the_html(client, make
     assert "Hi Ada</h1>" in srcdoc
 
 
-def test_send_test_from_the_preview_reaches_the_sandbox(
+def test_send_test_from_the_preview_reaches_the_sandbox_once_even_if_reloaded(
     client, make_template, make_account, esp_sandbox
 ):
     login(client, IT_ADMINS)
@@ -183,13 +183,167 @@ def test_send_test_from_the_preview_reaches_the_sandbox(
         },
     )
 
-    assert response.status_code == 200
-    assert any(
-        "Test email to qa@shop.example accepted" in str(m) for m in response.context["messages"]
-    )
+    # Back to the same preview with a GET: a browser's reload asks for that page, sends nothing.
+    assert response.status_code == 302
+    assert response["Location"] == f"{url}?version=1&event_type=refund.processed&locale=en"
+    page = client.get(response["Location"])
+    assert any("Test email to qa@shop.example accepted" in str(m) for m in page.context["messages"])
+    client.get(response["Location"])
     [record] = esp_sandbox.records("sendgrid")
     assert record["body"]["subject"] == "Refund 89.80 EUR for RMA-1001"
     assert record["body"]["personalizations"][0]["to"] == [{"email": "qa@shop.example"}]
+
+
+def _second_version(template, subject: str = "Version two for {{return_id}}"):
+    from templates_lib.services.templates import template_version_create
+
+    template.subject = subject
+    template.save()
+    return template_version_create(template=template)
+
+
+def test_the_preview_link_of_a_version_shows_that_version_and_offers_to_publish_it(
+    client, make_template
+):
+    login(client, IT_ADMINS)
+    template = make_template(publish=True)
+    _second_version(template)
+    url = reverse("admin:templates_lib_template_preview", args=[template.pk])
+
+    v2 = client.get(url, {"version": 2})
+    v1 = client.get(url, {"version": 1})
+
+    assert v2.status_code == 200
+    page = v2.content.decode()
+    assert '<span id="preview-subject">Version two for RMA-1001</span>' in page
+    assert "<h2>Version 2 · en</h2>" in page
+    assert '<input type="submit" value="Publish version 2">' in page
+    page = v1.content.decode()
+    assert '<span id="preview-subject">Refund 89.80 EUR for RMA-1001</span>' in page
+    assert "<h2>Version 1 (active) · en</h2>" in page
+    assert "Publish version" not in page
+
+
+def test_a_preview_of_a_version_that_does_not_exist_says_so_and_shows_the_active_one(
+    client, make_template
+):
+    login(client, IT_ADMINS)
+    template = make_template(publish=True)
+    url = reverse("admin:templates_lib_template_preview", args=[template.pk])
+
+    response = client.get(url, {"version": 7})
+
+    assert [str(m) for m in response.context["messages"]] == ["There is no version 7."]
+    assert "<h2>Version 1 (active) · en</h2>" in response.content.decode()
+
+
+def test_each_version_row_has_preview_and_publish_for_those_who_may_publish(client, make_template):
+    login(client, IT_ADMINS)
+    template = make_template(publish=True)
+    _second_version(template)
+    preview = reverse("admin:templates_lib_template_preview", args=[template.pk])
+    publish = reverse("admin:templates_lib_template_publish", args=[template.pk])
+
+    page = client.get(change_url(template)).content.decode()
+
+    assert f'<a href="{preview}?version=2">Preview</a>' in page
+    assert f'<a href="{preview}?version=1">Preview</a>' in page
+    # Only the version that is not active can be published; the button posts the page's form
+    # (with its CSRF token) to the publish view.
+    assert page.count(f'formaction="{publish}"') == 1
+    assert 'name="version" value="2"' in page
+    assert 'name="csrfmiddlewaretoken"' in page
+
+    viewer = get_user_model().objects.create_user("viewer", "v@shop.example", "pw", is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    viewer.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_template", "view_templateversion"])
+    )
+    client.force_login(viewer)
+    page = client.get(change_url(template)).content.decode()
+    assert f'<a href="{preview}?version=2">Preview</a>' in page
+    assert "formaction=" not in page
+
+
+def test_publishing_a_version_from_its_row_makes_it_active(
+    client, make_template, make_account, esp_sandbox, django_capture_on_commit_callbacks
+):
+    login(client, IT_ADMINS)
+    make_account("sendgrid")
+    template = make_template(publish=True)
+    _second_version(template)
+    publish = reverse("admin:templates_lib_template_publish", args=[template.pk])
+    # What the row's button posts: the whole change form, with the button's version.
+    form = change_data(template, client, version="2")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(publish, form, follow=True)
+
+    assert response.redirect_chain == [(change_url(template), 302)]
+    assert "Published version 2; pushing it to 1 provider copies." in [
+        str(m) for m in response.context["messages"]
+    ]
+    template.refresh_from_db()
+    assert template.active_version.number == 2
+    assert (
+        esp_sandbox.records("sendgrid")[-1]["body"]["subject"] == "Version two for {{{return_id}}}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("1", "Version 1 is already the active one."),
+        ("9", "Not published: there is no version '9'."),
+        ("x", "Not published: there is no version 'x'."),
+    ],
+)
+def test_publishing_the_active_or_a_missing_version_changes_nothing(
+    client, make_template, version, message
+):
+    login(client, IT_ADMINS)
+    template = make_template(publish=True)
+    url = reverse("admin:templates_lib_template_publish", args=[template.pk])
+
+    response = client.post(url, {"version": version}, follow=True)
+
+    assert [str(m) for m in response.context["messages"]] == [message]
+    assert list(template.publications.values_list("version__number", flat=True)) == [1]
+
+
+def test_save_and_publish_without_changes_publishes_the_newest_unpublished_version(
+    client, make_template, django_capture_on_commit_callbacks
+):
+    login(client, IT_ADMINS)
+    template = make_template(publish=True)
+    _second_version(template)  # saved earlier, never published
+    template.refresh_from_db()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            change_url(template), change_data(template, client, _saveandpublish="1"), follow=True
+        )
+
+    template.refresh_from_db()
+    assert template.active_version.number == 2
+    assert TemplateVersion.objects.filter(template=template).count() == 2  # no new version
+    assert "Published version 2 (nothing had changed since it was saved)." in [
+        str(m) for m in response.context["messages"]
+    ]
+
+
+def test_save_and_publish_when_the_newest_version_is_active_says_so(client, make_template):
+    login(client, IT_ADMINS)
+    template = make_template(publish=True)
+
+    response = client.post(
+        change_url(template), change_data(template, client, _saveandpublish="1"), follow=True
+    )
+
+    warnings = [str(m) for m in response.context["messages"] if m.level_tag == "warning"]
+    assert warnings == ["Nothing published: version 1, the newest, is already the active one."]
+    assert list(template.publications.values_list("version__number", flat=True)) == [1]
 
 
 def test_publish_view_is_post_only_and_rolls_back(
@@ -255,3 +409,26 @@ def test_managers_cannot_see_or_edit_templates(client, make_template):
         client.get(reverse("admin:templates_lib_template_preview", args=[template.pk])).status_code
         == 403
     )
+
+
+def test_the_preview_offers_test_sends_only_through_accounts_that_send_single_emails(
+    client, make_template, make_account, esp_sandbox
+):
+    login(client, IT_ADMINS)
+    template = make_template()
+    sendgrid = make_account("sendgrid")
+    marketing = make_account("mailchimp_marketing")
+    url = reverse("admin:templates_lib_template_preview", args=[template.pk])
+
+    page = client.get(url)
+    offered = list(page.context["send_form"].fields["account"].queryset)
+    response = client.post(
+        url,
+        {"version": 1, "event_type": "refund.processed", "locale": "en"}
+        | {"account": marketing.pk, "to": "qa@shop.example"},
+    )
+
+    assert offered == [sendgrid]
+    assert response.status_code == 200
+    assert "account" in response.context["send_form"].errors
+    assert esp_sandbox.records("mailchimp") == []
