@@ -41,9 +41,9 @@ class LoginLockoutBackend(AxesStandaloneBackend):
 class LoginLockoutHandler(AxesDatabaseHandler):
     """Axes' database handler (AXES_HANDLER) with the per-IP limit on top of the per-pair one.
 
-    Axes compares one failure count with one limit, everywhere it decides (refusing an attempt,
-    locking out on a failure, the failure log's `locked_out`). So the count it is given is the
-    pair's, raised to the pair's limit when the address as a whole is over its own limit."""
+    Axes compares one failure count with one limit wherever it decides (refusing an attempt,
+    locking out on the failure that reaches the limit). So the count it is given is the pair's,
+    raised to the pair's limit when the address as a whole is over its own limit."""
 
     def get_failures(self, request, credentials: dict | None = None) -> int:
         failures = super().get_failures(request, credentials)
