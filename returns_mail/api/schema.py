@@ -47,7 +47,10 @@ class BatchResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="The item's position in the request.")
     status = serializers.ChoiceField(choices=[202, 400, 409])
     event = EventAcceptedSerializer(required=False, help_text="With 202.")
-    errors = ErrorDetailSerializer(required=False, help_text="With 400 and 409.")
+    error = ErrorDetailSerializer(
+        required=False,
+        help_text="With 400 and 409: the same object as a single event's `error`.",
+    )
 
 
 class BatchResponseSerializer(serializers.Serializer):

@@ -194,13 +194,13 @@ class EventBatchView(ApiView):
                 results[index] = {
                     "index": index,
                     "status": exc.status_code,
-                    "errors": exc.body()["error"],
+                    "error": exc.body()["error"],
                 }
         stored = events_ingest_batch(client=request.user, items=[item for _, item in valid])
         for (index, _), outcome in zip(valid, stored, strict=True):
             if isinstance(outcome, IdempotencyConflict):
                 error = idempotency_conflict(outcome).body()["error"]
-                results[index] = {"index": index, "status": 409, "errors": error}
+                results[index] = {"index": index, "status": 409, "error": error}
             else:
                 results[index] = {"index": index, "status": 202, "event": outcome.answer}
         return Response({"results": results}, status=status.HTTP_200_OK)
