@@ -125,7 +125,8 @@ class EventCreateView(ApiView):
             202: OpenApiResponse(
                 EventAcceptedSerializer,
                 description="Accepted: the event id and the messages it queued. A repeat "
-                "with the same key and body gets the first answer again.",
+                "with the same key and body gets the same event and messages, each with its "
+                "current status.",
             ),
             400: schema.error_response("Malformed JSON, or invalid fields (each one named)."),
             409: schema.error_response("The idempotency key was used for another body."),

@@ -104,6 +104,18 @@ def test_a_batch_idempotency_conflict_is_the_single_event_error(api, refund_rule
     assert item == {"index": 0, "status": 409, "error": single.json()["error"]}
 
 
+def test_a_replayed_batch_answers_the_messages_current_status(api, refund_rule):
+    items = [event_body(return_id="RMA-1"), event_body(event_id="evt-2", return_id="RMA-2")]
+    first = post_json(api, BATCH, items, HTTP_IDEMPOTENCY_KEY="batch-s").json()["results"]
+    Message.objects.update(status="delivered")
+
+    again = post_json(api, BATCH, items, HTTP_IDEMPOTENCY_KEY="batch-s").json()["results"]
+
+    assert [r["event"]["messages"][0]["status"] for r in first] == ["queued", "queued"]
+    assert [r["event"]["messages"][0]["status"] for r in again] == ["delivered", "delivered"]
+    assert row_counts() == (2, 2)
+
+
 def test_a_retried_batch_with_an_idempotency_key_creates_nothing_twice(api, refund_rule):
     items = [event_body(return_id=f"RMA-{i}") for i in range(3)]
 
