@@ -47,7 +47,10 @@ class BatchResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="The item's position in the request.")
     status = serializers.ChoiceField(choices=[202, 400, 409])
     event = EventAcceptedSerializer(required=False, help_text="With 202.")
-    errors = ErrorDetailSerializer(required=False, help_text="With 400 and 409.")
+    error = ErrorDetailSerializer(
+        required=False,
+        help_text="With 400 and 409: the same object as a single event's `error`.",
+    )
 
 
 class BatchResponseSerializer(serializers.Serializer):
@@ -89,8 +92,9 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     OpenApiParameter.HEADER,
     pattern=IDEMPOTENCY_KEY_PATTERN,
     description="At most 255 visible ASCII characters. A repeat with the same key and body "
-    "is answered with the first answer (and `Idempotent-Replay: true`); with another body, 409. "
-    "Without it the event's `event_id` is the key.",
+    "creates nothing and is answered with the same event and messages, each with its current "
+    "status (and `Idempotent-Replay: true`); with another body, 409. Without it the event's "
+    "`event_id` is the key; with neither, a retry is a new event and sends its emails again.",
 )
 BATCH_IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
@@ -99,7 +103,8 @@ BATCH_IDEMPOTENCY_KEY = OpenApiParameter(
     pattern=BATCH_IDEMPOTENCY_KEY_PATTERN,
     description=f"At most {BATCH_KEY_MAX_LENGTH} visible ASCII characters. Item i without an "
     "`event_id` uses the key `<Idempotency-Key>:<i>`, so a "
-    "retried batch creates nothing twice. Items with an `event_id` use it.",
+    "retried batch creates nothing twice; a replayed item answers its messages' current "
+    "status. Items with an `event_id` use it.",
 )
 REPLAY_HEADER = OpenApiParameter(
     "Idempotent-Replay",

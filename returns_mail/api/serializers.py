@@ -210,7 +210,7 @@ class AcceptedMessageSerializer(serializers.Serializer):
 
 
 class EventAcceptedSerializer(serializers.Serializer):
-    """The answer to an accepted event; a repeat gets it again (statuses as first answered)."""
+    """The answer to an accepted event; a repeat gets the same messages, with current statuses."""
 
     id = serializers.IntegerField()
     type = serializers.CharField()

@@ -125,7 +125,8 @@ class EventCreateView(ApiView):
             202: OpenApiResponse(
                 EventAcceptedSerializer,
                 description="Accepted: the event id and the messages it queued. A repeat "
-                "with the same key and body gets the first answer again.",
+                "with the same key and body gets the same event and messages, each with its "
+                "current status.",
             ),
             400: schema.error_response("Malformed JSON, or invalid fields (each one named)."),
             409: schema.error_response("The idempotency key was used for another body."),
@@ -194,13 +195,13 @@ class EventBatchView(ApiView):
                 results[index] = {
                     "index": index,
                     "status": exc.status_code,
-                    "errors": exc.body()["error"],
+                    "error": exc.body()["error"],
                 }
         stored = events_ingest_batch(client=request.user, items=[item for _, item in valid])
         for (index, _), outcome in zip(valid, stored, strict=True):
             if isinstance(outcome, IdempotencyConflict):
                 error = idempotency_conflict(outcome).body()["error"]
-                results[index] = {"index": index, "status": 409, "errors": error}
+                results[index] = {"index": index, "status": 409, "error": error}
             else:
                 results[index] = {"index": index, "status": 202, "event": outcome.answer}
         return Response({"results": results}, status=status.HTTP_200_OK)

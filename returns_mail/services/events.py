@@ -73,8 +73,8 @@ def event_ingest(
 ) -> Accepted:
     """Store the event and its messages once.
 
-    A repeat with the same key and body gets the first answer again; with another body raises
-    IdempotencyConflict. Concurrent repeats are settled by the unique constraint."""
+    A repeat with the same key and body gets the same event, its statuses read again; another
+    body raises IdempotencyConflict. Concurrent repeats are settled by the unique constraint."""
     # Insert first: the unique (client, key) constraint answers repeats, so the common case
     # (a new event) costs no lookup.
     try:
@@ -299,8 +299,9 @@ def version_locales(version_id: int) -> tuple[str, ...]:
 
 
 def event_answer(event: ReturnEvent, messages: list[Message]) -> dict:
-    """The API's answer for an accepted event: the messages it queued. A repeat with the same
-    key gets the same answer, whatever became of the messages since (GET shows that)."""
+    """The API's answer for an accepted event: the messages it planned, each with its status
+    as the row holds it (a repeat with the same key reads the rows again, so a message sent
+    since answers "sent", not the "queued" of the first answer)."""
     return {
         "id": event.pk,
         "type": event.type,
@@ -311,7 +312,7 @@ def event_answer(event: ReturnEvent, messages: list[Message]) -> dict:
                 "id": m.pk,
                 "rule": m.rule.name if m.rule else None,
                 "recipient": m.recipient,
-                "status": MessageStatus.QUEUED,
+                "status": m.status,
             }
             for m in messages
         ],
@@ -319,14 +320,14 @@ def event_answer(event: ReturnEvent, messages: list[Message]) -> dict:
 
 
 def events_answers(events: list[ReturnEvent]) -> dict[int, dict]:
-    """The answers of events accepted earlier (one query), by event id: read back from their
-    messages as planned at acceptance (resends, added later, are not part of it)."""
+    """The answers of events accepted earlier (one query), by event id: their messages as
+    planned at acceptance (resends, added later, are not part of it), with current statuses."""
     by_event: dict[int, list[Message]] = {event.pk: [] for event in events}
     if events:
         planned = (
             Message.objects.filter(event__in=list(by_event), resend_of__isnull=True)
             .select_related("rule")
-            .only("pk", "event_id", "recipient", "rule__name")
+            .only("pk", "event_id", "recipient", "status", "rule__name")
             .order_by("pk")
         )
         for message in planned:

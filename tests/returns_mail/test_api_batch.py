@@ -51,23 +51,23 @@ def test_mixed_items_are_answered_one_by_one(api, refund_rule):
     first = ReturnEvent.objects.get(idempotency_key="evt-1")
     assert results[0]["event"] == events_answers([first])[first.pk]
     assert results[0]["event"]["messages"][0]["recipient"] == "ada.customer@example.com"
-    assert results[1]["errors"] == {
+    assert results[1]["error"] == {
         "code": "invalid",
         "message": "Invalid input: customer.email.",
         "fields": {"customer.email": ["Enter a valid email address."]},
     }
-    assert results[2]["errors"]["fields"] == {
+    assert results[2]["error"]["fields"] == {
         "type": [f'Unknown event type "refund.later". Known types: {", ".join(CATALOGUE)}.']
     }
-    assert results[2]["errors"]["known_types"] == list(CATALOGUE)
-    assert results[3]["errors"] == {
+    assert results[2]["error"]["known_types"] == list(CATALOGUE)
+    assert results[3]["error"] == {
         "code": "idempotency_conflict",
         "message": "This idempotency key was already used for a different request "
         f"(event {taken}).",
         "fields": {},
         "event_id": taken,
     }
-    assert results[4]["errors"] == {
+    assert results[4]["error"] == {
         "code": "invalid",
         "message": "Each item must be a JSON object: one event.",
         "fields": {},
@@ -75,6 +75,45 @@ def test_mixed_items_are_answered_one_by_one(api, refund_rule):
     assert results[5]["event"]["type"] == "return.cancelled"
     # The one posted before, and the two accepted items; only refunds have a rule.
     assert row_counts() == (3, 2)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        event_body(customer={"email": "not-an-email"}),
+        event_body(type="refund.later"),
+        event_body(data={"refund": {"amount": "lots"}}, order_id=""),
+    ],
+)
+def test_a_batch_item_error_is_the_single_event_error_for_the_same_input(api, refund_rule, bad):
+    single = post_json(api, EVENTS, bad)
+    [item] = post_json(api, BATCH, [bad]).json()["results"]
+
+    assert single.status_code == item["status"] == 400
+    assert item == {"index": 0, "status": 400, "error": single.json()["error"]}
+    assert row_counts() == (0, 0)
+
+
+def test_a_batch_idempotency_conflict_is_the_single_event_error(api, refund_rule):
+    post_json(api, EVENTS, event_body(event_id="evt-9"))
+    again = event_body(event_id="evt-9", return_id="RMA-2")
+    single = post_json(api, EVENTS, again)
+    [item] = post_json(api, BATCH, [again]).json()["results"]
+
+    assert single.status_code == item["status"] == 409
+    assert item == {"index": 0, "status": 409, "error": single.json()["error"]}
+
+
+def test_a_replayed_batch_answers_the_messages_current_status(api, refund_rule):
+    items = [event_body(return_id="RMA-1"), event_body(event_id="evt-2", return_id="RMA-2")]
+    first = post_json(api, BATCH, items, HTTP_IDEMPOTENCY_KEY="batch-s").json()["results"]
+    Message.objects.update(status="delivered")
+
+    again = post_json(api, BATCH, items, HTTP_IDEMPOTENCY_KEY="batch-s").json()["results"]
+
+    assert [r["event"]["messages"][0]["status"] for r in first] == ["queued", "queued"]
+    assert [r["event"]["messages"][0]["status"] for r in again] == ["delivered", "delivered"]
+    assert row_counts() == (2, 2)
 
 
 def test_a_retried_batch_with_an_idempotency_key_creates_nothing_twice(api, refund_rule):

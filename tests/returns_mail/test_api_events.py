@@ -166,7 +166,7 @@ def test_same_key_and_body_replays_the_first_answer_and_creates_nothing(api, ref
     assert row_counts() == (1, 1)
 
 
-def test_a_replay_answers_as_first_accepted_after_sends_and_resends(
+def test_a_replay_answers_the_messages_current_status_after_sends_and_resends(
     api, refund_rule, esp_sandbox, django_capture_on_commit_callbacks
 ):
     suppression_add(email="warehouse@example.com", reason="manual")
@@ -181,10 +181,26 @@ def test_a_replay_answers_as_first_accepted_after_sends_and_resends(
     again = post_json(api, EVENTS, event_body(), HTTP_IDEMPOTENCY_KEY="k-sent")
 
     assert [m["status"] for m in first.json()["messages"]] == ["queued", "queued"]
-    assert again.json() == first.json()  # as first answered, not as now
+    assert again["Idempotent-Replay"] == "true"
+    # The rows as they are now: sent, and suppressed (the list is checked at send time).
+    statuses = {m["recipient"]: m["status"] for m in again.json()["messages"]}
+    assert statuses == {"ada.customer@example.com": "sent", "warehouse@example.com": "suppressed"}
+    # The same messages as first answered: the resend is not one of the event's answer.
+    assert [m["id"] for m in again.json()["messages"]] == [
+        m["id"] for m in first.json()["messages"]
+    ]
     assert Message.objects.filter(status="sent").count() == 2  # the original and its resend
-    # The suppression list is checked at send time.
-    assert Message.objects.get(recipient="warehouse@example.com").status == "suppressed"
+
+
+def test_a_replay_reads_a_status_changed_since_on_the_row(api, refund_rule):
+    first = post_json(api, EVENTS, event_body(), HTTP_IDEMPOTENCY_KEY="k-delivered")
+    Message.objects.update(status="delivered")
+
+    again = post_json(api, EVENTS, event_body(), HTTP_IDEMPOTENCY_KEY="k-delivered")
+
+    assert [m["status"] for m in first.json()["messages"]] == ["queued"]
+    assert [m["status"] for m in again.json()["messages"]] == ["delivered"]
+    assert row_counts() == (1, 1)
 
 
 def test_same_key_with_another_body_is_409_naming_the_event(api):

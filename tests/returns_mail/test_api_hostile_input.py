@@ -406,8 +406,8 @@ def test_a_batch_item_with_a_date_time_out_of_range_is_400_the_others_stored(api
     assert response.status_code == 200, response.content[:500]
     far, good = response.json()["results"]
     assert far["status"] == 400
-    assert far["errors"]["code"] == "invalid"
-    assert far["errors"]["fields"] == {"occurred_at": [OUT_OF_RANGE]}
+    assert far["error"]["code"] == "invalid"
+    assert far["error"]["fields"] == {"occurred_at": [OUT_OF_RANGE]}
     assert good["status"] == 202
     assert list(ReturnEvent.objects.values_list("idempotency_key", flat=True)) == ["good"]
 
@@ -507,6 +507,6 @@ def test_a_batch_of_hostile_items_answers_each_and_stores_only_the_good_ones(api
     assert response.status_code == 200
     results = response.json()["results"]
     assert [r["status"] for r in results] == [202, 400, 400, 400]
-    assert results[1]["errors"]["fields"] == {"order_id": [NUL_MESSAGE]}
-    assert results[2]["errors"]["fields"] == {"data.refund.method": [NUL_MESSAGE]}
+    assert results[1]["error"]["fields"] == {"order_id": [NUL_MESSAGE]}
+    assert results[2]["error"]["fields"] == {"data.refund.method": [NUL_MESSAGE]}
     assert list(ReturnEvent.objects.values_list("idempotency_key", flat=True)) == ["good"]

@@ -84,6 +84,14 @@ def test_request_and_responses_are_described_with_the_error_format(schema):
     assert "Retry-After" in post["responses"]["503"]["headers"]
 
 
+def test_a_batch_item_error_is_the_same_error_object_as_a_single_event(schema):
+    result = schema["components"]["schemas"]["BatchResult"]["properties"]
+    assert "errors" not in result
+    assert result["error"]["allOf"] == [{"$ref": "#/components/schemas/ErrorDetail"}]
+    error = schema["components"]["schemas"]["Error"]["properties"]["error"]
+    assert error == {"$ref": "#/components/schemas/ErrorDetail"}
+
+
 def test_the_event_request_names_its_fields_and_the_catalogue(schema):
     event = schema["components"]["schemas"]["EventRequest"]
     assert set(event["required"]) == {"type", "occurred_at", "return_id", "order_id", "customer"}
