@@ -21,6 +21,8 @@ class DeliveryEventType(models.TextChoices):
     COMPLAINED = "complained", "Complained (spam report)"
     UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
     SUBSCRIBED = "subscribed", "Subscribed"
+    # Mail received for us (Mandrill inbound): kept for replies, changes no message.
+    INBOUND = "inbound", "Inbound mail"
     UNKNOWN = "unknown", "Unknown"
 
 
