@@ -88,8 +88,19 @@ _MESSAGE_FIELDS = (
 
 
 def fingerprint(account_id: int, event: NormalizedEvent) -> str:
-    """Of (message, type, time, recipient, URL): SendGrid may re-send an event with a new
-    sg_event_id, so the provider's id cannot be the key."""
+    """Of (message, type, time, recipient, URL, provider event, list): SendGrid may re-send an
+    event with a new sg_event_id, so the provider's id cannot be the key; an unsubscribe and a
+    group unsubscribe of the same message at the same second are two events."""
+    return _digest(account_id, event, event.provider_event, event.list_id)
+
+
+def legacy_fingerprint(account_id: int, event: NormalizedEvent) -> str:
+    """The fingerprint before the provider event and list were part of it: rows stored then
+    carry it, and a re-posted old event must still be found as a duplicate."""
+    return _digest(account_id, event)
+
+
+def _digest(account_id: int, event: NormalizedEvent, *extra: str) -> str:
     subject = event.correlation_id or event.provider_message_id
     parts = (
         str(account_id),
@@ -99,6 +110,7 @@ def fingerprint(account_id: int, event: NormalizedEvent) -> str:
         event.occurred_at.isoformat(),
         event.recipient.lower(),
         event.url,
+        *extra,
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
@@ -175,6 +187,7 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
     unique: dict[str, NormalizedEvent] = {}
     for event in events:
         unique.setdefault(fingerprint(account.pk, event), event)
+    _drop_stored_under_legacy_fingerprints(account.pk, unique)
     messages = _messages_by_correlation(unique.values(), account)
     # Re-processing a delivery whose events were stored before must not apply them twice.
     stored_before = set(
@@ -214,6 +227,24 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
     campaign_recipients_apply(new, account=account, skip=messages.keys())
     _apply_suppressions(account, new)
     return len(new)
+
+
+def _drop_stored_under_legacy_fingerprints(
+    account_id: int, unique: dict[str, NormalizedEvent]
+) -> None:
+    """Remove from `unique` the events stored under the older fingerprint formula. The stored
+    provider event must match too: the older formula gave an unsubscribe and a group
+    unsubscribe of one message and second the same fingerprint."""
+    legacy: dict[str, list[str]] = {}
+    for key, event in unique.items():
+        legacy.setdefault(legacy_fingerprint(account_id, event), []).append(key)
+    stored = DeliveryEvent.objects.filter(fingerprint__in=legacy).values_list(
+        "fingerprint", "provider_event"
+    )
+    for legacy_key, provider_event in stored:
+        for key in legacy[legacy_key]:
+            if key in unique and unique[key].provider_event[:40] == provider_event:
+                del unique[key]
 
 
 def _messages_by_correlation(events, account: ProviderAccount) -> dict[str, Message]:

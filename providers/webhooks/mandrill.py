@@ -54,6 +54,8 @@ _SLICE = 64 * 1024
 
 EVENT_TYPES: dict[str, DeliveryEventType] = {
     "send": DeliveryEventType.SENT,
+    # Seen in real batches though undocumented: `msg.diag` holds the receiving server's answer.
+    "delivered": DeliveryEventType.DELIVERED,
     "deferral": DeliveryEventType.DEFERRED,
     "hard_bounce": DeliveryEventType.BOUNCED,
     "soft_bounce": DeliveryEventType.BOUNCED,
@@ -62,6 +64,7 @@ EVENT_TYPES: dict[str, DeliveryEventType] = {
     "spam": DeliveryEventType.COMPLAINED,
     "unsub": DeliveryEventType.UNSUBSCRIBED,
     "reject": DeliveryEventType.REJECTED,
+    "inbound": DeliveryEventType.INBOUND,
 }
 BOUNCE_KINDS = {"hard_bounce": BounceKind.HARD, "soft_bounce": BounceKind.SOFT}
 
@@ -172,8 +175,8 @@ def _event(index: int, item: Any) -> NormalizedEvent:
         raise WebhookMalformed(f"event {index} ({name[:40]}) has no msg object")
     event_type = EVENT_TYPES.get(name, DeliveryEventType.UNKNOWN)
     recipient = msg.get("email", "")
-    # Every message event names its recipient; an event we do not know (inbound) may not.
-    known = event_type != DeliveryEventType.UNKNOWN
+    # Every message event names its recipient; inbound mail or an event we do not know may not.
+    known = event_type not in (DeliveryEventType.UNKNOWN, DeliveryEventType.INBOUND)
     if not isinstance(recipient, str) or (known and not recipient):
         raise WebhookMalformed(f"event {index} ({name[:40]}) has no msg.email")
     try:

@@ -163,6 +163,7 @@ def _event(index: int, item: Any) -> NormalizedEvent:
         bounce_kind=bounce_kind,
         reason=text(item.get("reason")) or text(item.get("response")) or text(item.get("status")),
         url=text(item.get("url")) if name == "click" else "",
+        list_id=text(item.get("asm_group_id")),
         user_agent=text(item.get("useragent")),
         raw=item,
     )

@@ -21,6 +21,8 @@ class DeliveryEventType(models.TextChoices):
     COMPLAINED = "complained", "Complained (spam report)"
     UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
     SUBSCRIBED = "subscribed", "Subscribed"
+    # Mail received for us (Mandrill inbound): kept for replies, changes no message.
+    INBOUND = "inbound", "Inbound mail"
     UNKNOWN = "unknown", "Unknown"
 
 
@@ -44,5 +46,6 @@ class NormalizedEvent:
     bounce_kind: str = ""  # a BounceKind value for bounces, else ""
     reason: str = ""  # the provider's words: MTA response, drop reason, diag, ...
     url: str = ""  # clicks
+    list_id: str = ""  # the list or group the event is about: SendGrid asm_group_id
     user_agent: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)

@@ -128,6 +128,60 @@ def test_the_same_events_again_are_absorbed_even_with_new_event_ids(send, sendgr
     assert rollup(account_id=sendgrid.pk) == {"sent": 1, "delivered": 1, "opened": 1}
 
 
+def test_a_group_unsubscribe_and_an_unsubscribe_at_the_same_second_are_both_kept(send, sendgrid):
+    message, _record = send("ada+delivered@example.com")
+    base = {
+        "email": message.recipient,
+        "timestamp": int(message.sent_at.timestamp()) + 60,
+        "sg_message_id": message.provider_message_id,
+        "rm_correlation_id": str(message.correlation_id),
+    }
+    events = [
+        {**base, "event": "unsubscribe", "sg_event_id": "u1"},
+        {**base, "event": "group_unsubscribe", "asm_group_id": 10, "sg_event_id": "g1"},
+        {**base, "event": "group_unsubscribe", "asm_group_id": 11, "sg_event_id": "g2"},
+    ]
+
+    response = post_sendgrid(sendgrid, events)
+
+    assert response.json() == {"events": 3, "new": 3}
+    assert sorted(DeliveryEvent.objects.values_list("provider_event", flat=True)) == [
+        "group_unsubscribe",
+        "group_unsubscribe",
+        "unsubscribe",
+    ]
+
+
+def test_an_event_stored_under_the_older_fingerprint_is_still_a_duplicate(send, sendgrid):
+    message, record = send("ada+open@example.com")
+    events = sendgrid_batch(message, record)
+    post_sendgrid(sendgrid, events)
+    # As stored before the provider event and list were part of the fingerprint.
+    for row in DeliveryEvent.objects.all():
+        (event,) = [
+            e
+            for e in deliveries.parse(
+                "sendgrid",
+                body=json.dumps([row_raw(row, events)]).encode(),
+                content_type="application/json",
+            )
+        ]
+        row.fingerprint = deliveries.legacy_fingerprint(sendgrid.pk, event)
+        row.save(update_fields=["fingerprint"])
+
+    again = post_sendgrid(
+        sendgrid, [{**e, "sg_event_id": f"retry-{i}"} for i, e in enumerate(events)]
+    )
+
+    assert again.json() == {"events": 3, "new": 0}
+    assert DeliveryEvent.objects.count() == 3
+    assert rollup(account_id=sendgrid.pk) == {"sent": 1, "delivered": 1, "opened": 1}
+
+
+def row_raw(row: DeliveryEvent, events: list[dict]) -> dict:
+    return next(e for e in events if e["sg_event_id"] == row.provider_event_id)
+
+
 def test_a_late_delivered_never_undoes_opened(send, sendgrid):
     message, record = send("ada+open@example.com")
     events = sendgrid_batch(message, record)

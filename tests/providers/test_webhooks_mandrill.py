@@ -469,9 +469,14 @@ DOCUMENTED = [
     (sample("unsub", {"state": "unsub"}), parsed_from("unsub", "unsubscribed")),
     (sample("reject", {"state": "rejected"}), parsed_from("reject", "rejected")),
     (
-        # Not configured here, but a batch must not fail on it.
+        # Kept apart (replies), whatever address it names.
         sample("inbound", {"raw_msg": "From: a@b.example\r\n\r\nHi", "from_email": "a@b.example"}),
-        parsed_from("inbound", "unknown"),
+        parsed_from("inbound", "inbound"),
+    ),
+    (
+        # Real captured batches carry it, though the docs list no such event.
+        sample("delivered", {"state": "sent", "diag": "250 2.0.0 OK 1700000000 a1si1"}),
+        parsed_from("delivered", "delivered", reason="250 2.0.0 OK 1700000000 a1si1"),
     ),
 ]
 

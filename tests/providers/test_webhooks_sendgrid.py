@@ -468,11 +468,13 @@ DOCUMENTED = [
         sample(
             "group_unsubscribe", asm_group_id=10, useragent="Mozilla/4.0", url="https://u.example/"
         ),
-        parsed_from("group_unsubscribe", type="unsubscribed", user_agent="Mozilla/4.0"),
+        parsed_from(
+            "group_unsubscribe", type="unsubscribed", user_agent="Mozilla/4.0", list_id="10"
+        ),
     ),
     (
         sample("group_resubscribe", asm_group_id=10, useragent="Mozilla/4.0"),
-        parsed_from("group_resubscribe", type="subscribed", user_agent="Mozilla/4.0"),
+        parsed_from("group_resubscribe", type="subscribed", user_agent="Mozilla/4.0", list_id="10"),
     ),
     (sample("machine_opened_v2"), parsed_from("machine_opened_v2", type="unknown")),
 ]
