@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -48,6 +49,7 @@ class Stack:
         self.processes: dict[str, subprocess.Popen] = {}
         self.tmp = Path(tempfile.mkdtemp(prefix="rm-bench-"))
         self._pg_admin_url = None
+        self.run = secrets.token_hex(4)
         self.env = self._environment()
         self.database = self.env["DATABASE_URL"]
         self.broker = "redis" if self.env.get("REDIS_URL") else "orm"
@@ -70,7 +72,7 @@ class Stack:
             PROVIDER_ALLOW_LOOPBACK="true",  # the accounts call the loopback ESP sandbox
             DATA_DIR=str(self.tmp),
             DATABASE_URL=database,
-            Q_CLUSTER_NAME=f"rm-bench-{os.getpid()}",
+            Q_CLUSTER_NAME=f"rm-bench-{self.run}",  # its own queue on a shared Redis
             LOG_LEVEL="WARNING",
             Q_LOG_LEVEL="WARNING",
             PYTHONUNBUFFERED="1",
@@ -81,10 +83,12 @@ class Stack:
         import psycopg
 
         parts = urlsplit(url)
-        name = f"rm_bench_{os.getpid()}"
+        # Named after the given database (each engineer and CI job has its own) with a random
+        # part: runs sharing a server never take, or drop, one another's database.
+        base = re.sub(r"[^a-z0-9_]", "_", parts.path.strip("/").lower())[:30] or "rm"
+        name = f"{base}_bench_{self.run}"
         self._pg_admin_url = urlunsplit(parts._replace(path="/postgres"))
         with psycopg.connect(self._pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         self._pg_database = name
         return urlunsplit(parts._replace(path=f"/{name}"))
@@ -188,14 +192,18 @@ class Stack:
         self._spawn("worker", [sys.executable, MANAGE, "qcluster"])
 
     def stop(self) -> None:
+        # SIGTERM to each leader only, which stops its own children (gunicorn's workers, the
+        # qcluster's sentinel and workers): a signal to the whole group kills the qcluster's
+        # sentinel outright, and the qcluster then waits forever on the stop event it shares.
         for process in self.processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                process.terminate()
         for process in self.processes.values():
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                os.killpg(process.pid, signal.SIGKILL)  # the leader is alive: the group is ours
+                process.wait()
         self.processes.clear()
         if self._pg_admin_url:
             import psycopg

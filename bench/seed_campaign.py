@@ -351,7 +351,7 @@ def send(campaign_id: int, timeout: float = 1200) -> None:
     from returns_mail.models import Campaign, CampaignRecipient, CampaignStatus
     from returns_mail.services.campaigns import campaign_start
 
-    done = {CampaignStatus.FINISHED, CampaignStatus.FAILED, CampaignStatus.CANCELLED}
+    done = {CampaignStatus.FINISHED, CampaignStatus.CANCELLED, CampaignStatus.PAUSED}
     started = time.perf_counter()
     campaign_start(campaign_id=campaign_id)
     sending_at = None
@@ -360,7 +360,7 @@ def send(campaign_id: int, timeout: float = 1200) -> None:
         status = Campaign.objects.values_list("status", flat=True).get(pk=campaign_id)
         if sending_at is None and status not in (CampaignStatus.PREPARING,):
             sending_at = time.perf_counter()
-        if status in done or status == CampaignStatus.PAUSED:
+        if status in done:
             break
         time.sleep(0.1)
     wall = time.perf_counter() - started
