@@ -1,6 +1,7 @@
-"""`python -m bench dashboard`: with 1,000,000 stored delivery events (a month of two accounts,
-`bench.seed_dashboard`), the server time of the managers' overview page: p50/p95 over 30
-sequential loads by a logged-in manager, after one warm-up load."""
+"""`python -m bench dashboard [--scale F]`: with 1,000,000 stored delivery events (1,000,000 x F;
+a month of two accounts, `bench.seed_dashboard`, with a health check a minute, or one every
+1/F minutes), the server time of the managers' overview page: p50/p95 over 30 sequential loads
+by a logged-in manager, after one warm-up load."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+from bench.figures import STACK, Tiny
 from bench.harness import PROJECT_DIR, Stack
 from bench.load import percentile
 
@@ -18,12 +20,29 @@ EVENTS = 1_000_000
 LOADS = 30
 PAGE = "/analytics/"
 
+FIGURES = {
+    "page": str,
+    "delivery_events": int,
+    "rollup_rows": int,
+    "loads": int,
+    "errors": int,
+    "p50_ms": float,
+    "p95_ms": float,
+    "seed_seconds": float,
+    **STACK,
+}
+TINY = Tiny(
+    options=("--scale", "0.002"), expect={"delivery_events": 2000, "loads": LOADS, "errors": 0}
+)
 
-def run(duration: float = 0.0) -> dict:
+
+def run(scale: float = 1.0) -> dict:
+    events = max(1, round(EVENTS * scale))
+    check_every = max(1, round(1 / scale))  # minutes between stored health checks
     with Stack(start_worker=False) as stack:
         started = time.perf_counter()
         seeded = subprocess.run(  # noqa: S603 - our own command line
-            [sys.executable, "-m", "bench.seed_dashboard", str(EVENTS)],
+            [sys.executable, "-m", "bench.seed_dashboard", str(events), str(check_every)],
             cwd=PROJECT_DIR,
             env=stack.env,
             check=True,

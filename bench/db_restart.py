@@ -17,7 +17,42 @@ import sys
 import time
 from urllib.parse import urlsplit
 
-from bench.faults import FaultStack, OpenLoad, accounting, stack_env, wait_drain
+from bench.faults import (
+    ACCOUNTING_FIGURES,
+    DRAIN_FIGURES,
+    FAULT_STACK_FIGURES,
+    LOAD_FIGURES,
+    TINY_ENV,
+    TINY_EXPECT,
+    FaultStack,
+    OpenLoad,
+    accounting,
+    stack_env,
+    wait_drain,
+)
+from bench.figures import Tiny
+
+FIGURES = {
+    **LOAD_FIGURES,
+    "restart_s": float,
+    "api_errors_around_restart": dict,
+    "api_longest_no_accept_around_restart_s": float,
+    "first_accept_after_restart_s": float | None,
+    "first_sent_after_restart_s": float | None,
+    "processes_alive_after_load": dict,
+    "log_errors": dict,
+    "recovered_without_restart": bool,
+    **DRAIN_FIGURES,
+    **ACCOUNTING_FIGURES,
+    "postgresql_cluster": str,
+    **FAULT_STACK_FIGURES,
+}
+TINY = Tiny(
+    options=("--duration", "3"),
+    expect={**TINY_EXPECT, "recovered_without_restart": True},
+    env=TINY_ENV,
+    postgresql_only=True,
+)
 
 
 def _fail(message: str) -> None:
@@ -63,7 +98,7 @@ def run(duration: float = 180.0) -> dict:
         alive = {n: p.poll() is None for n, p in stack.processes.items()}
         drained = wait_drain(stack)
         print("drain", drained, flush=True)
-        after = stack.child("-m", "bench.faults", "progress", str(back_at))
+        after = stack.ask("bench.faults", "progress", str(back_at))
         first_accept = load.first_accept_after(back_at)
         figures = accounting(stack, load)
         recovered = drained["drain_ended"] == "drained" and all(alive.values())

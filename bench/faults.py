@@ -38,6 +38,7 @@ from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
+from bench.figures import STACK, TINY_ENV
 from bench.harness import MANAGE, Stack
 from bench.load import Poster, event_body, percentile, run_id
 
@@ -48,6 +49,69 @@ DRAIN_CAP_S = float(os.environ.get("BENCH_DRAIN_CAP", "1200"))
 # No change in the unfinished counts for this long ends the wait early: retries back off at
 # most 300 s and the reconciliation sweep runs every minute, so longer means stuck.
 DRAIN_STALL_S = float(os.environ.get("BENCH_DRAIN_STALL", "420"))
+
+
+# The figures of the parts every fault benchmark prints (FaultStack.describe, OpenLoad.figures,
+# wait_drain, accounting).
+FAULT_STACK_FIGURES = {
+    **STACK,
+    "clusters": int,
+    "q_workers": int,
+    "provider_timeout_s": float,
+    "reconcile_after_s": str | None,
+    "route": list,
+}
+LOAD_FIGURES = {
+    "offered_events_per_s": float,
+    "events_offered": int,
+    "events_accepted_client": int,
+    "events_abandoned": int,
+    "achieved_events_per_s": float,
+    "client_retries": int,
+    "client_errors": dict,
+    "longest_no_accept_s": float,
+    "accept_p50_ms": float,
+    "accept_p99_ms": float,
+    "load_s": float,
+}
+DRAIN_FIGURES = {"drain_s": float, "drain_ended": str, "backlog_at_load_end": dict}
+ACCOUNTING_FIGURES = {
+    "events_accepted": int,
+    "events_stored": int,
+    "messages": int,
+    "statuses": dict,
+    "lost": int,
+    "lost_detail": dict,
+    "unsettled": int,
+    "failed": int,
+    "failed_errors": dict,
+    "failed_but_taken_by_provider": int,
+    "duplicates": int,
+    "duplicate_sends": int,
+    "duplicates_explained": dict,
+    "duplicate_examples": list,
+    "sends_unknown_correlation_id": int,
+    "resends": int,
+    "sent_by_account": dict,
+    "customers_missing": int,
+    "messages_with_interrupted_claims": int,
+    "failed_attempts": dict,
+    "sandbox_faults": dict,
+    "sandbox_sends": int,
+}
+# A small run settles held messages (still well after the sandbox's slowest answer,
+# PROVIDER_TIMEOUT + 2 s) and takes back the work of lost tasks sooner (Q_RETRY; every task of
+# a small run takes seconds): its drain is otherwise minutes of waiting for those.
+TINY_ENV = {**TINY_ENV, "RECONCILE_AFTER": "20", "Q_TIMEOUT": "20", "Q_RETRY": "25"}
+# What a tiny run of any of them must show: everything accepted, stored, sent once, drained.
+TINY_EXPECT = {
+    "events_abandoned": 0,
+    "drain_ended": "drained",
+    "lost": 0,
+    "duplicates": 0,
+    "failed": 0,
+    "customers_missing": 0,
+}
 
 
 # --- the benchmark's process ------------------------------------------------------------------
@@ -271,7 +335,7 @@ def wait_drain(stack: FaultStack, *, cap: float = DRAIN_CAP_S, stall: float = DR
     started = time.monotonic()
     last, last_change, backlog = None, started, None
     while True:
-        progress = stack.child("-m", "bench.faults", "progress")
+        progress = stack.ask("bench.faults", "progress")
         statuses = {**progress["statuses"], "customers_pending": progress["customers_pending"]}
         unfinished = tuple(statuses.get(s, 0) for s in (*UNFINISHED, "customers_pending"))
         if backlog is None:
@@ -292,7 +356,7 @@ def wait_drain(stack: FaultStack, *, cap: float = DRAIN_CAP_S, stall: float = DR
                 "drain_ended": f"{ended} {statuses}",
                 "backlog_at_load_end": backlog,
             }
-        time.sleep(5)
+        time.sleep(1)  # a query to the long-lived bench.ask process: cheap
 
 
 def accounting(stack: FaultStack, load: OpenLoad) -> dict:
@@ -558,8 +622,8 @@ def account(tmp: Path) -> None:
     )
 
 
-if __name__ == "__main__":
-    command, *args = sys.argv[1:]
+def main(argv: list[str] | None = None) -> None:
+    command, *args = sys.argv[1:] if argv is None else argv
     if command == "sandbox":
         serve_sandbox(int(args[0]), int(args[1]))
     elif command == "mandrill":
@@ -570,3 +634,7 @@ if __name__ == "__main__":
         account(Path(args[0]))
     else:
         raise SystemExit(f"unknown command {command!r}")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,9 @@ given (a fresh PostgreSQL database is created and dropped) or an SQLite file oth
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import json
 import os
 import re
@@ -16,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -43,12 +47,16 @@ def _wait_http(url: str, timeout: float = 60.0) -> None:
 
 
 class Stack:
-    def __init__(self, *, gunicorn_workers: int = 4, start_worker: bool = True):
+    def __init__(self, *, gunicorn_workers: int | None = None, start_worker: bool = True):
+        if gunicorn_workers is None:
+            gunicorn_workers = int(os.environ.get("BENCH_GUNICORN_WORKERS", "4"))
         self.gunicorn_workers = gunicorn_workers
         self.start_worker = start_worker
         self.processes: dict[str, subprocess.Popen] = {}
+        self._asker: subprocess.Popen | None = None
         self.tmp = Path(tempfile.mkdtemp(prefix="rm-bench-"))
         self._pg_admin_url = None
+        self._migrated = False
         self.run = secrets.token_hex(4)
         self.env = self._environment()
         self.database = self.env["DATABASE_URL"]
@@ -61,7 +69,11 @@ class Stack:
         if database.startswith(("postgres://", "postgresql://")):
             database = self._fresh_postgres_database(database)
         else:
-            database = f"sqlite:///{self.tmp / 'bench.sqlite3'}"
+            path = self.tmp / "bench.sqlite3"
+            if CACHE_DIR:
+                shutil.copyfile(_cached_sqlite_template(), path)
+                self._migrated = True
+            database = f"sqlite:///{path}"
         env.update(
             ENV_FILE="",
             DEBUG="false",
@@ -88,9 +100,13 @@ class Stack:
         base = re.sub(r"[^a-z0-9_]", "_", parts.path.strip("/").lower())[:30] or "rm"
         name = f"{base}_bench_{self.run}"
         self._pg_admin_url = urlunsplit(parts._replace(path="/postgres"))
+        template = _cached_postgres_template(url, self._pg_admin_url, base) if CACHE_DIR else None
         with psycopg.connect(self._pg_admin_url, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(
+                f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+            )
         self._pg_database = name
+        self._migrated = template is not None
         return urlunsplit(parts._replace(path=f"/{name}"))
 
     # --- life cycle -------------------------------------------------------------------------
@@ -125,6 +141,23 @@ class Stack:
             raise RuntimeError(f"{argv} failed ({done.returncode}):\n{done.stderr[-4000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
 
+    def ask(self, module: str, *args: str):
+        """What `python -m MODULE *ARGS` prints last, as JSON, answered by one long-lived Django
+        process (`bench.ask`) instead of a new one each time: for polls."""
+        if self._asker is None:
+            self._asker = subprocess.Popen(
+                [sys.executable, "-m", "bench.ask"], cwd=PROJECT_DIR, env=self.env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=(self.tmp / "ask.log").open("w"), text=True,
+            )  # fmt: skip
+        self._asker.stdin.write(json.dumps([module, *args]) + "\n")
+        self._asker.stdin.flush()
+        line = self._asker.stdout.readline()
+        answer = json.loads(line) if line else {"error": self.log_tail("ask")}
+        if "error" in answer:
+            raise RuntimeError(f"{module} {args} failed:\n{answer['error']}")
+        return answer["result"]
+
     def log_tail(self, name: str, chars: int = 3000) -> str:
         path = self.tmp / f"{name}.log"
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
@@ -141,8 +174,13 @@ class Stack:
         )
 
     def _start(self) -> None:
-        self.manage("migrate", "--noinput")
-        self.manage("collectstatic", "--noinput")  # as a deployment does: pages need the manifest
+        if not self._migrated:
+            self.manage("migrate", "--noinput")
+        if CACHE_DIR:
+            (self.tmp / "staticfiles").symlink_to(_cached_static_root(), target_is_directory=True)
+        else:
+            # As a deployment does: pages need the manifest.
+            self.manage("collectstatic", "--noinput")
         sandbox_port = free_port()
         self.sandbox = f"http://127.0.0.1:{sandbox_port}"
         seeded = subprocess.run(  # noqa: S603
@@ -205,6 +243,14 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)  # the leader is alive: the group is ours
                 process.wait()
         self.processes.clear()
+        if self._asker is not None:
+            self._asker.stdin.close()  # it ends at the end of its input
+            try:
+                self._asker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self._asker.kill()
+                self._asker.wait()
+            self._asker = None
         if self._pg_admin_url:
             import psycopg
 
@@ -220,3 +266,129 @@ class Stack:
             "gunicorn_workers": self.gunicorn_workers,
             "cpus": os.cpu_count(),
         }
+
+
+# --- BENCH_CACHE_DIR: set-up shared by repeated runs -----------------------------------------
+# Every run migrates a new database and collects the static files (~25 s of CPU together).
+# With BENCH_CACHE_DIR set (the benchmarks' smoke test sets it), that is done once per state of
+# the migrations and static files: into an SQLite file, a PostgreSQL template database and a
+# collected static root kept there, which each run copies or links. Remove the directory and
+# call `cache_clear(dir)` to drop its template databases.
+CACHE_DIR = os.environ.get("BENCH_CACHE_DIR", "")
+
+
+@functools.cache
+def _sources_digest() -> str:
+    """Of everything that shapes a migrated database or the collected static files: our
+    migrations, static files and settings, and the installed packages (theirs)."""
+    digest = hashlib.sha256()
+    packages = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    digest.update("\n".join(packages).encode())
+    patterns = ("*/migrations/*.py", "static/**/*", "config/settings.py")
+    for path in sorted(p for pattern in patterns for p in PROJECT_DIR.glob(pattern)):
+        if path.is_file() and ".venv" not in path.parts:
+            digest.update(str(path.relative_to(PROJECT_DIR)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _cache_env(**overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        ENV_FILE="", DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50),
+        FIELD_ENCRYPTION_KEY=Fernet.generate_key().decode(), ALLOWED_HOSTS="localhost",
+        LOG_LEVEL="WARNING", REDIS_URL="", **overrides,
+    )  # fmt: skip
+    return env
+
+
+def _manage_cached(env: dict[str, str], *args: str) -> None:
+    subprocess.run(  # noqa: S603 - our own command line
+        [sys.executable, MANAGE, *args], cwd=PROJECT_DIR, env=env, check=True,
+        capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def _cache_path(kind: str) -> Path:
+    root = Path(CACHE_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    return root / f"{kind}-{_sources_digest()}"
+
+
+def _cached_sqlite_template() -> Path:
+    target = _cache_path("db").with_suffix(".sqlite3")
+    if not target.exists():
+        work = Path(tempfile.mkdtemp(prefix="rm-bench-cache-"))
+        try:
+            path = work / "db.sqlite3"
+            _manage_cached(
+                _cache_env(DATA_DIR=str(work), DATABASE_URL=f"sqlite:///{path}"),
+                "migrate", "--noinput",
+            )  # fmt: skip
+            os.replace(path, target)  # whole or absent, should another run race this one
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _cached_static_root() -> Path:
+    target = _cache_path("static")
+    if not target.exists():
+        work = Path(tempfile.mkdtemp(prefix="rm-bench-cache-"))
+        try:
+            _manage_cached(
+                _cache_env(DATA_DIR=str(work), DATABASE_URL=f"sqlite:///{work / 'db.sqlite3'}"),
+                "collectstatic", "--noinput",
+            )  # fmt: skip
+            with contextlib.suppress(OSError):  # another run got there first: theirs is as good
+                (work / "staticfiles").rename(target)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def _cached_postgres_template(url: str, admin_url: str, base: str) -> str:
+    """A migrated database to copy (CREATE DATABASE ... TEMPLATE), made once; its name is
+    recorded in the cache directory for `cache_clear`."""
+    import psycopg
+
+    name = f"{base}_bench_tpl_{_sources_digest()}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return name
+        work = f"{base}_bench_tplw_{secrets.token_hex(4)}"
+        conn.execute(f'CREATE DATABASE "{work}"')
+    with (Path(CACHE_DIR) / "postgres-templates").open("a") as record:
+        record.write(f"{admin_url} {work}\n{admin_url} {name}\n")
+    tmp = Path(tempfile.mkdtemp(prefix="rm-bench-cache-"))
+    try:
+        database = urlunsplit(urlsplit(url)._replace(path=f"/{work}"))
+        _manage_cached(
+            _cache_env(DATA_DIR=str(tmp), DATABASE_URL=database),
+            "migrate", "--noinput",
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        try:
+            conn.execute(f'ALTER DATABASE "{work}" RENAME TO "{name}"')
+        except psycopg.errors.DuplicateDatabase:  # another run made it meanwhile
+            conn.execute(f'DROP DATABASE "{work}"')
+    return name
+
+
+def cache_clear(directory: str | Path) -> None:
+    """Drop the template databases a BENCH_CACHE_DIR recorded (the directory itself stays)."""
+    import psycopg
+
+    record = Path(directory) / "postgres-templates"
+    if not record.exists():
+        return
+    for line in sorted(set(record.read_text().splitlines())):
+        admin_url, name = line.split(" ", 1)
+        try:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except psycopg.OperationalError:  # the server is gone (a throwaway one), and it with it
+            continue
+    record.unlink()

@@ -5,11 +5,23 @@ API's own and not shared with sending on the same two cores (`send_rate` measure
 
 from __future__ import annotations
 
+from bench.figures import STACK, Tiny
 from bench.harness import Stack
 from bench.load import event_body, open_loop, run_id, saturate
 
 THREADS = 8
 BATCH = 100
+WARM_UP_S = 3.0
+
+FIGURES = {
+    "single_events_per_s": float,
+    "batch_events_per_s": float,
+    "p50_ms": float,
+    "p99_ms": float,
+    "errors": int,
+    **STACK,
+}
+TINY = Tiny(options=("--duration", "1"), expect={"errors": 0})
 
 
 def run(duration: float = 15.0) -> dict:
@@ -18,7 +30,7 @@ def run(duration: float = 15.0) -> dict:
         run = run_id()
         saturate(
             base, token, path="/api/v1/events", make_payload=lambda n: event_body(f"w{run}", n),
-            events_per_request=1, threads=THREADS, duration=3,
+            events_per_request=1, threads=THREADS, duration=min(WARM_UP_S, duration),
         )  # fmt: skip
         single = saturate(
             base, token, path="/api/v1/events", make_payload=lambda n: event_body(f"s{run}", n),

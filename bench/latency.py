@@ -3,28 +3,21 @@
 
 from __future__ import annotations
 
-import json
-import sys
 import time
 
+from bench.figures import STACK, Tiny
 from bench.harness import Stack
 from bench.load import open_loop, percentile, run_id
 
-
-def _query(stack: Stack, what: str):
-    import subprocess
-
-    from bench.harness import PROJECT_DIR
-
-    out = subprocess.run(  # noqa: S603
-        [sys.executable, "-m", "bench.query", what],
-        cwd=PROJECT_DIR,
-        env=stack.env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+FIGURES = {
+    "events": int,
+    "sent": int,
+    "p50_ms": float,
+    "p95_ms": float,
+    "p99_ms": float,
+    **STACK,
+}
+TINY = Tiny(options=("--duration", "1"), expect={"events": 50, "sent": 50})
 
 
 def run(duration: float = 30.0) -> dict:
@@ -35,11 +28,11 @@ def run(duration: float = 30.0) -> dict:
         print("offered", offered, flush=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            statuses = _query(stack, "statuses")
+            statuses = stack.ask("bench.query", "statuses")
             if set(statuses) <= {"sent", "failed", "ambiguous"}:
                 break
             time.sleep(1)
-        latencies = _query(stack, "latencies")
+        latencies = stack.ask("bench.query", "latencies")
         return {
             "events": offered["events"],
             "sent": statuses.get("sent", 0),

@@ -1,27 +1,36 @@
-"""`python -m bench mailchimp_sync`: 100,000 pending customers synced to a Mailchimp Marketing
-audience on the sandbox by one run of the sync task (in its own process, as a django-q2 worker
-runs it): wall time of the sync, and the peak of concurrent requests the sandbox saw for the
-key (`peak_concurrency`; Mailchimp allows 10)."""
+"""`python -m bench mailchimp_sync [--scale F]`: 100,000 (x F) pending customers synced to a
+Mailchimp Marketing audience on the sandbox by one run of the sync task (in its own process, as
+a django-q2 worker runs it): wall time of the sync, and the peak of concurrent requests the
+sandbox saw for the key (`peak_concurrency`; Mailchimp allows 10)."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 
-from bench.harness import PROJECT_DIR, Stack
+from bench.figures import STACK, Tiny
+from bench.harness import Stack
 
 CUSTOMERS = 100_000
 
-
-def _run(stack: Stack, *argv: str) -> dict:
-    done = subprocess.run(  # noqa: S603 - our own command line
-        [sys.executable, *argv], cwd=PROJECT_DIR, env=stack.env, check=True,
-        capture_output=True, text=True,
-    )  # fmt: skip
-    return json.loads(done.stdout.strip().splitlines()[-1])
+FIGURES = {
+    **STACK,
+    "customers": int,
+    "synced": int,
+    "failed": int,
+    "still_pending": int,
+    "batch_calls": int,
+    "members_received": int,
+    "requests": int,
+    "wall_s": float,
+    "peak_concurrency": int,
+    "refused_429": int,
+}
+TINY = Tiny(
+    options=("--scale", "0.01"),
+    expect={"customers": 1000, "synced": 1000, "failed": 0, "still_pending": 0, "refused_429": 0},
+)
 
 
 def _sandbox(stack: Stack, method: str, path: str) -> dict:
@@ -50,11 +59,12 @@ def sync() -> None:
     print(json.dumps({**report, "wall_s": round(wall, 2), "still_pending": pending}))
 
 
-def run(duration: float = 0.0) -> dict:
+def run(scale: float = 1.0) -> dict:
+    customers = max(1, round(CUSTOMERS * scale))
     with Stack(start_worker=False) as stack:
-        seeded = _run(stack, "-m", "bench.seed_customers", str(CUSTOMERS), stack.sandbox)
+        seeded = stack.child("-m", "bench.seed_customers", str(customers), stack.sandbox)
         _sandbox(stack, "DELETE", "concurrency")
-        report = _run(stack, "-m", "bench.mailchimp_sync")
+        report = stack.child("-m", "bench.mailchimp_sync")
         peaks = _sandbox(stack, "GET", "concurrency").get("mailchimp", {})
         requests = _sandbox(stack, "GET", "requests?provider=mailchimp")["requests"]
         members = sum(len(r["body"].get("members", [])) for r in requests if "members" in r["body"])

@@ -7,7 +7,7 @@ import os
 import sys
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -16,7 +16,7 @@ def main() -> None:
 
     from returns_mail.models import Message
 
-    what = sys.argv[1]
+    what = (sys.argv[1:] if argv is None else argv)[0]
     if what == "statuses":
         statuses: dict[str, int] = {}
         for status in Message.objects.values_list("status", flat=True):

@@ -129,6 +129,20 @@ def process_tree(root: int) -> list[int]:
     return tree
 
 
+TREE_FIGURES = {
+    "peak_rss_mb": float,
+    "cluster_rss_mb": float,
+    "cluster_pss_mb": float,
+    "worker_processes": int,
+    "rss_samples": int,
+}
+SANDBOX_FIGURES = {
+    "sandbox_busy_s": float,
+    "sandbox_peak_rss_mb": float,
+    "sandbox_render_limit": int,
+}
+
+
 class TreeSampler:
     """Every 0.2 s: the largest process's peak RSS (VmHWM: the kernel's own high-water mark,
     so no peak falls between samples) — `peak_rss_mb`, the memory of the worker doing the
@@ -250,6 +264,12 @@ def serve_sandbox(port: int, smtp_port: int, render_limit: int) -> None:
             )
 
     SendGridApp.render_limit = render_limit
+    if render_limit:
+        # handlebars.js loaded now rather than inside the first send: that takes seconds, on a
+        # busy machine more than the client waits (the chunk would be held and reconciled).
+        from providers.sandbox.rendering import render
+
+        render("{{warm}}", {"warm": "up"})
     apps = default_provider_apps()
     Sandbox(apps).serve_forever("127.0.0.1", port, smtp_port)
 

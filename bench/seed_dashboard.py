@@ -1,12 +1,14 @@
-"""`python -m bench.seed_dashboard EVENTS`: a busy month for the dashboard benchmark, stored
-directly (the pipeline that normally writes these rows is measured by `bench webhooks`).
+"""`python -m bench.seed_dashboard EVENTS [CHECK_EVERY]`: a busy month for the dashboard
+benchmark, stored directly (the pipeline that normally writes these rows is measured by `bench
+webhooks`).
 
 Two accounts (SendGrid, Mailchimp Transactional) send messages over the last 30 days across
 every catalogue event type until EVENTS delivery events are stored (about 2.2 a message:
 queued or sent, delivered, opened, clicked, some bounces); each message gets one attempt, and
 the hourly/daily rollups and latency bins those events would have produced are stored, with a
-credential check per account per minute. Two promotional campaigns (SendGrid, and Mailchimp
-Marketing, which reports nothing per email) add their rollups, one recipient per 40 events.
+credential check per account per minute (every CHECK_EVERY minutes). Two promotional campaigns
+(SendGrid, and Mailchimp Marketing, which reports nothing per email) add their rollups, one
+recipient per 40 events.
 Prints {"session": <a logged-in manager's session key>} as JSON."""
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def main() -> None:
 
     rng = random.Random(20261126)  # noqa: S311 - synthetic data
     target_events = int(sys.argv[1])
+    check_every = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     now = timezone.now().replace(microsecond=0)
     defaults_install()
     client = ApiClient.objects.create(name="dashboard bench", scopes=[], token_digest="-" * 64)
@@ -189,13 +192,13 @@ def main() -> None:
             ok=rng.random() > 0.002,
             latency_ms=rng.lognormvariate(4.0, 0.3),
         )
-        for minute in range(30 * 24 * 60)
+        for minute in range(0, 30 * 24 * 60, check_every)
         for account in accounts
     ] + [
         HealthCheck(
             component="intake", checked_at=now - timedelta(minutes=minute), ok=True, latency_ms=2
         )
-        for minute in range(30 * 24 * 60)
+        for minute in range(0, 30 * 24 * 60, check_every)
     ]
     HealthCheck.objects.bulk_create(checks, batch_size=10_000)
 

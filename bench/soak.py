@@ -12,7 +12,29 @@ from __future__ import annotations
 
 import time
 
-from bench.faults import FaultStack, OpenLoad, accounting, stack_env, wait_drain
+from bench.faults import (
+    ACCOUNTING_FIGURES,
+    DRAIN_FIGURES,
+    FAULT_STACK_FIGURES,
+    LOAD_FIGURES,
+    TINY_ENV,
+    TINY_EXPECT,
+    FaultStack,
+    OpenLoad,
+    accounting,
+    stack_env,
+    wait_drain,
+)
+from bench.figures import Tiny
+
+FIGURES = {
+    **LOAD_FIGURES,
+    **DRAIN_FIGURES,
+    **ACCOUNTING_FIGURES,
+    "accounting_s": float,
+    **FAULT_STACK_FIGURES,
+}
+TINY = Tiny(options=("--duration", "1"), expect=TINY_EXPECT, env=TINY_ENV)
 
 
 def soak_faults(timeout: float) -> list[dict]:

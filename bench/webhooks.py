@@ -1,7 +1,8 @@
-"""`python -m bench webhooks`: signed SendGrid Event Webhook batches totalling 100,000 events
-(3,000 a batch, as SendGrid sends them) posted by 4 concurrent connections; events/s from the
-first post to the last answer. The events follow 25,000 sent messages: processed, delivered,
-open and click each, so statuses, rollups and latencies are all exercised."""
+"""`python -m bench webhooks [--scale F]`: signed SendGrid Event Webhook batches totalling
+100,000 events (100,000 x F; 3,000 a batch, as SendGrid sends them) posted by 4 concurrent
+connections; events/s from the first post to the last answer. The events follow 25,000 sent
+messages: processed, delivered, open and click each, so statuses, rollups and latencies are all
+exercised."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
+from bench.figures import STACK, Tiny
 from bench.harness import PROJECT_DIR, Stack
 from bench.load import percentile
 from providers.sandbox.sendgrid_events import new_signing_key, public_key_text, signed_headers
@@ -22,6 +24,23 @@ MESSAGES = 25_000
 BATCH = 3_000
 CONNECTIONS = 4
 STEPS = (("processed", 1), ("delivered", 5), ("open", 60), ("click", 90))  # (event, seconds)
+
+FIGURES = {
+    "events": int,
+    "events_stored": int,
+    "batches": int,
+    "errors": int,
+    "seconds": float,
+    "events_per_s": float,
+    "batch_p50_ms": float,
+    "batch_p95_ms": float,
+    **STACK,
+}
+# 250 messages: 1,000 events in one batch, all stored.
+TINY = Tiny(
+    options=("--scale", "0.01"),
+    expect={"events": 1000, "events_stored": 1000, "batches": 1, "errors": 0},
+)
 
 
 def _bodies(messages: list, started: int) -> list[bytes]:
@@ -44,11 +63,12 @@ def _bodies(messages: list, started: int) -> list[bytes]:
     ]
 
 
-def run(duration: float = 0.0) -> dict:
+def run(scale: float = 1.0) -> dict:
+    messages = max(1, round(MESSAGES * scale))
     key = new_signing_key()
     with Stack(start_worker=False) as stack:
         seeded = subprocess.run(  # noqa: S603 - our own command line
-            [sys.executable, "-m", "bench.seed_messages", str(MESSAGES), public_key_text(key)],
+            [sys.executable, "-m", "bench.seed_messages", str(messages), public_key_text(key)],
             cwd=PROJECT_DIR,
             env=stack.env,
             check=True,
