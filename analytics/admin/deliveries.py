@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from analytics.models import DeliveryEvent, WebhookDelivery
 from analytics.services.deliveries import webhook_delivery_process
@@ -13,7 +13,15 @@ from config.admin_base import ViewOnlyAdmin
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ViewOnlyAdmin):
-    list_display = ("received_at", "account", "status", "events_total", "events_new", "error")
+    list_display = (
+        "received_at",
+        "account",
+        "status",
+        "events_total",
+        "events_new",
+        "events_skipped",
+        "error",
+    )
     list_filter = ("status", "account")
     date_hierarchy = "received_at"
     readonly_fields = (
@@ -23,11 +31,29 @@ class WebhookDeliveryAdmin(ViewOnlyAdmin):
         "status",
         "events_total",
         "events_new",
+        "events_skipped",
+        "skipped_reasons",
         "processed_at",
         "error",
         "body",
     )
     actions = ["reprocess"]
+
+    @admin.display(description="skipped events")
+    def skipped_reasons(self, delivery) -> str:
+        if not delivery.skipped:
+            return "—"
+        lines = format_html_join(
+            "\n",
+            "<li>event {}: {}</li>",
+            (
+                (f"{s['index']} ({s['event']})" if s["event"] else s["index"], s["reason"])
+                for s in delivery.skipped
+            ),
+        )
+        more = delivery.events_skipped - len(delivery.skipped)
+        tail = format_html("<p>and {} more</p>", more) if more > 0 else ""
+        return format_html("<ul>{}</ul>{}", lines, tail)
 
     def has_reprocess_permission(self, request) -> bool:
         return request.user.has_perm("analytics.change_webhookdelivery")

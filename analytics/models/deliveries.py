@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from providers.webhooks.types import BounceKind, DeliveryEventType
 
@@ -19,13 +20,17 @@ class WebhookDelivery(models.Model):
     re-processed. Forged requests are never stored, and a body is stored once per account: a
     replayed (or retried) request is the same delivery."""
 
+    # Skipped events whose reasons are kept (the count is kept whole).
+    SKIPPED_KEPT = 100
+
     account = models.ForeignKey(
         "providers.ProviderAccount", on_delete=models.PROTECT, related_name="+"
     )
     # SHA-256 of the body's bytes; kept when retention blanks the body. Empty on deliveries
     # stored before it was recorded.
     body_sha256 = models.CharField(max_length=64, blank=True, editable=False)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by the view before parsing: it dates the events the provider sends undated.
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
     content_type = models.CharField(max_length=100, blank=True)
     body = models.TextField(help_text="The request body exactly as received.")
     status = models.CharField(
@@ -33,8 +38,13 @@ class WebhookDelivery(models.Model):
         choices=WebhookDeliveryStatus.choices,
         default=WebhookDeliveryStatus.RECEIVED,
     )
-    events_total = models.PositiveIntegerField(default=0)
-    events_new = models.PositiveIntegerField(default=0, help_text="Not seen before.")
+    events_total = models.PositiveIntegerField(default=0, help_text="Events in the body.")
+    events_new = models.PositiveIntegerField(default=0, help_text="Stored: not seen before.")
+    events_skipped = models.PositiveIntegerField(
+        default=0, help_text="Not stored: they lack what we need (see the reasons)."
+    )
+    # The first SKIPPED_KEPT skipped events: {"index", "event", "reason"} each.
+    skipped = models.JSONField(default=list, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -28,7 +29,7 @@ from config.queue import enqueue_each_on_commit
 from providers.clients import client_for
 from providers.models import ProviderAccount, ProviderKind
 from providers.webhooks import parse
-from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
+from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
 from returns_mail.models import (
     Attempt,
     Message,
@@ -116,9 +117,10 @@ def _digest(account_id: int, event: NormalizedEvent, *extra: str) -> str:
 
 
 def webhook_delivery_store(
-    *, account: ProviderAccount, body: bytes, content_type: str
+    *, account: ProviderAccount, body: bytes, content_type: str, received_at: datetime
 ) -> WebhookDelivery | None:
-    """Keep a verified request as received, before processing (so a failure can be redone).
+    """Keep a verified request as received, before processing (so a failure can be redone);
+    `received_at` is the time its events were parsed with.
 
     A body the account received before is not stored again (a unique key on its SHA-256): None
     when there is nothing left to do (a replay, or a retry of a delivery processed or being
@@ -129,6 +131,7 @@ def webhook_delivery_store(
             return WebhookDelivery.objects.create(
                 account=account,
                 body_sha256=digest,
+                received_at=received_at,
                 body=body.decode("utf-8", errors="replace"),
                 content_type=content_type,
             )
@@ -143,27 +146,34 @@ def webhook_delivery_store(
 
 
 def webhook_delivery_process(
-    *, delivery: WebhookDelivery, events: list[NormalizedEvent] | None = None
+    *, delivery: WebhookDelivery, batch: ParsedBatch | None = None
 ) -> WebhookDelivery:
-    """Process a stored delivery (its `events` when just parsed; else parsed from the stored
-    body: re-processing after a fix). Any error is recorded on the delivery and raised again,
-    so the provider is answered 5xx and retries."""
-    if events is None and not delivery.body:
+    """Process a stored delivery (its `batch` when just parsed; else parsed from the stored
+    body: re-processing after a fix). Skipped events are counted, with their reasons, on the
+    delivery. Any error is recorded on the delivery and raised again, so the provider is
+    answered 5xx and retries."""
+    if batch is None and not delivery.body:
         # Retention blanked it (services/retention.py): keep the recorded outcome as it is.
         raise ValueError("the raw body was purged (retention): nothing to re-process")
     try:
-        if events is None:
-            events = parse(
+        if batch is None:
+            batch = parse(
                 delivery.account.kind,
                 body=delivery.body.encode("utf-8"),
                 content_type=delivery.content_type,
+                received_at=delivery.received_at,
             )
         with transaction.atomic():
-            new = _store_events(delivery, events)
+            new = _store_events(delivery, batch.events)
             WebhookDelivery.objects.filter(pk=delivery.pk).update(
                 status=WebhookDeliveryStatus.PROCESSED,
-                events_total=len(events),
+                events_total=batch.total,
                 events_new=new,
+                events_skipped=len(batch.skipped),
+                skipped=[
+                    {"index": s.index, "event": s.provider_event, "reason": s.reason}
+                    for s in batch.skipped[: WebhookDelivery.SKIPPED_KEPT]
+                ],
                 processed_at=timezone.now(),
                 error="",
             )
@@ -355,29 +365,56 @@ def _apply(event: NormalizedEvent, message: Message, increments: Increments) -> 
     return changed
 
 
+# What an event means for the address: (scope, reason) of the suppression it adds.
+_SUPPRESSES = {
+    T.COMPLAINED: (SuppressionScope.ALL, SuppressionReason.COMPLAINT),
+    T.UNSUBSCRIBED: (SuppressionScope.PROMOTIONAL, SuppressionReason.UNSUBSCRIBE),
+}
+
+
+def _suppression_of(event: NormalizedEvent) -> tuple[str, str] | None:
+    """Hard bounces and complaints stop all mail to the address, unsubscribes promotional mail.
+    A deny-list entry suppresses as the event that listed it would, and one made by hand all
+    mail; a soft bounce's entry does not (the provider lifts it once it expires)."""
+    if event.type == T.DENYLIST_ADDED:
+        if not event.cause:
+            return SuppressionScope.ALL, SuppressionReason.PROVIDER_DENY_LIST
+        return _suppression_of(replace(event, type=event.cause))
+    if event.type == T.BOUNCED:
+        if event.bounce_kind != BounceKind.HARD:
+            return None
+        return SuppressionScope.ALL, SuppressionReason.HARD_BOUNCE
+    return _SUPPRESSES.get(event.type)
+
+
 def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent]) -> None:
-    """Hard bounces and complaints stop all mail to the address; unsubscribes stop promotional
-    mail, and are mirrored to the Mailchimp audiences (a SendGrid unsubscribe unsubscribes the
-    audience member too)."""
+    """Add the suppressions the events call for, and lift those a deny-list removal names that
+    this account's webhook added (never one added by hand or reported by another account).
+    Unsubscribes are mirrored to the Mailchimp audiences (a SendGrid unsubscribe unsubscribes
+    the audience member too). Events come oldest first: a later one wins."""
     if account.kind == ProviderKind.MAILCHIMP_MARKETING:
         customers_apply_audience_events(account=account, events=events)
-    wanted: dict[tuple[str, str], str] = {}
+    wanted: dict[tuple[str, str], tuple[str, str]] = {}
+    lifted: set[str] = set()
     for event in events:
         email = event.recipient.strip().lower()
         if not email:
             continue
-        if event.type == T.BOUNCED and event.bounce_kind == BounceKind.HARD:
-            wanted.setdefault((email, SuppressionScope.ALL), SuppressionReason.HARD_BOUNCE)
-        elif event.type == T.COMPLAINED:
-            wanted.setdefault((email, SuppressionScope.ALL), SuppressionReason.COMPLAINT)
-        elif event.type == T.UNSUBSCRIBED:
-            wanted.setdefault((email, SuppressionScope.PROMOTIONAL), SuppressionReason.UNSUBSCRIBE)
+        if event.type == T.DENYLIST_REMOVED:
+            lifted.add(email)
+            wanted = {key: value for key, value in wanted.items() if key[0] != email}
+        elif (effect := _suppression_of(event)) is not None:
+            lifted.discard(email)
+            note = f"{event.provider_event} reported by {account}"[:255]
+            wanted.setdefault((email, effect[0]), (effect[1], note))
+    if lifted:
+        _suppressions_lift(account, lifted)
     if not wanted:
         return
     Suppression.objects.bulk_create(
         [
-            Suppression(email=email, scope=scope, reason=reason, note=f"webhook from {account}")
-            for (email, scope), reason in wanted.items()
+            Suppression(email=email, scope=scope, reason=reason, note=note, source_account=account)
+            for (email, scope), (reason, note) in wanted.items()
         ],
         ignore_conflicts=True,
     )
@@ -387,6 +424,18 @@ def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent])
             email__in=unsubscribed, scope=SuppressionScope.PROMOTIONAL
         ).values_list("pk", flat=True)
         enqueue_each_on_commit("analytics.tasks.unsubscribe_mirror", ids)
+
+
+def _suppressions_lift(account: ProviderAccount, emails: set[str]) -> None:
+    lifted, _ = Suppression.objects.filter(email__in=emails, source_account=account).delete()
+    kept = Suppression.objects.filter(email__in=emails).count()
+    if lifted or kept:
+        logger.info(
+            "account %s lifted %s suppression(s) from its deny list; %s of another source kept",
+            account.pk,
+            lifted,
+            kept,
+        )
 
 
 def unsubscribe_mirror(*, suppression_id: int) -> int:

@@ -17,6 +17,7 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from analytics.services.deliveries import webhook_delivery_process, webhook_delivery_store
@@ -116,20 +117,37 @@ def _answer(request: HttpRequest, account: ProviderAccount, url_secret: str | No
     except WebhookTooLarge as exc:
         return _too_large(account, exc)
     content_type = request.content_type or ""
+    received_at = timezone.now()
     try:
-        events = parse(account.kind, body=body, content_type=content_type)
+        batch = parse(account.kind, body=body, content_type=content_type, received_at=received_at)
     except WebhookMalformed as exc:
         logger.warning("malformed webhook for account %s: %s", account.pk, exc)
         return JsonResponse({"error": "malformed", "detail": str(exc)}, status=400)
-    delivery = webhook_delivery_store(account=account, body=body, content_type=content_type)
+    delivery = webhook_delivery_store(
+        account=account, body=body, content_type=content_type, received_at=received_at
+    )
     if delivery is None:
-        return JsonResponse({"events": len(events), "new": 0, "duplicate": True})
+        return JsonResponse({"events": batch.total, "new": 0, "duplicate": True})
+    if delivery.received_at != received_at:
+        batch = None  # a failed delivery retried: parsed again as first received
     try:
-        delivery = webhook_delivery_process(delivery=delivery, events=events)
+        delivery = webhook_delivery_process(delivery=delivery, batch=batch)
     except Exception:
         logger.exception("webhook delivery %s failed; kept for re-processing", delivery.pk)
         return JsonResponse({"error": "processing failed; retry later"}, status=500)
-    return JsonResponse({"events": delivery.events_total, "new": delivery.events_new})
+    if delivery.events_skipped:
+        logger.warning(
+            "webhook delivery %s: %s event(s) skipped (reasons on the delivery)",
+            delivery.pk,
+            delivery.events_skipped,
+        )
+    return JsonResponse(
+        {
+            "events": delivery.events_total,
+            "new": delivery.events_new,
+            "skipped": delivery.events_skipped,
+        }
+    )
 
 
 @csrf_exempt

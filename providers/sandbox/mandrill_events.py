@@ -3,12 +3,15 @@
 What happens to a recipient is chosen by `+tokens` in the local part of the address, else by
 the webhook target's `rates` (event name -> probability), else it is simply sent:
 
-  +bounce → send, hard_bounce     +softbounce → send, soft_bounce    +deferral → deferral, send
+  +bounce → send, hard_bounce, deny-list add    +softbounce → send, soft_bounce
+  +deferral → deferral, send
   +open → send, open              +click → send, open, click         +spam → send, spam
   +unsubscribe → send, unsub      rejected at send time (+reject, +unsub) → reject
 
 Each POST carries one form field, `mandrill_events` (a JSON array of at most 1,000 events), and
 `X-Mandrill-Signature` = base64(HMAC-SHA1(webhook key, url + "mandrill_events" + json)).
+A hard bounce puts the address on the account's deny list, and that change follows in the same
+post as a sync event: no `event` key and, as real ones come, no `ts`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import random
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -141,7 +145,28 @@ def build_events(entry: dict, message: dict, template: dict | None, kinds: list[
             event["url"] = url
             msg["clicks"] = [{"ts": ts, "url": url}]
         events.append(event)
+        if kind == "hard_bounce":
+            events.append(deny_list_event("add", entry["email"], msg, ts))
     return events
+
+
+def deny_list_event(action: str, email: str, msg: dict, ts: int) -> dict:
+    at = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return {
+        "type": "blacklist",
+        "action": action,
+        "reject": {
+            "reason": "hard-bounce",
+            "detail": msg.get("diag", ""),
+            "last_event_at": at,
+            "email": email,
+            "created_at": at,
+            "expires_at": None,
+            "expired": False,
+            "subaccount": msg.get("subaccount"),
+            "sender": None,
+        },
+    }
 
 
 def post_message_events(sandbox: EspSandbox, key: str, deliveries: list) -> None:

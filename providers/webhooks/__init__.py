@@ -15,19 +15,21 @@ anything per field. Only a verified body is parsed.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from django.conf import settings
 
+from providers.webhooks.types import NormalizedEvent, ParsedBatch, SkippedEvent
+
 if TYPE_CHECKING:
     from providers.models import ProviderAccount
-    from providers.webhooks.types import NormalizedEvent
 
 __all__ = [
+    "EventUnusable",
     "Limits",
     "WebhookForged",
     "WebhookMalformed",
@@ -48,7 +50,17 @@ class WebhookForged(Exception):
 
 
 class WebhookMalformed(Exception):
-    """Verified, but not a shape we understand: answer 400."""
+    """Verified, but the body as a whole is not the provider's shape (not JSON, not a batch):
+    answer 400, store nothing."""
+
+
+class EventUnusable(Exception):
+    """One event of a batch lacks what we need: it is skipped, with this reason, and the rest
+    of the batch is stored. `provider_event` is its name, when it has one."""
+
+    def __init__(self, reason: str, provider_event: str = ""):
+        super().__init__(reason)
+        self.provider_event = provider_event
 
 
 class WebhookTooLarge(Exception):
@@ -105,6 +117,18 @@ def text(value: object) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     return ""
+
+
+def batch_parse(items: Iterable[Any], event: Callable[[Any], NormalizedEvent]) -> ParsedBatch:
+    """Each item through `event`; those it finds unusable (EventUnusable) are skipped, with
+    their position and reason, and the others kept in order."""
+    events, skipped = [], []
+    for index, item in enumerate(items):
+        try:
+            events.append(event(item))
+        except EventUnusable as exc:
+            skipped.append(SkippedEvent(index, exc.provider_event[:40], str(exc)))
+    return ParsedBatch(events, skipped)
 
 
 def unix_time(value: object) -> datetime:
@@ -209,11 +233,16 @@ def verify(
     # Mailchimp Marketing: the URL secret is the whole proof, checked by verify_headers.
 
 
-def parse(kind: str, *, body: bytes, content_type: str) -> list[NormalizedEvent]:
-    """The events of a verified body, in the order the provider sent them. Raises
-    WebhookMalformed when the body is not the provider's documented shape, and ValueError for a
-    `kind` that has no webhooks (a caller's bug)."""
-    return _module(kind).parse(body, content_type)
+def parse(
+    kind: str, *, body: bytes, content_type: str, received_at: datetime | None = None
+) -> ParsedBatch:
+    """The events of a verified body, in the order the provider sent them, and those that lack
+    what we need (skipped, with the reason). `received_at` (default: now) is the time of an
+    event the provider sends undated (Mandrill's deny-list changes): pass the delivery's, so
+    that parsing a stored body again gives the same events. Raises WebhookMalformed when the
+    body as a whole is not the provider's documented shape, and ValueError for a `kind` that
+    has no webhooks (a caller's bug)."""
+    return _module(kind).parse(body, content_type, received_at or datetime.now(UTC))
 
 
 def _module(kind: str):

@@ -8,16 +8,19 @@ validator's GET needs no parsing: the view answers it.
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 
 from providers.webhooks import (
     FORM_CONTENT_TYPE,
+    EventUnusable,
     WebhookForged,
     WebhookMalformed,
+    batch_parse,
     form_fields,
     require_media_type,
     wall_time,
 )
-from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
+from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
 
 KIND = "mailchimp_marketing"  # ProviderKind.MAILCHIMP_MARKETING
 
@@ -41,20 +44,25 @@ def verify(secret: str, *, url_secret: str | None) -> None:
         raise WebhookForged("webhook URL secret does not match")
 
 
-def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:
+def parse(body: bytes, content_type: str, received_at: datetime) -> ParsedBatch:
+    """A batch of one. Every event carries fired_at: `received_at` is not needed."""
     require_media_type(content_type, FORM_CONTENT_TYPE)
     try:
         fields = form_fields(body)
     except ValueError:
         raise WebhookMalformed("body is not form-encoded UTF-8") from None
+    return batch_parse([fields], _event)
+
+
+def _event(fields: dict[str, str]) -> NormalizedEvent:
     name = fields.get("type", "")
     if not name:
-        raise WebhookMalformed("no type field")
+        raise EventUnusable("no type field")
     try:
         # Its time zone is undocumented: taken as UTC (the sandbox sends UTC).
         occurred_at = wall_time(fields.get("fired_at"))
     except ValueError:
-        raise WebhookMalformed("fired_at is not 'YYYY-MM-DD HH:MM:SS'") from None
+        raise EventUnusable("fired_at is not 'YYYY-MM-DD HH:MM:SS'", name) from None
     event_type = EVENT_TYPES.get(name, DeliveryEventType.UNKNOWN)
     reason = fields.get("data[reason]", "")
     bounce_kind = ""
@@ -67,8 +75,8 @@ def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:
     # upemail names the member by its new address (and its old one in data[old_email]).
     recipient = fields.get("data[email]") or fields.get("data[new_email]", "")
     if event_type != DeliveryEventType.UNKNOWN and not recipient:
-        raise WebhookMalformed(f"{name[:40]} event has no data[email]")
-    event = NormalizedEvent(
+        raise EventUnusable("no data[email]", name)
+    return NormalizedEvent(
         type=event_type,
         provider_event=name,
         occurred_at=occurred_at,
@@ -77,4 +85,3 @@ def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:
         reason=reason,
         raw=fields,
     )
-    return [event]

@@ -16,21 +16,24 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from providers.clients.types import CORRELATION_KEY
 from providers.webhooks import (
     FORM_CONTENT_TYPE,
+    EventUnusable,
     WebhookForged,
     WebhookMalformed,
+    batch_parse,
     form_fields,
     header,
     require_media_type,
     text,
     unix_time,
-    wall_time,
 )
-from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
+from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
 
 KIND = "mailchimp_transactional"  # ProviderKind.MAILCHIMP_TRANSACTIONAL
 SIGNATURE_HEADER = "X-Mandrill-Signature"
@@ -67,6 +70,18 @@ EVENT_TYPES: dict[str, DeliveryEventType] = {
     "inbound": DeliveryEventType.INBOUND,
 }
 BOUNCE_KINDS = {"hard_bounce": BounceKind.HARD, "soft_bounce": BounceKind.SOFT}
+# Deny-list (`blacklist`) entries by their `reject.reason`: the event that listed the address
+# (`cause`, bounce kind). Any other reason ("custom", ...) is an entry made by hand.
+DENY_LIST_CAUSES: dict[str, tuple[DeliveryEventType, str]] = {
+    "hard-bounce": (DeliveryEventType.BOUNCED, BounceKind.HARD),
+    "soft-bounce": (DeliveryEventType.BOUNCED, BounceKind.SOFT),
+    "spam": (DeliveryEventType.COMPLAINED, ""),
+    "unsub": (DeliveryEventType.UNSUBSCRIBED, ""),
+}
+DENY_LIST_ACTIONS = {
+    "add": DeliveryEventType.DENYLIST_ADDED,
+    "remove": DeliveryEventType.DENYLIST_REMOVED,
+}
 
 
 def verify_headers(headers: Mapping[str, str]) -> None:
@@ -144,7 +159,8 @@ def _unquote(encoded: bytes) -> bytes:
         raise WebhookForged("the body has a % escape Mandrill would not send") from None
 
 
-def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:
+def parse(body: bytes, content_type: str, received_at: datetime) -> ParsedBatch:
+    """`received_at` dates the deny/safe-list changes that come without a `ts`."""
     require_media_type(content_type, FORM_CONTENT_TYPE)
     try:
         fields = form_fields(body)
@@ -159,30 +175,30 @@ def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:
     if not isinstance(batch, list):
         raise WebhookMalformed(f"{EVENTS_FIELD} is not a JSON array")
     # Mandrill posts at most 1,000 events; a bigger batch is still taken rather than lost.
-    return [_event(index, item) for index, item in enumerate(batch)]
+    return batch_parse(batch, partial(_event, received_at=received_at))
 
 
-def _event(index: int, item: Any) -> NormalizedEvent:
+def _event(item: Any, *, received_at: datetime) -> NormalizedEvent:
     if not isinstance(item, dict):
-        raise WebhookMalformed(f"event {index} is not an object")
+        raise EventUnusable("not an object")
     if "event" not in item:
-        return _sync_event(index, item)
+        return _sync_event(item, received_at)
     name = item["event"]
     if not isinstance(name, str) or not name:
-        raise WebhookMalformed(f"event {index} has no event name")
+        raise EventUnusable("no event name")
     msg = item.get("msg")
     if not isinstance(msg, dict):
-        raise WebhookMalformed(f"event {index} ({name[:40]}) has no msg object")
+        raise EventUnusable("no msg object", name)
     event_type = EVENT_TYPES.get(name, DeliveryEventType.UNKNOWN)
     recipient = msg.get("email", "")
     # Every message event names its recipient; inbound mail or an event we do not know may not.
     known = event_type not in (DeliveryEventType.UNKNOWN, DeliveryEventType.INBOUND)
     if not isinstance(recipient, str) or (known and not recipient):
-        raise WebhookMalformed(f"event {index} ({name[:40]}) has no msg.email")
+        raise EventUnusable("no msg.email", name)
     try:
         occurred_at = unix_time(item.get("ts"))
     except ValueError as exc:
-        raise WebhookMalformed(f"event {index}: {exc}") from None
+        raise EventUnusable(str(exc), name) from None
     # Metadata is a JSON object; an empty one may come as [] (PHP), so anything else means none.
     metadata = msg.get("metadata")
     correlation_id = text(metadata.get(CORRELATION_KEY)) if isinstance(metadata, dict) else ""
@@ -201,31 +217,42 @@ def _event(index: int, item: Any) -> NormalizedEvent:
     )
 
 
-def _sync_event(index: int, item: dict[str, Any]) -> NormalizedEvent:
-    """A deny/safe list change (`type` blacklist or whitelist): no message, no `event` key."""
+def _sync_event(item: dict[str, Any], received_at: datetime) -> NormalizedEvent:
+    """A deny- or safe-list change: `type` blacklist or whitelist, `action` add or remove, the
+    entry in `reject`; no `event` key, and often no `ts` (then dated `received_at`). Deny-list
+    changes become DENYLIST_ADDED / _REMOVED; safe-list ones are kept as unknown."""
     name = item.get("type")
     if not isinstance(name, str) or not name:
-        raise WebhookMalformed(f"event {index} has neither an event nor a type")
+        raise EventUnusable("neither an event nor a type")
+    action = text(item.get("action"))
+    provider_event = f"{name}.{action}" if action else name
     reject = item.get("reject")
     if not isinstance(reject, dict):
         reject = {}
     recipient = reject.get("email", "")
-    if not isinstance(recipient, str):
-        raise WebhookMalformed(f"event {index} ({name[:40]}) has a reject.email that is not text")
-    try:
-        # Mandrill's samples carry `ts`; fall back to when the list entry last changed.
-        if "ts" in item:
+    if not isinstance(recipient, str) or not recipient:
+        raise EventUnusable("no reject.email", provider_event)
+    # `reject.last_event_at` is when the address last bounced, not when the list changed.
+    occurred_at = received_at
+    if "ts" in item:
+        try:
             occurred_at = unix_time(item["ts"])
-        else:
-            occurred_at = wall_time(reject.get("last_event_at"))
-    except ValueError as exc:
-        raise WebhookMalformed(f"event {index}: {exc}") from None
+        except ValueError as exc:
+            raise EventUnusable(str(exc), provider_event) from None
+    event_type = DeliveryEventType.UNKNOWN
+    cause, bounce_kind = "", ""
+    if name == "blacklist":
+        event_type = DENY_LIST_ACTIONS.get(action, DeliveryEventType.UNKNOWN)
+        if event_type == DeliveryEventType.DENYLIST_ADDED:
+            cause, bounce_kind = DENY_LIST_CAUSES.get(text(reject.get("reason")), ("", ""))
     return NormalizedEvent(
-        type=DeliveryEventType.UNKNOWN,
-        provider_event=name,
+        type=event_type,
+        provider_event=provider_event,
         occurred_at=occurred_at,
         recipient=recipient,
-        reason=text(reject.get("detail")) or text(reject.get("reason")),
+        bounce_kind=bounce_kind,
+        cause=cause,
+        reason=text(reject.get("detail")).strip() or text(reject.get("reason")),
         raw=item,
     )
 

@@ -12,6 +12,7 @@ import base64
 import functools
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -20,14 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from providers.clients.types import CORRELATION_KEY
 from providers.webhooks import (
+    EventUnusable,
     WebhookForged,
     WebhookMalformed,
+    batch_parse,
     header,
     require_media_type,
     text,
     unix_time,
 )
-from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
+from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
 
 KIND = "sendgrid"  # ProviderKind.SENDGRID
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -119,7 +122,8 @@ def _signature_der(signature: str) -> bytes:
         raise WebhookForged("signature is not base64") from None
 
 
-def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:
+def parse(body: bytes, content_type: str, received_at: datetime) -> ParsedBatch:
+    """Every SendGrid event is dated: `received_at` is not needed."""
     require_media_type(content_type, "application/json")
     try:
         batch = json.loads(body)
@@ -127,25 +131,25 @@ def parse(body: bytes, content_type: str) -> list[NormalizedEvent]:
         raise WebhookMalformed("body is not JSON") from None
     if not isinstance(batch, list):
         raise WebhookMalformed("body is not a JSON array of events")
-    return [_event(index, item) for index, item in enumerate(batch)]
+    return batch_parse(batch, _event)
 
 
-def _event(index: int, item: Any) -> NormalizedEvent:
+def _event(item: Any) -> NormalizedEvent:
     if not isinstance(item, dict):
-        raise WebhookMalformed(f"event {index} is not an object")
+        raise EventUnusable("not an object")
     name = item.get("event")
     if not isinstance(name, str) or not name:
-        raise WebhookMalformed(f"event {index} has no event name")
+        raise EventUnusable("no event name")
     event_type = EVENT_TYPES.get(name, DeliveryEventType.UNKNOWN)
     recipient = item.get("email", "")
     # Every message event names its recipient; an event we do not know (an account event) may not.
     known = event_type != DeliveryEventType.UNKNOWN
     if not isinstance(recipient, str) or (known and not recipient):
-        raise WebhookMalformed(f"event {index} ({name[:40]}) has no recipient email")
+        raise EventUnusable("no recipient email", name)
     try:
         occurred_at = unix_time(item.get("timestamp"))
     except ValueError as exc:
-        raise WebhookMalformed(f"event {index}: {exc}") from None
+        raise EventUnusable(str(exc), name) from None
     bounce_kind = ""
     if name == "bounce":
         # Blocked mail comes as a bounce of type "blocked": temporary, unlike type "bounce".

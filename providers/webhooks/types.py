@@ -21,6 +21,10 @@ class DeliveryEventType(models.TextChoices):
     COMPLAINED = "complained", "Complained (spam report)"
     UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
     SUBSCRIBED = "subscribed", "Subscribed"
+    # The provider's own deny list (Mandrill's rejects): it refuses, or again accepts, mail to
+    # the address through the account that reported it.
+    DENYLIST_ADDED = "denylist_add", "Added to the provider's deny list"
+    DENYLIST_REMOVED = "denylist_remove", "Removed from the provider's deny list"
     # Mail received for us (Mandrill inbound): kept for replies, changes no message.
     INBOUND = "inbound", "Inbound mail"
     UNKNOWN = "unknown", "Unknown"
@@ -48,4 +52,29 @@ class NormalizedEvent:
     url: str = ""  # clicks
     list_id: str = ""  # the list or group the event is about: SendGrid asm_group_id
     user_agent: str = ""
+    # Why an address was added to a deny list, as the event that would have listed it: BOUNCED
+    # (with bounce_kind), COMPLAINED, UNSUBSCRIBED; "" when someone listed it by hand.
+    cause: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class SkippedEvent:
+    """An event of a batch that lacks what we need (a recipient, a time...): not stored, and
+    recorded with the reason on the delivery that carried it."""
+
+    index: int  # its position in the batch, from 0
+    provider_event: str  # the provider's name for it, "" when it has none
+    reason: str
+
+
+@dataclass(frozen=True)
+class ParsedBatch:
+    """What one webhook body holds: the events we can store, and those we cannot."""
+
+    events: list[NormalizedEvent]
+    skipped: list[SkippedEvent] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.events) + len(self.skipped)

@@ -12,13 +12,22 @@ from returns_mail.services.suppression import suppression_add
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
     form = SuppressionForm
-    list_display = ("email", "reason", "scope", "note", "created_by", "created_at")
-    list_filter = ("reason", "scope")
-    list_select_related = ("created_by",)
+    list_display = ("email", "reason", "scope", "note", "source", "created_at")
+    list_filter = ("reason", "scope", "source_account")
+    list_select_related = ("created_by", "source_account")
     search_fields = ("email", "note")
     date_hierarchy = "created_at"
-    fields = ("email", "reason", "scope", "note", "created_by", "created_at")
-    readonly_fields = ("created_by", "created_at")
+    fields = ("email", "reason", "scope", "note", "source", "created_at")
+    readonly_fields = ("source", "created_at")
+
+    @admin.display(description="source")
+    def source(self, suppression) -> str:
+        """Who added it: a person, or the account whose webhook reported it."""
+        if suppression.source_account_id:
+            return f"webhook of {suppression.source_account}"
+        if suppression.created_by_id:
+            return f"by {suppression.created_by}"
+        return "—"
 
     def get_changeform_initial_data(self, request):
         return {"reason": "manual", **super().get_changeform_initial_data(request)}

@@ -9,6 +9,7 @@ class SuppressionReason(models.TextChoices):
     COMPLAINT = "complaint", "Spam complaint"
     UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
     MANUAL = "manual", "Added by hand"
+    PROVIDER_DENY_LIST = "provider_deny", "On the provider's deny list"
 
 
 class SuppressionScope(models.TextChoices):
@@ -25,6 +26,15 @@ class Suppression(models.Model):
         max_length=12, choices=SuppressionScope.choices, default=SuppressionScope.ALL
     )
     note = models.CharField(max_length=255, blank=True)
+    # The account whose webhook reported it (none: added by hand or through the API). Only that
+    # account's provider can lift it again (a deny-list removal).
+    source_account = models.ForeignKey(
+        "providers.ProviderAccount",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

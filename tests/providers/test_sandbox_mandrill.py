@@ -241,12 +241,30 @@ def test_webhook_events_are_signed_and_carry_merged_metadata(call, esp_sandbox, 
     events_json = form["mandrill_events"][0]
     assert post.headers["X-Mandrill-Signature"] == signature(WEBHOOK_KEY, url, events_json)
     events = json.loads(events_json)
-    assert [(e["event"], e["msg"]["email"]) for e in events] == [
+    assert [(e["event"], e["msg"]["email"]) for e in events[:5]] == [
         ("send", "a+click@x.example"),
         ("open", "a+click@x.example"),
         ("click", "a+click@x.example"),
         ("send", "b+bounce@x.example"),
         ("hard_bounce", "b+bounce@x.example"),
+    ]
+    # The hard bounce puts the address on the deny list: a sync event, undated.
+    assert events[5:] == [
+        {
+            "type": "blacklist",
+            "action": "add",
+            "reject": {
+                "reason": "hard-bounce",
+                "detail": "smtp;550 5.1.1 user unknown",
+                "last_event_at": events[5]["reject"]["created_at"],
+                "email": "b+bounce@x.example",
+                "created_at": events[5]["reject"]["created_at"],
+                "expires_at": None,
+                "expired": False,
+                "subaccount": None,
+                "sender": None,
+            },
+        }
     ]
     click, bounce = events[2], events[4]
     assert click["_id"] == click["msg"]["_id"] == results[0]["_id"]

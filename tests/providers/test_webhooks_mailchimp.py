@@ -18,7 +18,7 @@ from providers.models import ProviderAccount
 from providers.sandbox.mailchimp import audience_event_fields
 from providers.sandbox.webhooks import WebhookTarget
 from providers.webhooks import WebhookForged, WebhookMalformed, parse, verify
-from providers.webhooks.types import NormalizedEvent
+from providers.webhooks.types import NormalizedEvent, ParsedBatch, SkippedEvent
 from tests.conftest import TEST_KEYS
 from tests.providers.webhook_receiver import receiving
 
@@ -43,7 +43,9 @@ def form(fields) -> bytes:
 
 
 def parse_form(fields) -> list[NormalizedEvent]:
-    return parse(KIND, body=form(fields), content_type=FORM)
+    batch = parse(KIND, body=form(fields), content_type=FORM)
+    assert batch.skipped == []
+    return batch.events
 
 
 # --- verify ------------------------------------------------------------------------------------
@@ -179,7 +181,7 @@ def test_the_sandbox_over_real_sockets_posts_what_verify_and_parse_accept(esp_sa
         url=url,
         url_secret=url_secret,
     )
-    (event,) = parse(KIND, body=post.body, content_type=headers["Content-Type"])
+    (event,) = parse(KIND, body=post.body, content_type=headers["Content-Type"]).events
 
     fired_at = parse_qs(post.body.decode())["fired_at"][0]
     assert event == NormalizedEvent(
@@ -373,59 +375,63 @@ def test_a_cleaned_event_without_a_reason_is_a_hard_bounce():
 
 
 def test_a_form_content_type_with_parameters_or_none_is_accepted():
-    assert len(parse(KIND, body=form(SUBSCRIBE), content_type=f"{FORM}; charset=utf-8")) == 1
-    assert len(parse(KIND, body=form(SUBSCRIBE), content_type="")) == 1
+    assert len(parse(KIND, body=form(SUBSCRIBE), content_type=f"{FORM}; charset=utf-8").events) == 1
+    assert len(parse(KIND, body=form(SUBSCRIBE), content_type="").events) == 1
 
 
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
         (b"type=subscribe&data%5Bemail%5D=%FF", FORM, "body is not form-encoded UTF-8"),
-        (b"", FORM, "no type field"),
-        (
-            form([("fired_at", "2009-03-26 21:35:57"), ("data[email]", "a@x.example")]),
-            FORM,
-            "no type field",
-        ),
-        (form([("type", ""), ("fired_at", "2009-03-26 21:35:57")]), FORM, "no type field"),
-        (
-            form([("type", "subscribe"), ("data[email]", "a@x.example")]),
-            FORM,
-            "fired_at is not 'YYYY-MM-DD HH:MM:SS'",
-        ),
-        (
-            form([("type", "subscribe"), ("fired_at", "2009-03-26T21:35:57Z")]),
-            FORM,
-            "fired_at is not 'YYYY-MM-DD HH:MM:SS'",
-        ),
-        (
-            form([("type", "subscribe"), ("fired_at", "1238103357")]),
-            FORM,
-            "fired_at is not 'YYYY-MM-DD HH:MM:SS'",
-        ),
-        (
-            form(documented("subscribe", [("data[list_id]", "a6b5da1054")])),
-            FORM,
-            "subscribe event has no data[email]",
-        ),
-        (
-            form(documented("unsubscribe", [("data[email]", "")])),
-            FORM,
-            "unsubscribe event has no data[email]",
-        ),
-        (
-            form(documented("cleaned", [("data[reason]", "hard")])),
-            FORM,
-            "cleaned event has no data[email]",
-        ),
         (
             b'{"type": "subscribe"}',
             "application/json",
             "content type 'application/json', expected application/x-www-form-urlencoded",
         ),
     ],
+    ids=["not-utf8", "json"],
+)
+def test_a_body_not_shaped_as_documented_is_malformed(body, content_type, message):
+    with pytest.raises(WebhookMalformed) as caught:
+        parse(KIND, body=body, content_type=content_type)
+
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("body", "provider_event", "reason"),
+    [
+        (b"", "", "no type field"),
+        (
+            form([("fired_at", "2009-03-26 21:35:57"), ("data[email]", "a@x.example")]),
+            "",
+            "no type field",
+        ),
+        (form([("type", ""), ("fired_at", "2009-03-26 21:35:57")]), "", "no type field"),
+        (
+            form([("type", "subscribe"), ("data[email]", "a@x.example")]),
+            "subscribe",
+            "fired_at is not 'YYYY-MM-DD HH:MM:SS'",
+        ),
+        (
+            form([("type", "subscribe"), ("fired_at", "2009-03-26T21:35:57Z")]),
+            "subscribe",
+            "fired_at is not 'YYYY-MM-DD HH:MM:SS'",
+        ),
+        (
+            form([("type", "subscribe"), ("fired_at", "1238103357")]),
+            "subscribe",
+            "fired_at is not 'YYYY-MM-DD HH:MM:SS'",
+        ),
+        (
+            form(documented("subscribe", [("data[list_id]", "a6b5da1054")])),
+            "subscribe",
+            "no data[email]",
+        ),
+        (form(documented("unsubscribe", [("data[email]", "")])), "unsubscribe", "no data[email]"),
+        (form(documented("cleaned", [("data[reason]", "hard")])), "cleaned", "no data[email]"),
+    ],
     ids=[
-        "not-utf8",
         "empty",
         "no-type",
         "empty-type",
@@ -435,11 +441,9 @@ def test_a_form_content_type_with_parameters_or_none_is_accepted():
         "subscribe-no-email",
         "unsubscribe-empty-email",
         "cleaned-no-email",
-        "json",
     ],
 )
-def test_a_body_not_shaped_as_documented_is_malformed(body, content_type, message):
-    with pytest.raises(WebhookMalformed) as caught:
-        parse(KIND, body=body, content_type=content_type)
-
-    assert str(caught.value) == message
+def test_an_event_lacking_what_we_need_is_skipped(body, provider_event, reason):
+    assert parse(KIND, body=body, content_type=FORM) == ParsedBatch(
+        [], [SkippedEvent(0, provider_event, reason)]
+    )

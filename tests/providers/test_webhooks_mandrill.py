@@ -22,7 +22,7 @@ from providers.models import ProviderAccount
 from providers.sandbox import mandrill_events
 from providers.sandbox.webhooks import WebhookTarget
 from providers.webhooks import WebhookForged, WebhookMalformed, WebhookTooLarge, parse, verify
-from providers.webhooks.types import NormalizedEvent
+from providers.webhooks.types import NormalizedEvent, ParsedBatch, SkippedEvent
 from tests.providers.webhook_receiver import receiving
 
 KIND = "mailchimp_transactional"
@@ -57,7 +57,9 @@ def forged_reason(account, body: bytes, headers: dict, *, url: str = URL) -> str
 
 def parse_events(events: list) -> list[NormalizedEvent]:
     body = urlencode({"mandrill_events": json.dumps(events)}).encode("ascii")
-    return parse(KIND, body=body, content_type=FORM)
+    batch = parse(KIND, body=body, content_type=FORM)
+    assert batch.skipped == []
+    return batch.events
 
 
 # --- verify ------------------------------------------------------------------------------------
@@ -301,6 +303,9 @@ def test_every_sandbox_event_kind_maps_to_our_vocabulary(monkeypatch):
     }
     kinds = ["send", "deferral", "hard_bounce", "soft_bounce", "open", "click", "spam", "unsub"]
     raw = mandrill_events.build_events(entry, message, None, [*kinds, "reject"])
+    # The hard bounce's deny-list entry follows it (mapped in the deny-list tests below).
+    assert [r.get("type") for r in raw if "event" not in r] == ["blacklist"]
+    raw = [r for r in raw if "event" in r]
 
     parsed = parse_events(raw)
 
@@ -366,15 +371,19 @@ def test_the_sandbox_over_real_sockets_posts_what_verify_and_parse_accept(esp_sa
         url=url,
         url_secret=None,
     )
-    events = parse(KIND, body=post.body, content_type=headers["Content-Type"])
+    batch = parse(KIND, body=post.body, content_type=headers["Content-Type"])
+    events = batch.events
 
+    assert batch.skipped == []
     assert [(e.type, e.provider_event, e.bounce_kind, e.reason) for e in events] == [
         ("sent", "send", "", ""),
         ("bounced", "hard_bounce", "hard", "smtp;550 5.1.1 user unknown"),
+        ("denylist_add", "blacklist.add", "hard", "smtp;550 5.1.1 user unknown"),
     ]
-    assert {(e.recipient, e.correlation_id, e.provider_message_id) for e in events} == {
-        ("b+bounce@x.example", "m-7", sent[0]["_id"])
+    assert {(e.recipient, e.correlation_id) for e in events} == {("b+bounce@x.example", "m-7")} | {
+        ("b+bounce@x.example", "")
     }
+    assert {e.provider_message_id for e in events[:2]} == {sent[0]["_id"]}
     assert [e.raw for e in events] == json.loads(parse_qs(post.body.decode())["mandrill_events"][0])
 
 
@@ -497,56 +506,95 @@ def test_a_whole_documented_batch_keeps_its_order():
     assert parse_events([raw for raw, _ in DOCUMENTED]) == [e for _, e in DOCUMENTED]
 
 
-def test_a_sync_event_names_its_list_and_the_address():
-    raw = {
-        "type": "blacklist",
-        "action": "add",
-        "reject": {
-            "reason": "hard-bounce",
-            "detail": " Mail server responded: 550 5.1.1 unknown",
-            "last_event_at": "2014-02-01 12:43:56",
-            "email": "example.webhook@mandrillapp.com",
-            "created_at": "2014-01-15 11:32:19",
-            "expires_at": "2014-03-01 12:43:56",
-            "expired": False,
-            "subaccount": None,
-            "sender": None,
-        },
-        "ts": 1391258636,
-    }
+DENY_LISTED = {
+    "type": "blacklist",
+    "action": "add",
+    "reject": {
+        "reason": "hard-bounce",
+        "detail": " Mail server responded: 550 5.1.1 unknown",
+        "last_event_at": "2014-02-01 12:43:56",
+        "email": "example.webhook@mandrillapp.com",
+        "created_at": "2014-01-15 11:32:19",
+        "expires_at": "2014-03-01 12:43:56",
+        "expired": False,
+        "subaccount": None,
+        "sender": None,
+    },
+    "ts": 1391258636,
+}
+RECEIVED_AT = datetime(2026, 12, 3, 9, 30, tzinfo=UTC)
+
+
+def test_a_deny_list_addition_names_the_address_and_why():
+    (event,) = parse_events([DENY_LISTED])
+
+    assert event == NormalizedEvent(
+        type="denylist_add",
+        provider_event="blacklist.add",
+        occurred_at=datetime(2014, 2, 1, 12, 43, 56, tzinfo=UTC),
+        recipient="example.webhook@mandrillapp.com",
+        bounce_kind="hard",
+        cause="bounced",
+        reason="Mail server responded: 550 5.1.1 unknown",
+    )
+    assert event.raw == DENY_LISTED
+
+
+@pytest.mark.parametrize(
+    ("reason", "cause", "bounce_kind"),
+    [
+        ("hard-bounce", "bounced", "hard"),
+        ("soft-bounce", "bounced", "soft"),
+        ("spam", "complained", ""),
+        ("unsub", "unsubscribed", ""),
+        ("custom", "", ""),
+        (None, "", ""),
+    ],
+)
+def test_a_deny_list_reason_becomes_the_event_that_listed_the_address(reason, cause, bounce_kind):
+    raw = {**DENY_LISTED, "reject": {"email": "a@x.example", "reason": reason}}
 
     (event,) = parse_events([raw])
 
-    assert event == NormalizedEvent(
-        type="unknown",
-        provider_event="blacklist",
-        occurred_at=datetime(2014, 2, 1, 12, 43, 56, tzinfo=UTC),
-        recipient="example.webhook@mandrillapp.com",
-        reason=" Mail server responded: 550 5.1.1 unknown",
-    )
-    assert event.raw == raw
+    assert (event.type, event.cause, event.bounce_kind) == ("denylist_add", cause, bounce_kind)
 
 
-def test_a_sync_event_without_ts_is_dated_by_its_last_change():
+def test_a_sync_event_without_ts_is_dated_when_received():
+    # As real deny-list removals come: no ts, and last_event_at is when the address last
+    # bounced, not when the list changed.
     raw = {
-        "type": "whitelist",
+        "type": "blacklist",
         "action": "remove",
         "reject": {
             "email": "vip@x.example",
-            "reason": "manual edit",
+            "reason": "hard-bounce",
             "last_event_at": "2024-03-05 14:30:00",
         },
     }
+    body = urlencode({"mandrill_events": json.dumps([raw])}).encode("ascii")
+
+    batch = parse(KIND, body=body, content_type=FORM, received_at=RECEIVED_AT)
+
+    assert batch == ParsedBatch(
+        [
+            NormalizedEvent(
+                type="denylist_remove",
+                provider_event="blacklist.remove",
+                occurred_at=RECEIVED_AT,
+                recipient="vip@x.example",
+                reason="hard-bounce",
+            )
+        ],
+        [],
+    )
+
+
+def test_a_safe_list_change_is_kept_as_unknown():
+    raw = {"type": "whitelist", "action": "add", "reject": {"email": "vip@x.example"}, "ts": NOW}
 
     (event,) = parse_events([raw])
 
-    assert event == NormalizedEvent(
-        type="unknown",
-        provider_event="whitelist",
-        occurred_at=datetime(2024, 3, 5, 14, 30, tzinfo=UTC),
-        recipient="vip@x.example",
-        reason="manual edit",
-    )
+    assert (event.type, event.provider_event, event.cause) == ("unknown", "whitelist.add", "")
 
 
 @pytest.mark.parametrize("metadata", [[], None, "m-9"])
@@ -566,14 +614,14 @@ def test_the_message_id_falls_back_to_msg_id():
 
 
 def test_an_empty_batch_is_no_events():
-    assert parse(KIND, body=b"mandrill_events=%5B%5D", content_type=FORM) == []
+    assert parse(KIND, body=b"mandrill_events=%5B%5D", content_type=FORM) == ParsedBatch([], [])
 
 
 def test_a_form_content_type_with_parameters_or_none_is_accepted():
     body = urlencode({"mandrill_events": json.dumps([sample("send")])}).encode()
 
-    assert len(parse(KIND, body=body, content_type=f"{FORM}; charset=UTF-8")) == 1
-    assert len(parse(KIND, body=body, content_type="")) == 1
+    assert len(parse(KIND, body=body, content_type=f"{FORM}; charset=UTF-8").events) == 1
+    assert len(parse(KIND, body=body, content_type="").events) == 1
 
 
 def _form(value) -> bytes:
@@ -594,38 +642,6 @@ NO_MSG = {k: v for k, v in SEND.items() if k != "msg"}
         (_form("GARBAGE DATA"), FORM, "mandrill_events is not JSON"),
         (_form("[" * 100_000), FORM, "mandrill_events is not JSON"),
         (_form({"event": "send"}), FORM, "mandrill_events is not a JSON array"),
-        (_form([SEND, "send"]), FORM, "event 1 is not an object"),
-        (_form([{**SEND, "event": ""}]), FORM, "event 0 has no event name"),
-        (_form([{**SEND, "event": None}]), FORM, "event 0 has no event name"),
-        (_form([NO_MSG]), FORM, "event 0 (send) has no msg object"),
-        (_form([{**SEND, "msg": "a@x.example"}]), FORM, "event 0 (send) has no msg object"),
-        (_form([{**SEND, "msg": {"subject": "Hi"}}]), FORM, "event 0 (send) has no msg.email"),
-        (_form([{**SEND, "msg": {"email": 7}}]), FORM, "event 0 (send) has no msg.email"),
-        (
-            _form([{**NO_MSG, "msg": {"email": "a@x.example"}, "ts": None}]),
-            FORM,
-            "event 0: not a unix timestamp: None",
-        ),
-        (
-            _form([{**SEND, "ts": "1461095246"}]),
-            FORM,
-            "event 0: not a unix timestamp: '1461095246'",
-        ),
-        (
-            _form([{"action": "add", "reject": {"email": "a@x.example"}}]),
-            FORM,
-            "event 0 has neither an event nor a type",
-        ),
-        (
-            _form([{"type": "blacklist", "reject": {"email": 1}, "ts": NOW}]),
-            FORM,
-            "event 0 (blacklist) has a reject.email that is not text",
-        ),
-        (
-            _form([{"type": "blacklist", "reject": {"email": "a@x.example"}}]),
-            FORM,
-            "event 0: not a date and time: None",
-        ),
         (
             _form([SEND]),
             "application/json",
@@ -644,6 +660,47 @@ NO_MSG = {k: v for k, v in SEND.items() if k != "msg"}
         "not-json",
         "too-deep",
         "object",
+        "json-content-type",
+        "multipart",
+    ],
+)
+def test_a_body_not_shaped_as_documented_is_malformed(body, content_type, message):
+    with pytest.raises(WebhookMalformed) as caught:
+        parse(KIND, body=body, content_type=content_type)
+
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("item", "provider_event", "reason"),
+    [
+        ("send", "", "not an object"),
+        ({**SEND, "event": ""}, "", "no event name"),
+        ({**SEND, "event": None}, "", "no event name"),
+        (NO_MSG, "send", "no msg object"),
+        ({**SEND, "msg": "a@x.example"}, "send", "no msg object"),
+        ({**SEND, "msg": {"subject": "Hi"}}, "send", "no msg.email"),
+        ({**SEND, "msg": {"email": 7}}, "send", "no msg.email"),
+        (
+            {**NO_MSG, "msg": {"email": "a@x.example"}, "ts": None},
+            "send",
+            "not a unix timestamp: None",
+        ),
+        ({**SEND, "ts": "1461095246"}, "send", "not a unix timestamp: '1461095246'"),
+        ({"action": "add", "reject": {"email": "a@x.example"}}, "", "neither an event nor a type"),
+        (
+            {"type": "blacklist", "action": "add", "reject": {"email": 1}},
+            "blacklist.add",
+            "no reject.email",
+        ),
+        ({"type": "blacklist", "action": "remove"}, "blacklist.remove", "no reject.email"),
+        (
+            {"type": "blacklist", "reject": {"email": "a@x.example"}, "ts": "yesterday"},
+            "blacklist",
+            "not a unix timestamp: 'yesterday'",
+        ),
+    ],
+    ids=[
         "string-event",
         "empty-name",
         "null-name",
@@ -655,13 +712,14 @@ NO_MSG = {k: v for k, v in SEND.items() if k != "msg"}
         "string-ts",
         "neither",
         "sync-numeric-email",
-        "sync-undated",
-        "json-content-type",
-        "multipart",
+        "sync-no-entry",
+        "sync-bad-ts",
     ],
 )
-def test_a_body_not_shaped_as_documented_is_malformed(body, content_type, message):
-    with pytest.raises(WebhookMalformed) as caught:
-        parse(KIND, body=body, content_type=content_type)
+def test_an_event_lacking_what_we_need_is_skipped_and_the_rest_kept(item, provider_event, reason):
+    other = {**SEND, "_id": "id2", "msg": {"email": "b@x.example"}}
 
-    assert str(caught.value) == message
+    batch = parse(KIND, body=_form([SEND, item, other]), content_type=FORM)
+
+    assert [event.recipient for event in batch.events] == ["a@x.example", "b@x.example"]
+    assert batch.skipped == [SkippedEvent(1, provider_event, reason)]

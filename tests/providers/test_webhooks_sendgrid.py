@@ -25,7 +25,7 @@ from providers.sandbox.sendgrid_events import (
 )
 from providers.sandbox.webhooks import WebhookTarget
 from providers.webhooks import WebhookForged, WebhookMalformed, parse, verify, verify_headers
-from providers.webhooks.types import NormalizedEvent
+from providers.webhooks.types import NormalizedEvent, ParsedBatch, SkippedEvent
 from tests.conftest import TEST_KEYS
 from tests.providers.webhook_receiver import receiving
 
@@ -58,7 +58,9 @@ def forged_reason(account: ProviderAccount, body: bytes, headers) -> str:
 
 
 def parse_events(events: list) -> list[NormalizedEvent]:
-    return parse("sendgrid", body=json.dumps(events).encode(), content_type="application/json")
+    batch = parse("sendgrid", body=json.dumps(events).encode(), content_type="application/json")
+    assert batch.skipped == []
+    return batch.events
 
 
 # --- verify ------------------------------------------------------------------------------------
@@ -295,7 +297,7 @@ def test_every_sandbox_event_kind_maps_to_our_vocabulary():
     ]
     raw = sandbox_events(emails)
 
-    parsed = parse("sendgrid", body=event_body(raw), content_type="application/json")
+    parsed = parse("sendgrid", body=event_body(raw), content_type="application/json").events
 
     delivered = {"reason": "250 2.0.0 OK (sandbox)"}
     expected = [
@@ -339,7 +341,7 @@ def test_every_sandbox_event_kind_maps_to_our_vocabulary():
 def test_a_3000_event_batch_is_parsed_whole():
     raw = sandbox_events([f"r{n}+click@x.example" for n in range(750)])
 
-    parsed = parse("sendgrid", body=event_body(raw), content_type="application/json")
+    parsed = parse("sendgrid", body=event_body(raw), content_type="application/json").events
 
     assert len(parsed) == 3000
     assert [e.type for e in parsed[-4:]] == ["queued", "delivered", "opened", "clicked"]
@@ -372,7 +374,7 @@ def test_the_sandbox_over_real_sockets_posts_what_verify_and_parse_accept(esp_sa
     headers = CaseInsensitiveMapping(post.headers)
 
     verify(account, body=post.body, headers=headers, url=receiver.url(), url_secret=None)
-    events = parse("sendgrid", body=post.body, content_type=headers["Content-Type"])
+    events = parse("sendgrid", body=post.body, content_type=headers["Content-Type"]).events
 
     assert [(e.type, e.provider_event, e.bounce_kind) for e in events] == [
         ("queued", "processed", ""),
@@ -530,7 +532,7 @@ def test_an_unknown_event_may_have_no_recipient():
 
 
 def test_an_empty_batch_is_no_events():
-    assert parse("sendgrid", body=b"[]", content_type="application/json") == []
+    assert parse("sendgrid", body=b"[]", content_type="application/json") == ParsedBatch([], [])
 
 
 @pytest.mark.parametrize(
@@ -539,7 +541,7 @@ def test_an_empty_batch_is_no_events():
 def test_json_content_types_are_accepted(content_type):
     body = json.dumps([sample("delivered")]).encode()
 
-    assert len(parse("sendgrid", body=body, content_type=content_type)) == 1
+    assert len(parse("sendgrid", body=body, content_type=content_type).events) == 1
 
 
 OK = {"email": "a@x.example", "timestamp": 1513299569, "event": "delivered"}
@@ -552,57 +554,44 @@ OK = {"email": "a@x.example", "timestamp": 1513299569, "event": "delivered"}
         (b'["\xff"]', "application/json", "body is not JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "application/json", "body is not JSON"),
         (b'{"event": "delivered"}', "application/json", "body is not a JSON array of events"),
-        (json.dumps([OK, 1]).encode(), "application/json", "event 1 is not an object"),
-        (json.dumps([None]).encode(), "application/json", "event 0 is not an object"),
-        (json.dumps([["a"]]).encode(), "application/json", "event 0 is not an object"),
-        (json.dumps([{**OK, "event": ""}]).encode(), "", "event 0 has no event name"),
-        (
-            json.dumps([{"email": "a@x.example", "timestamp": 1}]).encode(),
-            "",
-            "event 0 has no event name",
-        ),
-        (json.dumps([{**OK, "event": 3}]).encode(), "", "event 0 has no event name"),
-        (
-            json.dumps([{"timestamp": 1513299569, "event": "delivered"}]).encode(),
-            "",
-            "event 0 (delivered) has no recipient email",
-        ),
-        (
-            json.dumps([{**OK, "email": ["a@x.example"]}]).encode(),
-            "",
-            "event 0 (delivered) has no recipient email",
-        ),
-        (
-            json.dumps([{**OK, "timestamp": None}]).encode(),
-            "",
-            "event 0: not a unix timestamp: None",
-        ),
-        (
-            json.dumps([OK, {**OK, "timestamp": "1513299569"}]).encode(),
-            "",
-            "event 1: not a unix timestamp: '1513299569'",
-        ),
-        (
-            json.dumps([{**OK, "timestamp": True}]).encode(),
-            "",
-            "event 0: not a unix timestamp: True",
-        ),
-        (
-            json.dumps([{**OK, "timestamp": 10**20}]).encode(),
-            "",
-            "event 0: timestamp out of range: 100000000000000000000",
-        ),
+        (b"3", "application/json", "body is not a JSON array of events"),
+        (b"null", "application/json", "body is not a JSON array of events"),
         (
             json.dumps([OK]).encode(),
             "application/x-www-form-urlencoded",
             "content type 'application/x-www-form-urlencoded', expected application/json",
         ),
     ],
+    ids=["not-json", "not-utf8", "too-deep", "object", "number", "null", "form-content-type"],
+)
+def test_a_body_not_shaped_as_documented_is_malformed(body, content_type, message):
+    with pytest.raises(WebhookMalformed) as caught:
+        parse("sendgrid", body=body, content_type=content_type)
+
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("item", "provider_event", "reason"),
+    [
+        (1, "", "not an object"),
+        (None, "", "not an object"),
+        (["a"], "", "not an object"),
+        ({**OK, "event": ""}, "", "no event name"),
+        ({"email": "a@x.example", "timestamp": 1}, "", "no event name"),
+        ({**OK, "event": 3}, "", "no event name"),
+        ({"timestamp": 1513299569, "event": "delivered"}, "delivered", "no recipient email"),
+        ({**OK, "email": ["a@x.example"]}, "delivered", "no recipient email"),
+        ({**OK, "timestamp": None}, "delivered", "not a unix timestamp: None"),
+        ({**OK, "timestamp": "1513299569"}, "delivered", "not a unix timestamp: '1513299569'"),
+        ({**OK, "timestamp": True}, "delivered", "not a unix timestamp: True"),
+        (
+            {**OK, "timestamp": 10**20},
+            "delivered",
+            "timestamp out of range: 100000000000000000000",
+        ),
+    ],
     ids=[
-        "not-json",
-        "not-utf8",
-        "too-deep",
-        "object",
         "number",
         "null",
         "array",
@@ -615,14 +604,17 @@ OK = {"email": "a@x.example", "timestamp": 1513299569, "event": "delivered"}
         "string-timestamp",
         "bool-timestamp",
         "huge-timestamp",
-        "form-content-type",
     ],
 )
-def test_a_body_not_shaped_as_documented_is_malformed(body, content_type, message):
-    with pytest.raises(WebhookMalformed) as caught:
-        parse("sendgrid", body=body, content_type=content_type)
+def test_an_event_lacking_what_we_need_is_skipped_and_the_rest_kept(item, provider_event, reason):
+    other = {**OK, "email": "b@x.example"}
+    body = json.dumps([OK, item, other]).encode()
 
-    assert str(caught.value) == message
+    batch = parse("sendgrid", body=body, content_type="application/json")
+
+    assert [event.recipient for event in batch.events] == ["a@x.example", "b@x.example"]
+    assert batch.skipped == [SkippedEvent(1, provider_event, reason)]
+    assert batch.total == 3
 
 
 @pytest.mark.parametrize("kind", ["smtp", "postmark"])

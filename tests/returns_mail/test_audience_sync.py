@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from analytics.services.deliveries import webhook_delivery_process, webhook_delivery_store
 from providers.clients.mailchimp_marketing import subscriber_hash
@@ -263,7 +264,10 @@ def test_no_mailchimp_account_leaves_customers_pending(esp_sandbox):
 def audience_webhook(account, fields: list[tuple[str, str]]) -> None:
     body = urlencode([("fired_at", "2026-11-26 12:00:00"), *fields]).encode()
     delivery = webhook_delivery_store(
-        account=account, body=body, content_type="application/x-www-form-urlencoded"
+        account=account,
+        body=body,
+        content_type="application/x-www-form-urlencoded",
+        received_at=timezone.now(),
     )
     webhook_delivery_process(delivery=delivery)
 
