@@ -43,6 +43,7 @@ from django.db.models.functions import Coalesce, Greatest
 from analytics.models import LatencyBin, Period, Rollup
 from analytics.models.rollups import LATENCY_BOUNDS
 from analytics.selectors.filters import MetricFilters, account_kind
+from providers.clients import Reporting, kinds_reporting
 from providers.models import ProviderAccount, ProviderKind
 
 
@@ -141,8 +142,12 @@ def _sums() -> dict:
     did not bounce or reject is "not reported". Floored at 0 per row: a webhook can land
     before the send is counted."""
     accounts = ProviderAccount.objects.values("pk")
-    inferred = Q(account_id__in=accounts.filter(kind__in=INFERS_DELIVERY))
-    silent = Q(account_id__in=accounts.filter(kind__in=REPORTS_NOTHING), campaign_id__gt=0)
+    infers = kinds_reporting(Reporting.OUTCOMES_ONLY)
+    inferred = Q(account_id__in=accounts.filter(kind__in=infers))
+    silent = Q(
+        account_id__in=accounts.filter(kind__in=kinds_reporting(Reporting.NOTHING)),
+        campaign_id__gt=0,
+    )
     rest = Greatest(F("sent") - F("bounced_hard") - F("bounced_soft") - F("rejected"), Value(0))
     delivered = Case(When(inferred, then=rest), default=F("delivered"), output_field=IntegerField())
     unreported = Case(When(silent, then=rest), default=Value(0), output_field=IntegerField())
@@ -151,12 +156,6 @@ def _sums() -> dict:
     sums["sum_engagement_base"] = sums["sum_delivered"]
     sums["sum_unreported"] = Coalesce(Sum(unreported), 0)
     return sums
-
-
-# Provider kinds whose webhooks report no delivery: delivered is inferred (Mandrill), or not
-# reported at all for campaign mail (Mailchimp Marketing's audience webhooks).
-INFERS_DELIVERY = (ProviderKind.MAILCHIMP_TRANSACTIONAL,)
-REPORTS_NOTHING = (ProviderKind.MAILCHIMP_MARKETING,)
 
 
 def rollups(filters: MetricFilters) -> QuerySet[Rollup]:

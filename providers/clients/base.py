@@ -59,6 +59,17 @@ class Capability(StrEnum):
     SEND_BATCH = "send_batch"  # many recipients in one request: campaigns and their tests
 
 
+class Reporting(StrEnum):
+    """What a kind's webhooks tell us about each email it sent."""
+
+    EACH_EMAIL = "each_email"  # delivered, bounced, opened, clicked...
+    # Bounces and rejections but (by its documentation) no delivery: the rest counts as
+    # delivered (Mailchimp Transactional).
+    OUTCOMES_ONLY = "outcomes_only"
+    # Nothing per email (Mailchimp Marketing: its campaign reports are its own; SMTP).
+    NOTHING = "nothing"
+
+
 # The interface method that provides each capability: a client can do what it implements.
 _PROVIDED_BY = {Capability.SEND: "send", Capability.SEND_BATCH: "send_batch"}
 
@@ -69,6 +80,8 @@ class ProviderClient:
     default_base_url: ClassVar[str] = ""
     #: What to use instead, for the capabilities this kind lacks (said with the refusal).
     instead: ClassVar[dict[Capability, str]] = {}
+    #: What its webhooks report of each email sent.
+    reporting: ClassVar[Reporting] = Reporting.EACH_EMAIL
 
     @classmethod
     def can(cls, capability: Capability) -> bool:
@@ -214,6 +227,15 @@ def account_can(account: ProviderAccount, capability: Capability) -> bool:
 def kinds_that_can(capability: Capability) -> list[str]:
     """The account kinds whose client can do `capability` (to offer only those accounts)."""
     return [kind for kind in CLIENTS if client_class(kind).can(capability)]
+
+
+def account_reporting(account: ProviderAccount) -> Reporting:
+    return client_class(account.kind).reporting
+
+
+def kinds_reporting(reporting: Reporting) -> list[str]:
+    """The account kinds whose webhooks report `reporting` of each email."""
+    return [kind for kind in CLIENTS if client_class(kind).reporting == reporting]
 
 
 def cannot_message(account: ProviderAccount, capability: Capability, doing: str) -> str:

@@ -31,7 +31,13 @@ import mailchimp_marketing
 import requests
 from mailchimp_marketing.api_client import ApiClientError
 
-from providers.clients.base import Capability, ProviderClient, checked_base_url, chunks
+from providers.clients.base import (
+    Capability,
+    ProviderClient,
+    Reporting,
+    checked_base_url,
+    chunks,
+)
 from providers.clients.mailchimp_marketing_types import (
     AudienceMember,
     MemberBatchResult,
@@ -81,6 +87,7 @@ def subscriber_hash(email: str) -> str:
 
 class MailchimpMarketingClient(ProviderClient):
     kind = "mailchimp_marketing"
+    reporting = Reporting.NOTHING
     instead = {
         Capability.SEND: "use a Mailchimp Transactional account",
         Capability.SEND_BATCH: "Mailchimp sends a campaign, and its tests, itself: sync the "

@@ -22,7 +22,7 @@ import mailchimp_transactional
 import requests
 from mailchimp_transactional.api_client import ApiClientError
 
-from providers.clients.base import ProviderClient, chunks, plain_json
+from providers.clients.base import ProviderClient, Reporting, chunks, plain_json
 from providers.clients.requests_transport import LastResponse, describe_transport_failure
 from providers.clients.types import (
     CORRELATION_KEY,
@@ -85,6 +85,7 @@ def name_is_permanent(name: str, status: int | None) -> bool:
 
 class MandrillClient(ProviderClient):
     kind = "mailchimp_transactional"
+    reporting = Reporting.OUTCOMES_ONLY
     default_base_url = "https://mandrillapp.com"
 
     def __init__(self, account, *, timeout: float | None = None):

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend
 
-from providers.clients.base import ProviderClient
+from providers.clients.base import ProviderClient, Reporting
 from providers.clients.types import (
     CORRELATION_HEADER,
     CORRELATION_KEY,
@@ -43,6 +43,7 @@ class _Backend(EmailBackend):
 
 class SmtpClient(ProviderClient):
     kind = "smtp"
+    reporting = Reporting.NOTHING
 
     def _backend(self) -> _Backend:
         account = self.account

@@ -99,6 +99,10 @@ class BatchEmail:
     # finds out what the provider already took.
     custom_args: Mapping[str, str] = field(default_factory=dict)
 
+    def __post_init__(self):
+        # The provider renders the subject: its source on one line, as for OutgoingEmail.
+        object.__setattr__(self, "subject", header_text(self.subject))
+
 
 @dataclass(frozen=True)
 class RecipientResult:

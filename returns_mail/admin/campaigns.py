@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from config.admin_base import ReadOnlyInline
-from providers.clients import Capability, account_can
+from providers.clients import Capability, Reporting, account_can, account_reporting
 from returns_mail.admin.segments import EXCLUSION_LABELS
 from returns_mail.models import Campaign, CampaignChunk, CampaignRecipient, CampaignStatus
 from returns_mail.selectors_campaigns import campaign_progress, campaign_results
@@ -154,6 +154,15 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.display(description="results")
     def results(self, campaign) -> str:
         r = campaign_results(campaign)
+        if account_reporting(campaign.account) == Reporting.NOTHING:
+            return format_html(
+                "sent {}: delivery, opens and clicks not reported ({} reports them in its own "
+                "campaign reports); {} unsubscribed, {} bounced (from its audience webhooks)",
+                r.sent,
+                campaign.account.get_kind_display(),
+                r.unsubscribed,
+                r.bounced,
+            )
         rows = [
             ("delivered", r.delivered),
             ("opened", r.opened),

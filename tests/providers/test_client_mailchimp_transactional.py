@@ -133,6 +133,19 @@ def test_a_sandbox_mode_account_marks_results_sandboxed(make_account):
     assert client_for(account).send(email()).sandboxed is True
 
 
+def test_a_batch_subject_reaches_the_provider_on_one_line(client, esp_sandbox):
+    batch = BatchEmail(
+        recipients=[BatchRecipient(Address("r@x.example"), "c-1", {"rma": 7})],
+        subject="Return {{rma}}\r\nBcc: all@x.example\n",
+        html="<p>Hi</p>",
+    )
+
+    client.send_batch(batch)
+
+    [record] = esp_sandbox.records("mandrill")
+    assert record["body"]["message"]["subject"] == "Return {{rma}} Bcc: all@x.example"
+
+
 def test_send_batch_splits_2500_recipients_into_three_calls(client, esp_sandbox):
     recipients = [
         BatchRecipient(Address(f"r{i}@x.example"), f"c-{i}", {"name": f"R{i}", "rma": i})

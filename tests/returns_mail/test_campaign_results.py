@@ -215,3 +215,18 @@ def test_a_mailchimp_marketing_campaign_offers_no_test_send_and_refuses_one(
         "and its tests, itself: sync the audience and send a campaign instead)"
     ]
     assert len(esp_sandbox.records("mailchimp")) == sent_before
+
+
+def test_a_mailchimp_marketing_campaign_says_its_rates_are_not_reported(
+    make_account, make_template
+):
+    audience = make_account("mailchimp_marketing")
+    campaign = make_campaign(everyone(), offer_template(make_template), audience)
+    admin = Client()
+    admin.force_login(f.it_admin())
+
+    page = admin.get(reverse("admin:returns_mail_campaign_change", args=[campaign.pk]))
+
+    html = " ".join(page.content.decode().split())
+    assert "delivery, opens and clicks not reported (Mailchimp Marketing reports them" in html
+    assert "(0.0 %)" not in html
