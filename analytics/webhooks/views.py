@@ -127,7 +127,10 @@ def _answer(request: HttpRequest, account: ProviderAccount, url_secret: str | No
         account=account, body=body, content_type=content_type, received_at=received_at
     )
     if delivery is None:
-        return JsonResponse({"events": batch.total, "new": 0, "duplicate": True})
+        skipped = len(batch.skipped)
+        return JsonResponse(
+            {"events": batch.total, "new": 0, "skipped": skipped, "duplicate": True}
+        )
     if delivery.received_at != received_at:
         batch = None  # a failed delivery retried: parsed again as first received
     try:

@@ -427,7 +427,7 @@ def test_a_replayed_sendgrid_request_is_answered_and_stored_once(accounts, make_
     assert (first.status_code, first.json()) == (200, {"events": 3, "new": 3, "skipped": 0})
     assert (replay.status_code, replay.json()) == (
         200,
-        {"events": 3, "new": 0, "duplicate": True},
+        {"events": 3, "new": 0, "skipped": 0, "duplicate": True},
     )
     assert WebhookDelivery.objects.count() == 1
     assert DeliveryEvent.objects.count() == 3
@@ -446,8 +446,8 @@ def test_a_replayed_mandrill_request_is_stored_once(accounts):
 
     assert answers == [
         {"events": 1, "new": 1, "skipped": 0},
-        {"events": 1, "new": 0, "duplicate": True},
-        {"events": 1, "new": 0, "duplicate": True},
+        {"events": 1, "new": 0, "skipped": 0, "duplicate": True},
+        {"events": 1, "new": 0, "skipped": 0, "duplicate": True},
     ]
     assert WebhookDelivery.objects.count() == DeliveryEvent.objects.count() == 1
 
@@ -480,7 +480,7 @@ def test_a_retry_of_a_delivery_that_failed_is_processed_on_that_delivery(
     assert (delivery.status, delivery.error, delivery.events_new) == ("processed", "", 3)
     message.refresh_from_db()
     assert message.status == MessageStatus.OPENED
-    assert post().json() == {"events": 3, "new": 0, "duplicate": True}
+    assert post().json() == {"events": 3, "new": 0, "skipped": 0, "duplicate": True}
 
 
 def test_a_delivery_whose_body_retention_purged_still_absorbs_its_replay(accounts):

@@ -75,6 +75,8 @@ def test_an_event_lacking_what_we_need_is_skipped_and_the_rest_of_the_batch_stor
     assert list(DeliveryEvent.objects.values_list("type", "message")) == [("sent", message.pk)]
     message.refresh_from_db()
     assert message.status == MessageStatus.SENT
+    replay = post_mandrill(account, [mandrill_event(message, "send"), undated, nameless, "junk"])
+    assert replay.json() == {"events": 4, "new": 0, "skipped": 3, "duplicate": True}
 
 
 def test_a_sendgrid_event_without_a_recipient_does_not_lose_its_batch(send, sendgrid):
