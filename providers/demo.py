@@ -96,7 +96,8 @@ def seed(*, out: TextIO) -> None:
     )
 
 
-def processes() -> list[tuple[str, list[str]]]:
+def processes() -> list[tuple[str, list[str], int]]:
+    """The ESP sandbox, with the port it serves (the demo waits for it before the worker)."""
     manage_py = str(Path(settings.BASE_DIR) / "manage.py")
     port = str(settings.ESP_SANDBOX_PORT)
     return [
@@ -113,5 +114,6 @@ def processes() -> list[tuple[str, list[str]]]:
                 "--webhooks",
                 str(sandbox_webhooks_file()),
             ],
+            settings.ESP_SANDBOX_PORT,
         )
     ]

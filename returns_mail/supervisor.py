@@ -1,23 +1,29 @@
 """Run several long-lived processes as one: start them all, stop them all.
 
 Used by `manage.py demo` for the web server, the worker and the ESP sandbox. Any of them exiting,
-Ctrl-C, SIGTERM, or our own parent going away (say `make` was killed) stops every one.
+Ctrl-C, SIGTERM, or our own parent going away (say `make` was killed) stops every one. A command
+may name a loopback port it serves: the next ones start once it accepts connections (the worker
+would otherwise run its first tasks against a sandbox still starting).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Sequence
 from typing import TextIO
 
 GRACE_SECONDS = 10.0
+READY_SECONDS = 30.0
+# (name, argv) or (name, argv, port it serves on 127.0.0.1)
+Command = tuple[str, list[str]] | tuple[str, list[str], int]
 
 
-def run_together(commands: Sequence[tuple[str, list[str]]], *, out: TextIO) -> int:
-    """Run ``commands`` (name, argv) until one exits or we are told to stop; return an exit code."""
+def run_together(commands: Sequence[Command], *, out: TextIO) -> int:
+    """Run ``commands`` in order until one exits or we are told to stop; return an exit code."""
     stop_requested = False
 
     def request_stop(signum, frame):
@@ -29,8 +35,11 @@ def run_together(commands: Sequence[tuple[str, list[str]]], *, out: TextIO) -> i
     running: list[tuple[str, subprocess.Popen]] = []
     exit_code = 0
     try:
-        for name, argv in commands:
-            running.append((name, subprocess.Popen(argv)))  # noqa: S603 - our own argv
+        for name, argv, *port in commands:
+            process = subprocess.Popen(argv)  # noqa: S603 - our own argv
+            running.append((name, process))
+            if port and not _serving(process, port[0]):
+                out.write(f"{name} is not serving port {port[0]}; starting the rest anyway\n")
         while not stop_requested:
             for name, process in running:
                 if process.poll() is not None:
@@ -45,6 +54,19 @@ def run_together(commands: Sequence[tuple[str, list[str]]], *, out: TextIO) -> i
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return exit_code
+
+
+def _serving(process: subprocess.Popen, port: int) -> bool:
+    """Whether `process` accepts connections on `port` within READY_SECONDS (False once it
+    exits)."""
+    deadline = time.monotonic() + READY_SECONDS
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 def _stop_all(running: list[tuple[str, subprocess.Popen]]) -> None:

@@ -49,12 +49,14 @@ class Command(BaseCommand):
                 module.seed(out=self.stdout)
         if setup_only:
             return
-        commands = [
+        # The apps' services (the ESP sandbox) first: the worker sends through them at once.
+        commands = []
+        for module in modules:
+            commands += getattr(module, "processes", lambda: [])()
+        commands += [
             ("web", [sys.executable, MANAGE_PY, "runserver", f"{host}:{port}", "--noreload"]),
             ("worker", [sys.executable, MANAGE_PY, "qcluster"]),
         ]
-        for module in modules:
-            commands += getattr(module, "processes", lambda: [])()
         self.stdout.write(f"Returns Mail: http://{host}:{port}/admin/  (Ctrl-C stops everything)")
         code = run_together(commands, out=self.stdout)
         if code:
