@@ -13,14 +13,14 @@ demo: $(STAMP) .env
 test: $(STAMP) .env browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The dashboards' browser test drives Debian's chromium through chromium-driver: installed once
-# from the system's package registry when missing (as root, or through sudo).
+# The browser tests drive Debian's chromium through Playwright (no browser download): chromium is
+# installed once from the system's package registry when missing (as root, or through sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-		echo "Installing chromium and chromium-driver (apt) for the browser test"; \
+	@command -v chromium >/dev/null || { \
+		echo "Installing chromium (apt) for the browser tests"; \
 		$(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
