@@ -13,14 +13,14 @@ demo: $(STAMP) .env
 test: $(STAMP) .env browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The dashboards' browser test drives Debian's chromium through chromium-driver: installed once
-# from the system's package registry when missing (as root, or through sudo).
+# The browser tests drive Debian's chromium through Playwright (no browser download): chromium is
+# installed once from the system's package registry when missing (as root, or through sudo).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
-		echo "Installing chromium and chromium-driver (apt) for the browser test"; \
+	@command -v chromium >/dev/null || { \
+		echo "Installing chromium (apt) for the browser tests"; \
 		$(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -39,10 +39,16 @@ $(STAMP): requirements.lock pyproject.toml
 .env:
 	cp .env.example .env
 
-# Re-pin every dependency after editing pyproject.toml (needs network access to the package index).
+# Re-pin after editing pyproject.toml (needs network access to the package index). Existing pins
+# stay unless pyproject.toml excludes them (pip-compile without --upgrade).
+# requirements.lock: what development, the tests and the demo install (dev + sandbox extras).
+# requirements-prod.lock: production's `dependencies` only, at the versions requirements.lock
+# pins (constrained by it), so both install the same release of every shared package.
+PIP_COMPILE = $(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
 lock: $(STAMP)
-	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
-		--no-emit-index-url --no-emit-find-links --extra dev -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev --extra sandbox -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) -c requirements.lock -o requirements-prod.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) var/staticfiles .pytest_cache

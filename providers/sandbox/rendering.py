@@ -60,6 +60,7 @@ def render(source: str | None, data: Mapping[str, Any] | None) -> str:
     if "{{" not in source:  # nothing for Handlebars to do: spare the JS engine
         return source
     with _lock:
+        _engine()  # outside the try: a missing package is no template error
         try:
             # handlebars.js compiles lazily: a syntax error surfaces on the first call.
             return str(_template(source)(dict(data or {})))

@@ -15,6 +15,7 @@ Control endpoints (JSON):
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import socket
 import threading
@@ -38,6 +39,10 @@ from providers.sandbox.webhooks import WebhookDispatcher, WebhookPost, WebhookTa
 
 logger = logging.getLogger(__name__)
 
+# What the sandbox runs on besides the app's own dependencies: the `sandbox` extra, pinned in
+# requirements.lock and left out of requirements-prod.lock.
+SANDBOX_PACKAGES = ("aiosmtpd", "handlebars")
+
 DEFAULT_PROVIDER_APPS = (
     "providers.sandbox.sendgrid:SendGridApp",
     "providers.sandbox.mailchimp:MailchimpMarketingApp",
@@ -51,6 +56,18 @@ def default_provider_apps() -> list[ProviderApp]:
         module_name, _, class_name = dotted.partition(":")
         apps.append(getattr(import_module(module_name), class_name)())
     return apps
+
+
+def require_sandbox_packages() -> None:
+    """Refuse to start without them: handlebars.js is only imported at the first render, which
+    would otherwise answer every templated send with an error instead."""
+    missing = [name for name in SANDBOX_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise RuntimeError(
+            f"The ESP sandbox needs {', '.join(missing)} (the `sandbox` extra): install "
+            "requirements.lock, as `make demo` and `make test` do; requirements-prod.lock, "
+            "production's, leaves them out."
+        )
 
 
 class EspSandbox:
@@ -74,6 +91,7 @@ class EspSandbox:
         self, host: str = "127.0.0.1", port: int = 0, *, smtp_port: int | None = None
     ) -> EspSandbox:
         """Serve HTTP on `port` (0: any free one) and SMTP on `smtp_port` (None: any free one)."""
+        require_sandbox_packages()
         from providers.sandbox.smtp import SmtpSandbox
 
         self.smtp = SmtpSandbox(self, host=host, port=smtp_port).start()

@@ -16,6 +16,7 @@ from django.urls import reverse
 from config.client_ip import client_ip
 from tests.analytics import factories as f
 from tests.config.test_settings import EXPLAINED_DEPLOY_WARNINGS, PRODUCTION, settings_of
+from tests.e2e.browser import open_journey
 
 LOCKED = "Account locked: too many login attempts"
 LOGIN_PAGES = {
@@ -353,50 +354,34 @@ def test_check_deploy_is_clean_with_lockout_and_policy_installed(manage, child_e
 def test_admin_editor_preview_and_api_docs_work_under_the_policy(
     live_server, transactional_db, make_template
 ):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    from tests.analytics.test_dashboard_browser import _browser
+    from playwright.sync_api import expect
 
     template = make_template()
     get_user_model().objects.create_superuser("root", password=f.PASSWORD)
-    base = live_server.url
-    browser = _browser()
-    try:
-        browser.set_page_load_timeout(30)
-        browser.get(f"{base}/admin/login/?next=/admin/")
-        browser.find_element(By.NAME, "username").send_keys("root")
-        browser.find_element(By.NAME, "password").send_keys(f.PASSWORD)
-        browser.find_element(By.CSS_SELECTOR, "#login-form input[type=submit]").click()
-        WebDriverWait(browser, 20).until(lambda d: "/login/" not in d.current_url)
+    with open_journey(live_server, "security-policy") as journey:
+        page = journey.page
+        journey.admin_login("root")
 
         # The template editor: CKEditor starts (its editing area is an iframe it builds).
-        browser.get(f"{base}{reverse('admin:templates_lib_template_change', args=[template.pk])}")
-        WebDriverWait(browser, 20).until(
-            lambda d: d.execute_script(
-                "return !!(window.CKEDITOR && Object.values(CKEDITOR.instances).some("
-                "i => i.status === 'ready'))"
-            )
+        journey.go(reverse("admin:templates_lib_template_change", args=[template.pk]))
+        page.wait_for_function(
+            "() => !!(window.CKEDITOR && Object.values(CKEDITOR.instances).some("
+            "i => i.status === 'ready'))",
+            timeout=20_000,
         )
         # The preview: the email HTML shows, styled, in its sandboxed iframe.
-        browser.get(f"{base}{reverse('admin:templates_lib_template_preview', args=[template.pk])}")
-        frame = browser.find_element(By.ID, "preview-html")
-        browser.switch_to.frame(frame)
-        assert "We refunded" in browser.find_element(By.TAG_NAME, "body").text
-        browser.switch_to.default_content()
+        journey.go(reverse("admin:templates_lib_template_preview", args=[template.pk]))
+        expect(page.frame_locator("#preview-html").locator("body")).to_contain_text("We refunded")
         # An ordinary admin page and the API docs (Swagger UI draws the operations).
-        browser.get(f"{base}{reverse('admin:providers_provideraccount_changelist')}")
-        browser.get(f"{base}/api/docs/")
-        WebDriverWait(browser, 20).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary")
-        )
+        journey.go(reverse("admin:providers_provideraccount_changelist"))
+        journey.go("/api/docs/")
+        page.locator(".opblock-summary").first.wait_for(timeout=20_000)
 
+        # What Chromium logs for a refusal, and what the page's own listener reported.
         violations = [
-            entry["message"]
-            for entry in browser.get_log("browser")
-            if "Content Security Policy" in entry["message"]
-            or "Content-Security" in entry["message"]
+            line
+            for line in journey.console
+            if "Content Security Policy" in line or "Content-Security" in line
         ]
         assert violations == []
-    finally:
-        browser.quit()
+        assert journey.csp_refusals() == []
