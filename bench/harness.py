@@ -243,6 +243,8 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)  # the leader is alive: the group is ours
                 process.wait()
         self.processes.clear()
+        if self.broker == "redis":
+            self._queue_delete()
         if self._asker is not None:
             self._asker.stdin.close()  # it ends at the end of its input
             try:
@@ -258,6 +260,18 @@ class Stack:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self._pg_database}" WITH (FORCE)')
             self._pg_admin_url = None
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _queue_delete(self) -> None:
+        """Drop the run's task queue from the Redis it shares: tasks no worker took (a benchmark
+        that starts none, or stops it with work left) would otherwise stay there for good."""
+        import redis
+
+        with contextlib.suppress(redis.RedisError):
+            client = redis.Redis.from_url(
+                self.env["REDIS_URL"], socket_timeout=5, socket_connect_timeout=5
+            )
+            with client:  # django_q's Redis broker keeps a cluster's queue in this list
+                client.delete(f"django_q:{self.env['Q_CLUSTER_NAME']}:q")
 
     def describe(self) -> dict:
         return {
