@@ -38,6 +38,7 @@ SCHEDULES = {
 
 def test_a_passing_check_is_stored_and_remembered_on_the_account(make_account, esp_sandbox):
     account = make_account("sendgrid")
+    esp_sandbox.faults.add(SENDGRID_KEY, Fault("slow", times=1, delay=0.2))
 
     row = account_health_check(account_id=account.pk)
 
@@ -46,7 +47,7 @@ def test_a_passing_check_is_stored_and_remembered_on_the_account(make_account, e
     assert (row.component, row.account, row.ok) == (HealthComponent.PROVIDER, account, True)
     assert row.detail == f"mail.send granted ({len(SCOPES)} scopes)"
     assert row.latency_ms == account.last_check_latency_ms
-    assert row.latency_ms >= 0
+    assert row.latency_ms >= 200  # the provider's answer took 0.2 s
     assert (account.last_check_ok, account.last_check_detail) == (True, row.detail)
     assert [r["path"] for r in esp_sandbox.records("sendgrid")] == ["/v3/scopes"]
 

@@ -280,10 +280,12 @@ def test_push_template_without_remote_id_updates_an_existing_template(client, es
 
 
 def test_check_credentials_pings(client, esp_sandbox):
+    esp_sandbox.faults.add(KEY, Fault("slow", times=1, delay=0.2))
+
     check = client.check_credentials()
 
     assert (check.ok, check.detail) == (True, "PONG!")
-    assert check.latency_ms >= 0
+    assert check.latency_ms >= 200  # the provider's answer took 0.2 s
     assert esp_sandbox.records("mandrill")[0]["body"] == {}
 
 

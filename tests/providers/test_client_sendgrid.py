@@ -266,11 +266,13 @@ def test_batch_failure_reports_the_chunks_already_accepted(make_account, esp_san
 
 # --- credentials -------------------------------------------------------------------------------
 def test_check_credentials_ok_names_mail_send(make_account, esp_sandbox):
+    esp_sandbox.faults.add(KEY, Fault("slow", times=1, delay=0.2))
+
     check = client_for(make_account("sendgrid")).check_credentials()
 
     assert check.ok is True
     assert "mail.send granted" in check.detail
-    assert check.latency_ms >= 0
+    assert check.latency_ms >= 200  # the provider's answer took 0.2 s: measured, not made up
     assert [r["path"] for r in esp_sandbox.records("sendgrid")] == ["/v3/scopes"]
 
 
