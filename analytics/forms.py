@@ -20,7 +20,7 @@ MAX_DAYS = 366
 
 
 def _event_type_choices() -> list[tuple[str, str]]:
-    from returns_mail.catalogue import CATALOGUE
+    from templates_lib.catalogue import CATALOGUE
 
     return [("", "All email types")] + [(key, event.label) for key, event in CATALOGUE.items()]
 

@@ -35,9 +35,9 @@ def main() -> None:
     from analytics.models import DeliveryEvent, HealthCheck, LatencyBin, Rollup, WebhookDelivery
     from analytics.services.rollups import day_of, hour_of, latency_bin
     from providers.models import ProviderAccount
-    from returns_mail.catalogue import CATALOGUE
     from returns_mail.models import ApiClient, Attempt, Message, ReturnEvent, TriggerRule
     from returns_mail.roles import MANAGERS
+    from templates_lib.catalogue import CATALOGUE
     from templates_lib.models import Template
     from templates_lib.services.defaults import defaults_install
 

@@ -288,9 +288,6 @@ if WEBHOOK_TIMESTAMP_TOLERANCE < 1:
     raise ImproperlyConfigured("WEBHOOK_TIMESTAMP_TOLERANCE must be at least 1 (seconds)")
 
 # --- Template library ----------------------------------------------------------------------------
-# The module holding the return-event catalogue (CATALOGUE, sample_context): owned by returns_mail,
-# read by templates_lib through this setting so the lower app never imports the higher one.
-RETURN_EVENT_CATALOGUE = "returns_mail.catalogue"
 # The template HTML editor in the admin: "ckeditor" (CKEditor 4, as the design names; see the
 # README for its risk) or "textarea" (plain HTML source). One setting swaps it.
 TEMPLATE_EDITOR = env.str("TEMPLATE_EDITOR", default="ckeditor")

@@ -1,14 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from config import health, landing, metrics
+from config import health, landing
 
+# The apps' URLconfs by dotted path: config is the layer every app imports, so it imports none.
 urlpatterns = [
     path("", landing.landing, name="landing"),
     path("favicon.ico", landing.favicon, name="favicon"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("metrics", metrics.metrics, name="metrics"),
+    # GET /metrics (Prometheus), not namespaced.
+    path("", include("analytics.prometheus_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("returns_mail.api.urls")),
     # The OpenAPI schema and Swagger UI: api/schema/ and api/docs/ (login required).

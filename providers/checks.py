@@ -1,10 +1,12 @@
-"""System checks of the providers app (run by `check`, `runserver` and `migrate`)."""
+"""System checks of the providers app (run by `check`, `runserver` and `migrate`; those tagged
+STARTUP by the WSGI/ASGI entry points too, config/startup.py)."""
 
 from __future__ import annotations
 
 from django.core.checks import Error, Warning, register
 from django.db import DatabaseError
 
+from config.startup import STARTUP
 from providers.models import WEBHOOK_URL_SECRET_MIN_LENGTH
 from providers.services.secrets import (
     UndecryptableSecretsError,
@@ -13,7 +15,7 @@ from providers.services.secrets import (
 )
 
 
-@register()
+@register(STARTUP)
 def stored_secrets_decrypt(app_configs, **kwargs):
     """providers.E001: a stored secret the configured keys cannot decrypt.
 

@@ -24,3 +24,8 @@ class ReturnsMailConfig(AppConfig):
         # entry points or nothing.
         pre_enqueue.connect(refuse_unlisted_tasks, dispatch_uid="config.task_guard")
         from returns_mail.services import config_cache  # noqa: F401 - connects its signals
+        from returns_mail.stored_events import stored_event_context
+        from templates_lib.stored_events import register_stored_event_reader
+
+        # The template preview renders stored events; templates_lib cannot import returns_mail.
+        register_stored_event_reader(stored_event_context)

@@ -62,8 +62,8 @@ def seed_api_client(*, out: TextIO) -> None:
 
 def seed_rules(*, out: TextIO) -> None:
     from providers.models import ProviderAccount, ProviderKind
-    from returns_mail.catalogue import CATALOGUE
     from returns_mail.models import RoutingMode, RuleAccount, TriggerRule
+    from templates_lib.catalogue import CATALOGUE
     from templates_lib.models import Template
 
     route = [

@@ -21,7 +21,7 @@ from returns_mail.models import (
 from returns_mail.models.api_clients import SCOPES
 from returns_mail.models.rules import CONDITION_OPERATORS
 from returns_mail.services.events import event_types_switch
-from templates_lib.catalogue import allowed_variables, event_type_choices, event_types
+from templates_lib.catalogue import CATALOGUE, allowed_variables, event_type_choices
 from templates_lib.models import TemplateVersion
 
 SCOPE_LABELS = {
@@ -143,10 +143,10 @@ class TriggerRuleForm(forms.ModelForm):
 
     def field_paths(self) -> list[str]:
         """Every path any event type provides (the suggestions of the field box)."""
-        return sorted({p for key in event_types() for p in condition_fields(key)})
+        return sorted({p for key in CATALOGUE for p in condition_fields(key)})
 
     def fields_by_type(self) -> list[tuple[str, list[str]]]:
-        return [(key, condition_fields(key)) for key in event_types()]
+        return [(key, condition_fields(key)) for key in CATALOGUE]
 
     def clean_internal_recipients(self) -> list[str]:
         emails, seen, bad = [], set(), []
@@ -311,7 +311,7 @@ class EventTypeSwitchForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         stored = dict(EventTypeSetting.objects.values_list("event_type", "enabled"))
-        for key, event in event_types().items():
+        for key, event in CATALOGUE.items():
             self.fields[_switch_name(key)] = forms.BooleanField(
                 label=event.label, required=False, initial=stored.get(key, True)
             )
@@ -330,14 +330,14 @@ class EventTypeSwitchForm(forms.Form):
                 "switch": self[_switch_name(key)],
                 "rules": counts.get(key, 0),
             }
-            for key, event in event_types().items()
+            for key, event in CATALOGUE.items()
         ]
 
     def save(self) -> dict[str, bool]:
         """Write the types whose switch changed (one statement); returns {type: enabled}."""
         changed = {
             key: self.cleaned_data[_switch_name(key)]
-            for key in event_types()
+            for key in CATALOGUE
             if _switch_name(key) in self.changed_data
         }
         event_types_switch(changes=changed)

@@ -187,7 +187,7 @@ def _field_errors(label: str, condition: dict) -> list[str]:
 
 
 def _event_errors(label: str, condition: dict) -> list[str]:
-    from templates_lib.catalogue import event_types
+    from templates_lib.catalogue import CATALOGUE
 
     errors = []
     unknown = sorted(set(condition) - EVENT_KEYS)
@@ -196,7 +196,7 @@ def _event_errors(label: str, condition: dict) -> list[str]:
             f"{label}: unknown key(s) {', '.join(unknown)}; an event condition takes event, "
             "within_days, reason, min_amount, max_amount."
         )
-    if condition["event"] not in event_types():
+    if condition["event"] not in CATALOGUE:
         errors.append(f"{label}: “{condition['event']}” is not an event type of the catalogue.")
     if "within_days" in condition and _whole_days(condition["within_days"]) is None:
         errors.append(f"{label}: within_days must be a whole number of days, 1 or more.")

@@ -8,8 +8,9 @@ from django.utils.http import urlencode
 
 from providers.clients import Capability, kinds_that_can
 from providers.models import ProviderAccount
-from templates_lib.catalogue import event_type_choices, sample_context, stored_event_context
+from templates_lib.catalogue import event_type_choices, sample_context
 from templates_lib.models import Layout, Template, TemplateTranslation
+from templates_lib.stored_events import stored_event_context
 from templates_lib.validation import layout_errors, template_errors
 
 CODE = forms.Textarea(attrs={"rows": 20, "cols": 100, "style": "font-family: monospace"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from templates_lib import handlebars
-from templates_lib.catalogue import allowed_variables, event_types
+from templates_lib.catalogue import CATALOGUE, allowed_variables
 from templates_lib.html import disallowed_html
 from templates_lib.rendering import BODY_TAG
 
@@ -22,7 +22,7 @@ def source_errors(source: str, allowed: set[str], event_keys: Iterable[str]) -> 
         if ref.path in allowed or ref.path in seen:
             continue
         seen.add(ref.path)
-        labels = ", ".join(event_types()[k].label for k in event_keys if k in event_types())
+        labels = ", ".join(CATALOGUE[k].label for k in event_keys if k in CATALOGUE)
         errors.append(
             f'Unknown variable "{ref.path}" at line {ref.line}: '
             f"{labels or 'templates without event types'} do not provide it."
@@ -35,7 +35,7 @@ def template_errors(
 ) -> dict[str, list[str]]:
     """Errors per field ("subject", "html", "text"); empty when the template may be saved."""
     event_keys = list(event_keys)
-    unknown = [k for k in event_keys if k not in event_types()]
+    unknown = [k for k in event_keys if k not in CATALOGUE]
     allowed = allowed_variables(event_keys)
     errors: dict[str, list[str]] = {}
     for field, source in (("subject", subject), ("html", html), ("text", text)):

@@ -354,8 +354,8 @@ def _kinds_shown(filters: MetricFilters) -> list[str]:
 
 def labels_for(by: str, keys: list) -> dict[object, str]:
     """Readable names of a dimension's values (a query per dimension, not per value)."""
-    from returns_mail.catalogue import CATALOGUE
     from returns_mail.models import Campaign, TriggerRule
+    from templates_lib.catalogue import CATALOGUE
     from templates_lib.models import Template
 
     none = {

@@ -1,4 +1,4 @@
-"""An event's `data`, validated against the catalogue (returns_mail.catalogue): each field's type,
+"""An event's `data`, validated against the catalogue (templates_lib.catalogue): each field's type,
 the required ones present, no unknown keys. Values are stored normalised: decimals as strings
 with at least two places ("49.90"), dates and date-times as ISO 8601 strings.
 
@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator, URLValidator
 from django.utils.dateparse import parse_datetime
 
-from returns_mail.catalogue import EventType, Field
+from templates_lib.catalogue import EventType, Field
 
 INVALID = object()  # a value that failed validation (its error is recorded)
 

@@ -13,7 +13,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from returns_mail.api.serializers import EventAcceptedSerializer, EventSerializer
-from returns_mail.catalogue import CATALOGUE, COMMON_FIELDS, SAMPLE_COMMON, Field
+from templates_lib.catalogue import CATALOGUE, COMMON_FIELDS, SAMPLE_COMMON, Field
 
 MAX_BATCH = 100
 

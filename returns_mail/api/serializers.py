@@ -10,9 +10,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from returns_mail.api.event_data import ValueInvalid, parse_aware_datetime, validate_data
-from returns_mail.catalogue import CATALOGUE
 from returns_mail.models import MessageStatus
 from returns_mail.services.events import EventInput
+from templates_lib.catalogue import CATALOGUE
 
 _LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8})*$")
 

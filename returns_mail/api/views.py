@@ -34,7 +34,6 @@ from returns_mail.api.serializers import (
     ReturnMessagesSerializer,
 )
 from returns_mail.api.throttling import ClientRateThrottle
-from returns_mail.catalogue import CATALOGUE
 from returns_mail.exceptions import IdempotencyConflict
 from returns_mail.models import ApiClient
 from returns_mail.selectors import event_get, return_messages
@@ -46,6 +45,7 @@ from returns_mail.services.events import (
     events_ingest_batch,
     request_digest,
 )
+from templates_lib.catalogue import CATALOGUE
 
 MAX_BATCH = schema.MAX_BATCH
 _KEY = re.compile(schema.IDEMPOTENCY_KEY_PATTERN)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from templates_lib.catalogue import event_types
+from templates_lib.catalogue import CATALOGUE
 from templates_lib.defaults.content import DEFAULTS
 from templates_lib.models import Layout, Purpose, Template
 from templates_lib.services.templates import template_publish, template_version_create
@@ -37,7 +37,7 @@ def defaults_install(*, actor=None, brand: dict | None = None) -> list[Template]
     created = []
     with transaction.atomic():
         layout = default_layout(brand)
-        for key, event in event_types().items():
+        for key, event in CATALOGUE.items():
             slug = key.replace(".", "-")
             if key not in DEFAULTS or Template.objects.filter(slug=slug).exists():
                 continue

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
+from django.core.management.base import SystemCheckError
 from django.db import connection
 
 from providers.checks import stored_secrets_decrypt
@@ -109,6 +113,24 @@ def test_startup_check_fails_loudly_on_undecryptable_secrets(make_account, use_k
     assert "api_key" in error.msg
     with pytest.raises(UndecryptableSecretsError):
         secrets_guard()
+
+
+@pytest.mark.parametrize("entry_point", ["config.wsgi", "config.asgi"])
+def test_the_server_entry_points_refuse_to_start_on_undecryptable_secrets(
+    entry_point, make_account, use_keys, monkeypatch
+):
+    use_keys(KEY_A)
+    account = make_account("sendgrid")
+    use_keys(KEY_B)
+    monkeypatch.delitem(sys.modules, entry_point, raising=False)  # imported afresh, as at start
+
+    with pytest.raises(SystemCheckError) as refused:
+        importlib.import_module(entry_point)
+
+    assert "providers.E001" in str(refused.value)
+    assert account.name in str(refused.value)
+    use_keys(KEY_A)
+    assert importlib.import_module(entry_point).application is not None
 
 
 def test_rotation_refuses_and_changes_nothing_when_a_secret_cannot_be_decrypted(

@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from returns_mail.catalogue import sample_context
 from returns_mail.models import RuleAccount, TriggerRule
 from returns_mail.services.api_clients import api_client_create
 from returns_mail.services.events import EventInput, event_ingest, request_digest
+from templates_lib.catalogue import sample_context
 from templates_lib.models import Template
 from templates_lib.services.defaults import defaults_install
 

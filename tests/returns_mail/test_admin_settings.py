@@ -8,12 +8,12 @@ import html
 import pytest
 from django.urls import reverse
 
-from returns_mail.catalogue import CATALOGUE
 from returns_mail.models import ApiClient, EventTypeSetting, Suppression
 from returns_mail.models.api_clients import token_digest
 from returns_mail.roles import IT_ADMINS, MANAGERS
 from returns_mail.services.api_clients import api_client_authenticate
 from returns_mail.services.config_cache import switched_off_types
+from templates_lib.catalogue import CATALOGUE
 from tests.returns_mail.test_admin_support import login, refund_data
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from returns_mail.catalogue import sample_context
+from templates_lib.catalogue import sample_context
 
 
 def login(client, role: str, username: str | None = None):

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from returns_mail.catalogue import CATALOGUE
 from returns_mail.models import Message, ReturnEvent
 from returns_mail.services.events import events_answers
+from templates_lib.catalogue import CATALOGUE
 from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
     BATCH,
     EVENTS,

@@ -16,8 +16,8 @@ import pytest
 
 from returns_mail.api.event_data import validate_data
 from returns_mail.api.parsers import MAX_BODY_BYTES
-from returns_mail.catalogue import EventType, Field
 from returns_mail.models import ReturnEvent
+from templates_lib.catalogue import EventType, Field
 from templates_lib.models import Template
 from templates_lib.rendering import render_version
 from templates_lib.services.defaults import defaults_install

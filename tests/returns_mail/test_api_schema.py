@@ -10,7 +10,7 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from drf_spectacular.validation import validate_schema
 
-from returns_mail.catalogue import CATALOGUE
+from templates_lib.catalogue import CATALOGUE
 from tests.analytics import factories
 from tests.config.test_settings import PRODUCTION, settings_of
 from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures

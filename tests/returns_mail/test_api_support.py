@@ -9,9 +9,9 @@ import uuid
 import pytest
 from rest_framework.test import APIClient
 
-from returns_mail.catalogue import CATALOGUE, SAMPLE_COMMON
 from returns_mail.models import Message, ReturnEvent, RoutingMode, RuleAccount, TriggerRule
 from returns_mail.services.api_clients import api_client_create
+from templates_lib.catalogue import CATALOGUE, SAMPLE_COMMON
 
 BOTH_SCOPES = ["events:write", "messages:read"]
 EVENTS = "/api/v1/events"

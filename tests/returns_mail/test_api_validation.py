@@ -10,7 +10,7 @@ import pytest
 from returns_mail.api.event_data import validate_data
 from returns_mail.api.exceptions import PayloadTooLarge
 from returns_mail.api.parsers import MAX_BODY_BYTES, JsonBodyParser
-from returns_mail.catalogue import CATALOGUE, EventType, Field
+from templates_lib.catalogue import CATALOGUE, EventType, Field
 from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
     EVENTS,
     api_client_fixture,

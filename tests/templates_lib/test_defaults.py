@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from returns_mail.catalogue import CATALOGUE
-from templates_lib.catalogue import sample_context
+from templates_lib.catalogue import CATALOGUE, sample_context
 from templates_lib.models import Template
 from templates_lib.rendering import render_version
 from templates_lib.services.templates import template_version_create

@@ -1,9 +1,5 @@
-"""`GET /metrics`: operational gauges in the Prometheus text exposition format (0.0.4).
-
-Who may scrape: a request carrying ``Authorization: Bearer <METRICS_TOKEN>`` (compared in
-constant time), or a signed-in IT admin (superuser or the *IT admins* group). Everyone else gets
-the same bare 403, whether or not a token is configured, so the answer reveals nothing; with no
-``METRICS_TOKEN`` only IT admin sessions get through.
+"""The operational gauges `GET /metrics` serves (analytics.views.prometheus), in the Prometheus
+text exposition format (0.0.4).
 
 A scrape is cheap by construction: a fixed handful of queries, each bounded by an index or by a
 small table (accounts, alerts, campaign chunks). Terminal outbox statuses grow without bound, so
@@ -13,7 +9,6 @@ rollups instead.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import math
 from collections import defaultdict
@@ -21,12 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Count, Min, OuterRef, Subquery, Sum
-from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
 from django_q.brokers import get_broker
 
 from analytics.models import (
@@ -42,11 +33,9 @@ from analytics.selectors.uptime import sorted_quantile
 from providers.models import ProviderAccount
 from returns_mail.models import Attempt, Message, MessageStatus
 from returns_mail.models.campaigns import CampaignChunk, ChunkStatus
-from returns_mail.roles import is_it_admin
 
 logger = logging.getLogger(__name__)
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "returns_mail_"
 #: Outbox statuses a message leaves again; the others only accumulate (see the rollups).
 IN_FLIGHT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.AMBIGUOUS)
@@ -55,10 +44,6 @@ LATENCY_WINDOW = timedelta(minutes=15)
 #: status is not: the window keeps the search a range scan).
 UNPROCESSED_WINDOW = timedelta(days=1)
 NO_ACCOUNT = "none"
-
-
-def metrics_token() -> str:
-    return settings.METRICS_TOKEN
 
 
 # --- Exposition format -------------------------------------------------------------------------
@@ -301,28 +286,3 @@ def collect(*, now: datetime | None = None) -> list[Family]:
         alert_family(),
         *health_families(accounts, now),
     ]
-
-
-# --- The view ----------------------------------------------------------------------------------
-
-
-def _bearer(request: HttpRequest) -> str | None:
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not credentials.strip():
-        return None
-    return credentials.strip()
-
-
-def scrape_allowed(request: HttpRequest) -> bool:
-    token, given = metrics_token(), _bearer(request)
-    if token and given is not None and hmac.compare_digest(given.encode(), token.encode()):
-        return True
-    return is_it_admin(getattr(request, "user", None))
-
-
-@never_cache
-@require_safe
-def metrics(request: HttpRequest) -> HttpResponse:
-    if not scrape_allowed(request):
-        return HttpResponse("Forbidden\n", status=403, content_type="text/plain; charset=utf-8")
-    return HttpResponse(render(collect()), content_type=CONTENT_TYPE)

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from analytics.models import Alert, AlertKind, AlertRule, HealthComponent, WebhookDelivery
-from config import metrics
+from analytics.selectors import prometheus
 from providers.models import ProviderAccount
 from returns_mail.models.campaigns import CampaignChunk
 from tests.analytics import factories as f
@@ -218,7 +218,7 @@ def data(monkeypatch):
         def queue_size(self):
             return 7
 
-    monkeypatch.setattr(metrics, "get_broker", Broker)
+    monkeypatch.setattr(prometheus, "get_broker", Broker)
     return {"sendgrid": sendgrid, "mandrill": mandrill}
 
 
@@ -238,7 +238,7 @@ def _campaign(account: ProviderAccount):
 
 @pytest.fixture
 def samples(data):
-    return parse(metrics.render(metrics.collect(now=NOW)))
+    return parse(prometheus.render(prometheus.collect(now=NOW)))
 
 
 def test_queue_depth_is_the_brokers_queue_size(samples):
@@ -250,8 +250,8 @@ def test_an_unreachable_broker_is_reported_not_raised(data, monkeypatch):
     def unreachable():
         raise ConnectionError("redis://:hunter2@10.0.0.1:6379 refused")
 
-    monkeypatch.setattr(metrics, "get_broker", unreachable)
-    samples = parse(metrics.render(metrics.collect(now=NOW)))
+    monkeypatch.setattr(prometheus, "get_broker", unreachable)
+    samples = parse(prometheus.render(prometheus.collect(now=NOW)))
 
     assert value(samples, "queue_up") == 0
     assert series(samples, "queue_depth") == {}
@@ -334,20 +334,20 @@ def test_health_of_each_active_checked_account_and_the_intake(samples):
 
 
 def test_label_values_are_escaped(samples, data):
-    body = metrics.render(metrics.collect(now=NOW))
+    body = prometheus.render(prometheus.collect(now=NOW))
     assert 'account="Mandrill \\"EU\\""' in body
 
 
 def test_a_scrape_is_a_fixed_handful_of_queries(data):
     with CaptureQueriesContext(connection) as few:
-        metrics.collect(now=NOW)
+        prometheus.collect(now=NOW)
     for n in range(20):  # many more rows of every kind
         f.account("sendgrid", f"more {n}", last_check_ok=True)
     outbox = f.Outbox()
     for _ in range(20):
         outbox.message(account=data["sendgrid"], status="queued", rule="another rule")
     with CaptureQueriesContext(connection) as many:
-        metrics.collect(now=NOW)
+        prometheus.collect(now=NOW)
 
     assert len(many) == len(few)
     assert len(few) <= 16
