@@ -1,4 +1,4 @@
-"""Who may reach which URL: the access-control matrix (issue #8).
+"""Who may reach which URL: the access-control matrix.
 
 `tests/test_access_matrix.py` walks every URL pattern of `config.urls` (the admin's generated
 ones included), finds its policy here by name (or, for an unnamed pattern, by `route:<route>`),

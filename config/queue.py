@@ -1,6 +1,6 @@
 """Queueing django-q2 tasks: the one place every app enqueues work.
 
-A task is a wake-up call for work a row already describes (DESIGN.md: the row is the truth), so
+A task is a wake-up call for work a row already describes (the row is the truth), so
 it is enqueued only once the transaction that wrote the row has committed.
 """
 

@@ -1,4 +1,4 @@
-"""The access-control matrix (issue #8): every URL pattern x every role → the outcome its policy
+"""The access-control matrix: every URL pattern x every role → the outcome its policy
 in `config/access_policy.py` declares. The URL list comes from the URL configuration, so a new
 URL without a policy fails here, naming it.
 

@@ -11,8 +11,8 @@ Which events a recipient gets:
   bounce or a delivery; `open`, `click` (a click implies an open), `spamreport` and
   `unsubscribe` follow a delivery. No token and no rates: processed, delivered.
 
-Signature (reference §1.7): ECDSA P-256 / SHA-256 over the timestamp header's bytes followed by
-the raw body, base64 of the DER signature.
+Signature (SendGrid's signed Event Webhook): ECDSA P-256 / SHA-256 over the timestamp header's
+bytes followed by the raw body, base64 of the DER signature.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
-# SendGrid posts a batch once it reaches 768 KB (reference §1.6).
+# SendGrid posts a batch every 30 s or once it reaches 768 KB, whichever comes first.
 BATCH_BYTES = 768 * 1024
 
 TOKENS: dict[str, tuple[str, ...]] = {

@@ -1,4 +1,4 @@
-"""SendGrid's template API (reference §1.4) inside the sandbox, kept in
+"""SendGrid's transactional template API (`/v3/templates`, versions) inside the sandbox, kept in
 `sandbox.state["sendgrid"]["templates"]` (template id -> template with its versions)."""
 
 from __future__ import annotations

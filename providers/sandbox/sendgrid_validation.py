@@ -2,7 +2,8 @@
 service's.
 
 `validate_mail` returns SendGrid's error objects (`{"message", "field", "help"}`), every problem
-found. Limits and wording: the reference's §1.2-1.3 and SendGrid's "Mail Send errors" page.
+found. Limits and wording as SendGrid's v3 Mail Send reference and its "Mail Send errors" page
+document them.
 """
 
 from __future__ import annotations

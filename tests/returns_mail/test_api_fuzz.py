@@ -1,4 +1,4 @@
-"""API fuzzing (issue #8): schemathesis generates thousands of requests from the API's own
+"""API fuzzing: schemathesis generates thousands of requests from the API's own
 OpenAPI schema (valid and invalid: positive and negative data) and calls the WSGI application in
 process, with a real token holding every scope. Every answer must be: no 5xx, a documented
 status code, a documented content type and headers, and a body that fits the documented schema.

@@ -1,4 +1,4 @@
-"""Hostile input (issue #8): oversized and deeply nested bodies, control and odd Unicode
+"""Hostile input: oversized and deeply nested bodies, control and odd Unicode
 characters, injection strings, wrong content types, broken UTF-8, huge numbers, date-times far
 in the past or future, duplicate keys, huge headers. Each is either refused with a 4xx in the one
 error format and nothing stored, or accepted and stored exactly as sent (and never executed or
