@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from config.audit import audit_record
 from config.queue import enqueue_each_on_commit
+from config.work_rows import Backoff, claim, due
 from providers.clients import client_for
 from providers.clients.mailchimp_marketing import subscriber_hash
 from providers.exceptions import ProviderError
@@ -259,9 +260,11 @@ def customer_erase(*, email: str, actor=None) -> ErasureReport:
 
 
 # --- the Mailchimp side -----------------------------------------------------------------------
-def _backoff(attempts: int, retry_after: float | None) -> timedelta:
-    seconds = min(60 * 2 ** max(attempts - 1, 0), 6 * 3600)
-    return timedelta(seconds=max(seconds, retry_after or 0))
+# From a minute, doubling, up to six hours: Mailchimp's own outages can last that long.
+BACKOFF = Backoff(base=60, cap=6 * 3600)
+# A claimed deletion is not due again for this long (its lease): a task delivered twice
+# calls once.
+LEASE = timedelta(minutes=10)
 
 
 def audience_member_erase(*, erasure_id: int) -> str:
@@ -269,12 +272,10 @@ def audience_member_erase(*, erasure_id: int) -> str:
     task delivered twice calls once; a transient error is retried by `audience_erasures_sweep`
     after a backoff (never sooner than Retry-After); 404 means already gone."""
     now = timezone.now()
-    claimed = (
-        AudienceErasure.objects.filter(pk=erasure_id, status=AudienceErasureStatus.PENDING)
-        .filter(models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now))
-        .update(attempts=models.F("attempts") + 1, next_attempt_at=now + timedelta(minutes=10))
+    claimable = AudienceErasure.objects.filter(
+        due(now), pk=erasure_id, status=AudienceErasureStatus.PENDING
     )
-    if not claimed:
+    if not claim(claimable, now=now, claimed_field=None, next_attempt_at=now + LEASE):
         return "not due"
     erasure = AudienceErasure.objects.select_related("account").get(pk=erasure_id)
     try:
@@ -285,7 +286,9 @@ def audience_member_erase(*, erasure_id: int) -> str:
         give_up = exc.permanent or erasure.attempts >= MAX_ATTEMPTS
         AudienceErasure.objects.filter(pk=erasure_id).update(
             status=AudienceErasureStatus.FAILED if give_up else AudienceErasureStatus.PENDING,
-            next_attempt_at=None if give_up else now + _backoff(erasure.attempts, exc.retry_after),
+            next_attempt_at=None
+            if give_up
+            else BACKOFF.next_at(now, erasure.attempts, exc.retry_after),
             error=str(exc)[:2000],
         )
         log: Callable = logger.error if give_up else logger.warning
@@ -303,15 +306,14 @@ def audience_member_erase(*, erasure_id: int) -> str:
 
 def audience_erasures_sweep() -> int:
     """Every minute (with the audience sync): re-queue pending deletions that are due."""
-    due = list(
+    ids = list(
         AudienceErasure.objects.filter(
-            models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=timezone.now()),
-            status=AudienceErasureStatus.PENDING,
+            due(timezone.now()), status=AudienceErasureStatus.PENDING
         ).values_list("pk", flat=True)[:1000]
     )
     with transaction.atomic():
-        enqueue_each_on_commit(DELETE_TASK, due)
-    return len(due)
+        enqueue_each_on_commit(DELETE_TASK, ids)
+    return len(ids)
 
 
 def audience_erasure_retry(*, erasure_id: int, actor=None) -> None:

@@ -1,7 +1,7 @@
 """Pushing template versions to provider accounts and checking their copies for drift.
 
-A sync row is claimed with a conditional update, the provider is called outside any
-transaction, and the outcome is recorded in a new short one (DESIGN.md, rule 1)."""
+A sync row is claimed with a conditional update (config.work_rows), the provider is called
+outside any transaction, and the outcome is recorded in a new short one."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from config.work_rows import Backoff, claim, stuck
 from providers.clients import client_for
 from providers.clients.types import TemplateContent
 from providers.exceptions import ProviderError
@@ -23,7 +24,8 @@ from templates_lib.rendering import content_hash, provider_content
 logger = logging.getLogger(__name__)
 
 MAX_PUSH_ATTEMPTS = 5
-BACKOFF_SECONDS = (10, 60, 300, 900)
+# 10-20 s, 20-40 s, 40-80 s, 80-160 s before the four retries (or the provider's Retry-After).
+BACKOFF = Backoff(base=20, cap=900)
 
 
 def content_for(version: TemplateVersion, locale: str, account: ProviderAccount) -> TemplateContent:
@@ -45,14 +47,8 @@ def content_for(version: TemplateVersion, locale: str, account: ProviderAccount)
 def template_sync_push(*, sync_id: int) -> TemplateSync | None:
     """Push the sync's version to its account. Harmless when run twice or for a row not due."""
     now = timezone.now()
-    claimed = (
-        TemplateSync.objects.filter(pk=sync_id)
-        .filter(
-            Q(status=SyncStatus.PENDING) | Q(status=SyncStatus.RETRYING, next_attempt_at__lte=now)
-        )
-        .update(status=SyncStatus.PUSHING, claimed_at=now, attempts=F("attempts") + 1)
-    )
-    if not claimed:
+    claimable = TemplateSync.objects.filter(pk=sync_id).filter(_claimable(now))
+    if not claim(claimable, now=now, status=SyncStatus.PUSHING):
         return None
     sync = TemplateSync.objects.select_related(
         "account", "version__layout", "version__template"
@@ -91,15 +87,20 @@ def _record_failure(sync, message, *, permanent, retry_after=None) -> TemplateSy
     if permanent or attempts >= MAX_PUSH_ATTEMPTS:
         status, next_at = SyncStatus.FAILED, None
     else:
-        backoff = BACKOFF_SECONDS[min(attempts - 1, len(BACKOFF_SECONDS) - 1)]
-        status = SyncStatus.RETRYING
-        next_at = timezone.now() + timedelta(seconds=max(backoff, retry_after or 0))
+        status, next_at = (
+            SyncStatus.RETRYING,
+            BACKOFF.next_at(timezone.now(), attempts, retry_after),
+        )
     TemplateSync.objects.filter(pk=sync.pk, status=SyncStatus.PUSHING).update(
         status=status, next_attempt_at=next_at, error=message[:2000]
     )
     logger.warning("template sync %s: %s (%s)", sync.pk, message, status)
     sync.refresh_from_db()
     return sync
+
+
+def _claimable(now) -> Q:
+    return Q(status=SyncStatus.PENDING) | Q(status=SyncStatus.RETRYING, next_attempt_at__lte=now)
 
 
 def _requeue(sync_id: int) -> None:
@@ -114,15 +115,11 @@ def template_sync_sweep() -> int:
     from config.queue import enqueue_on_commit
 
     now = timezone.now()
-    stuck_after = now - timedelta(seconds=settings.Q_RETRY * 2)
-    TemplateSync.objects.filter(status=SyncStatus.PUSHING, claimed_at__lt=stuck_after).update(
+    pushing = TemplateSync.objects.filter(status=SyncStatus.PUSHING)
+    stuck(pushing, now=now, after=timedelta(seconds=settings.Q_RETRY * 2)).update(
         status=SyncStatus.PENDING
     )
-    due = list(
-        TemplateSync.objects.filter(
-            Q(status=SyncStatus.PENDING) | Q(status=SyncStatus.RETRYING, next_attempt_at__lte=now)
-        ).values_list("pk", flat=True)
-    )
+    due = list(TemplateSync.objects.filter(_claimable(now)).values_list("pk", flat=True))
     for sync_id in due:
         enqueue_on_commit("templates_lib.tasks.push_template_sync", sync_id)
     return len(due)
