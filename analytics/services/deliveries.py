@@ -25,8 +25,6 @@ from analytics.models import DeliveryEvent, LatencyBin, WebhookDelivery, Webhook
 from analytics.services.campaign_results import campaign_recipients_apply
 from analytics.services.rollups import Increments, message_cohort
 from config.bulk import rows_save
-from config.queue import enqueue_each_on_commit
-from providers.clients import client_for
 from providers.models import ProviderAccount, ProviderKind
 from providers.webhooks import parse
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
@@ -34,11 +32,16 @@ from returns_mail.models import (
     Attempt,
     Message,
     MessageStatus,
-    Suppression,
     SuppressionReason,
     SuppressionScope,
 )
+from returns_mail.services.audience import unsubscribes_mirror_on_commit
 from returns_mail.services.customers import customers_apply_audience_events
+from returns_mail.services.suppression import (
+    SuppressionEntry,
+    suppressions_add,
+    suppressions_lift_for_source,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -408,47 +411,16 @@ def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent])
             note = f"{event.provider_event} reported by {account}"[:255]
             wanted.setdefault((email, effect[0]), (effect[1], note))
     if lifted:
-        _suppressions_lift(account, lifted)
+        suppressions_lift_for_source(account, lifted)
     if not wanted:
         return
-    Suppression.objects.bulk_create(
+    suppressions_add(
         [
-            Suppression(email=email, scope=scope, reason=reason, note=note, source_account=account)
+            SuppressionEntry(email=email, scope=scope, reason=reason, note=note)
             for (email, scope), (reason, note) in wanted.items()
         ],
-        ignore_conflicts=True,
+        source_account=account,
     )
     unsubscribed = {email for (email, scope) in wanted if scope == SuppressionScope.PROMOTIONAL}
     if unsubscribed and account.kind != ProviderKind.MAILCHIMP_MARKETING:
-        ids = Suppression.objects.filter(
-            email__in=unsubscribed, scope=SuppressionScope.PROMOTIONAL
-        ).values_list("pk", flat=True)
-        enqueue_each_on_commit("analytics.tasks.unsubscribe_mirror", ids)
-
-
-def _suppressions_lift(account: ProviderAccount, emails: set[str]) -> None:
-    lifted, _ = Suppression.objects.filter(email__in=emails, source_account=account).delete()
-    kept = Suppression.objects.filter(email__in=emails).count()
-    if lifted or kept:
-        logger.info(
-            "account %s lifted %s suppression(s) from its deny list; %s of another source kept",
-            account.pk,
-            lifted,
-            kept,
-        )
-
-
-def unsubscribe_mirror(*, suppression_id: int) -> int:
-    """Unsubscribe the address in every active Mailchimp Marketing audience; returns how many.
-    A provider error is raised, so the task is retried (a member PUT is idempotent)."""
-    suppression = Suppression.objects.filter(pk=suppression_id).first()
-    if suppression is None:
-        return 0
-    audiences = ProviderAccount.objects.filter(
-        kind=ProviderKind.MAILCHIMP_MARKETING, is_active=True
-    ).exclude(audience_id="")
-    for audience_account in audiences:
-        client_for(audience_account).member_upsert(
-            email=suppression.email, status="unsubscribed", status_if_new="unsubscribed"
-        )
-    return len(audiences)
+        unsubscribes_mirror_on_commit(unsubscribed)

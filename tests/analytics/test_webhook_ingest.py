@@ -11,9 +11,13 @@ from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
+from django_q.signals import pre_enqueue
+from django_q.utils import get_func_repr
 
+from analytics import tasks as analytics_tasks
 from analytics.models import DeliveryEvent, LatencyBin, Rollup, WebhookDelivery
 from analytics.services import deliveries
+from config.task_guard import task_entry_points
 from providers.sandbox.mandrill_events import sign
 from providers.sandbox.sendgrid_events import (
     build_events,
@@ -294,6 +298,32 @@ def test_hard_bounces_and_complaints_suppress_all_mail_unsubscribes_promotional(
         "complained": 1,
         "unsubscribed": 1,
     }
+
+
+def test_unsubscribe_mirroring_is_queued_to_returns_mail_and_the_old_name_still_runs(
+    send, sendgrid, make_account, esp_sandbox, django_capture_on_commit_callbacks
+):
+    make_account("mailchimp_marketing")
+    message, record = send("di+unsubscribe@example.com")
+    queued = []
+
+    def seen(sender, task, **kwargs):
+        queued.append(get_func_repr(task["func"]))
+
+    pre_enqueue.connect(seen, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            post_sendgrid(sendgrid, sendgrid_batch(message, record))
+    finally:
+        pre_enqueue.disconnect(seen)
+
+    assert queued == ["returns_mail.tasks.unsubscribe_mirror"]
+    # A task queued under the name it had before it moved still runs.
+    suppression = Suppression.objects.get(email=message.recipient)
+    assert "analytics.tasks.unsubscribe_mirror" in task_entry_points()
+    assert analytics_tasks.unsubscribe_mirror(suppression.pk) == 1
+    puts = [r for r in esp_sandbox.records("mailchimp") if r["method"] == "PUT"]
+    assert [put["body"]["email_address"] for put in puts] == [message.recipient] * 2
 
 
 def test_an_error_of_ours_is_500_and_the_delivery_can_be_reprocessed(
