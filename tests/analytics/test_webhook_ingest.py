@@ -28,6 +28,7 @@ from providers.sandbox.sendgrid_events import (
 )
 from providers.webhooks.refusals import refusals_count
 from returns_mail.models import Message, MessageStatus, Suppression
+from returns_mail.services.lifecycle import message_finish
 from tests.returns_mail.conftest import (  # noqa: F401 - fixtures
     event_input,
     ingest,
@@ -391,9 +392,7 @@ def test_provider_events_before_the_send_is_recorded_are_not_lost(send, sendgrid
     message.refresh_from_db()
     assert message.status == MessageStatus.SENDING  # the worker's row to finish
 
-    from returns_mail.services.sending import _finish
-
-    finished = _finish(message, MessageStatus.SENT)
+    finished = message_finish(message, MessageStatus.SENT)  # the worker records the send
 
     assert finished.status == MessageStatus.DELIVERED
 
