@@ -16,5 +16,5 @@ class AnalyticsConfig(AppConfig):
         register(public_base_url_check)
         from analytics.services import (
             erasure,  # noqa: F401 - erases customers' events
-            rollups,  # noqa: F401 - counts sends (message_finished)
+            rollups,  # noqa: F401 - counts sends (message_transitioned)
         )

@@ -1,6 +1,7 @@
 """django-q2 entry points of analytics: each takes an id (or nothing) and calls one service."""
 
-from analytics.services import alerts, deliveries, health, retention
+from analytics.services import alerts, health, retention
+from returns_mail.services import audience
 
 
 def run_health_checks() -> int:
@@ -18,8 +19,9 @@ def evaluate_alerts() -> dict[str, int]:
 
 
 def unsubscribe_mirror(suppression_id: int) -> int:
-    """Queued by deliveries: mirror an unsubscribe to the other providers."""
-    return deliveries.unsubscribe_mirror(suppression_id=suppression_id)
+    """Moved to returns_mail.tasks.unsubscribe_mirror; kept so that tasks queued under this
+    name before the move still run. Nothing queues it any more."""
+    return audience.unsubscribe_mirror(suppression_id=suppression_id)
 
 
 def purge_old_data() -> dict:

@@ -1,16 +1,20 @@
-"""Signals for the apps above returns_mail (analytics), which it must not import."""
+"""Signals for the apps above returns_mail (analytics), which it must not import.
+
+Only services/lifecycle.py sends them, inside the transaction that writes the change (its
+docstring says what that means for receivers)."""
 
 from datetime import datetime
 
 from django.dispatch import Signal
 
-# Sent inside the transaction that records a send's outcome, once per message reaching "sent"
-# or "failed": sender=Message, message=<Message, refreshed>, status=<the new status>.
-message_finished = Signal()
+# Once per group of messages making the same status transition in one write: sender=Message,
+# transition=<lifecycle.Transition>, message_ids=<tuple of ids>, old=<status before>,
+# new=<status after>, at=<their status_changed_at>.
+message_transitioned = Signal()
 
-# Sent inside the transaction that records the send outcome of campaign recipients, once per
-# group settled together: sender=CampaignRecipient, campaign_id=<int>, status=<"sent" or
-# "failed">, count=<how many>, at=<their sent_at; for "failed", when they failed>.
+# Once per group of campaign recipients settled together: sender=CampaignRecipient,
+# campaign_id=<int>, status=<"sent", "failed" or "cancelled">, count=<how many>, at=<their
+# sent_at; otherwise, when they were settled>.
 campaign_recipients_finished = Signal()
 
 

@@ -38,6 +38,11 @@ def sync_audiences() -> dict:
     return audience.audience_sync_pending().as_dict()
 
 
+def unsubscribe_mirror(suppression_id: int) -> int:
+    """Queued by webhooks reporting an unsubscribe: mirror it to the Mailchimp audiences."""
+    return audience.unsubscribe_mirror(suppression_id=suppression_id)
+
+
 def campaign_prepare(campaign_id: int) -> None:
     campaigns.campaign_prepare(campaign_id=campaign_id)
 

@@ -1,12 +1,11 @@
-"""Provider events about campaign recipients: the first delivery, open, click, bounce, drop and
-unsubscribe of each recipient, kept on its CampaignRecipient row (the campaign's results) and
+"""Provider events about campaign recipients: found here, applied by the mail's lifecycle
+(returns_mail/services/lifecycle.py keeps the first delivery, open, click, bounce, drop and
+unsubscribe of each recipient on its CampaignRecipient row: the campaign's results), and
 counted in the rollups (in the cohort of the recipient's send), as outbox messages are.
 
 Campaign mail carries the recipient's correlation id like outbox mail does; events that match
 no outbox message are looked up here, among the campaigns sent through the account that reported
-them. Only the first time of each kind is kept (providers repeat opens and clicks), and a click
-implies an open. A recipient has one outcome at most: delivered, bounced or dropped, whichever
-the provider reported first."""
+them."""
 
 from __future__ import annotations
 
@@ -14,19 +13,20 @@ import uuid
 from collections.abc import Collection
 
 from analytics.models import LatencyBin
-from analytics.services.rollups import Increments, campaign_cohort
-from config.bulk import rows_save
+from analytics.services.rollups import Increments, campaign_cohort, outcome_counter
 from providers.models import ProviderAccount
-from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
+from providers.webhooks.types import DeliveryEventType, NormalizedEvent
 from returns_mail.models import CampaignRecipient
+from returns_mail.services.lifecycle import (
+    RECIPIENT_EVENT_FIELDS,
+    EventEffect,
+    recipients_apply_provider_events,
+)
 
 T = DeliveryEventType
-OUTCOMES = ("delivered_at", "bounced_at", "rejected_at")
-_OUTCOME_OF = {T.DELIVERED: "delivered_at", T.BOUNCED: "bounced_at", T.REJECTED: "rejected_at"}
 # Counted per event, as for outbox messages: nothing on the row marks them.
 _COUNTED = {T.DEFERRED: "deferred", T.COMPLAINED: "complained"}
-_APPLIED = {*_OUTCOME_OF, *_COUNTED, T.OPENED, T.CLICKED, T.UNSUBSCRIBED}
-_SAVED = (*OUTCOMES, "opened_at", "clicked_at", "unsubscribed_at")
+_APPLIED = {T.DELIVERED, T.BOUNCED, T.REJECTED, *_COUNTED, T.OPENED, T.CLICKED, T.UNSUBSCRIBED}
 
 
 def campaign_recipients_apply(
@@ -48,65 +48,40 @@ def campaign_recipients_apply(
     recipients = (
         CampaignRecipient.objects.filter(correlation_id__in=list(wanted), campaign__account=account)
         .select_related("campaign")
-        .only("pk", "correlation_id", "sent_at", *_SAVED, "campaign__account", "campaign__template")
+        .only(
+            "pk",
+            "correlation_id",
+            *RECIPIENT_EVENT_FIELDS,
+            "campaign__account",
+            "campaign__template",
+        )
+    )
+    effects = recipients_apply_provider_events(
+        (recipient, wanted[str(recipient.correlation_id)]) for recipient in recipients
     )
     increments = Increments()
-    changed = []
-    for recipient in recipients:
-        touched = False
-        for event in wanted[str(recipient.correlation_id)]:
-            touched |= _apply(event, recipient, increments)
-        if touched:
-            changed.append(recipient)
-    rows_save(CampaignRecipient, changed, _SAVED)
+    for effect in effects:
+        _count(effect, increments)
     increments.apply()
-    return len(changed)
+    return len({effect.row.pk for effect in effects if effect.changed})
 
 
-def _apply(event: NormalizedEvent, recipient: CampaignRecipient, increments: Increments) -> bool:
-    """Update `recipient` (in memory) and the counts for one new event; True if it changed."""
-    at, kind = event.occurred_at, event.type
+def _count(effect: EventEffect, increments: Increments) -> None:
+    """The counts and latencies of what one event did to its recipient."""
+    event, recipient = effect.event, effect.row
+    at = event.occurred_at
     # A webhook can come before the send is recorded: then it counts in the hour it happened.
     cohort = campaign_cohort(recipient.campaign, recipient.sent_at or at)
-    if kind in _COUNTED:
-        increments.count(cohort, _COUNTED[kind])
-        return False
-    if kind in _OUTCOME_OF:
-        name = _OUTCOME_OF[kind]
-        current = getattr(recipient, name)
-        if current is not None:  # the same outcome again: keep its earliest time
-            if at >= current:
-                return False
-            setattr(recipient, name, at)
-            return True
-        if any(getattr(recipient, other) for other in OUTCOMES):
-            return False  # it has another outcome already
-        setattr(recipient, name, at)
-        if kind == T.BOUNCED:
-            hard = event.bounce_kind == BounceKind.HARD
-            increments.count(cohort, "bounced_hard" if hard else "bounced_soft")
-        else:
-            increments.count(cohort, "delivered" if kind == T.DELIVERED else "rejected")
-        return True
-    if kind == T.UNSUBSCRIBED:
-        return _first(recipient, "unsubscribed_at", at, cohort, increments, "unsubscribed")
-    # Opened or clicked (a click implies an open).
-    first_engagement = recipient.opened_at is None and recipient.clicked_at is None
-    touched = _first(recipient, "opened_at", at, cohort, increments, "opened")
-    if kind == T.CLICKED:
-        touched |= _first(recipient, "clicked_at", at, cohort, increments, "clicked")
-    base = recipient.delivered_at or recipient.sent_at
-    if first_engagement and base is not None:
-        increments.latency(cohort, LatencyBin.Metric.RESPONSE, (at - base).total_seconds())
-    return touched
-
-
-def _first(recipient, name: str, at, cohort, increments: Increments, counter: str) -> bool:
-    """Keep the earliest time of `name`; count `counter` when it is the first."""
-    current = getattr(recipient, name)
-    if current is None:
-        increments.count(cohort, counter)
-    elif at >= current:
-        return False
-    setattr(recipient, name, at)
-    return True
+    if event.type in _COUNTED:
+        increments.count(cohort, _COUNTED[event.type])
+    if effect.outcome:
+        increments.count(cohort, outcome_counter(event))
+    if effect.unsubscribed:
+        increments.count(cohort, "unsubscribed")
+    if effect.opened:
+        increments.count(cohort, "opened")
+    if effect.clicked:
+        increments.count(cohort, "clicked")
+    if effect.engaged_since is not None:
+        response = (at - effect.engaged_since).total_seconds()
+        increments.latency(cohort, LatencyBin.Metric.RESPONSE, response)

@@ -1,5 +1,7 @@
-"""Provider webhooks in: keep the raw delivery (once per body), store its events once, move
-message statuses forward, count outcomes, and apply the suppression effects.
+"""Provider webhooks in: keep the raw delivery (once per body), store its events once, hand
+them to the mail's lifecycle (returns_mail/services/lifecycle.py moves message statuses forward
+and records the times), count outcomes from what it reports, and apply the suppression effects
+(through returns_mail's suppression services).
 
 An event changes a message only when the message was sent (or tried) through the account whose
 webhook reported it: a key of one account must not reach mail sent through another. Other
@@ -23,69 +25,42 @@ from django.utils import timezone
 
 from analytics.models import DeliveryEvent, LatencyBin, WebhookDelivery, WebhookDeliveryStatus
 from analytics.services.campaign_results import campaign_recipients_apply
-from analytics.services.rollups import Increments, message_cohort
-from config.bulk import rows_save
-from config.queue import enqueue_each_on_commit
-from providers.clients import client_for
+from analytics.services.rollups import Increments, message_cohort, outcome_counter
 from providers.models import ProviderAccount, ProviderKind
 from providers.webhooks import parse
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
-from returns_mail.models import (
-    Attempt,
-    Message,
-    MessageStatus,
-    Suppression,
-    SuppressionReason,
-    SuppressionScope,
-)
+from returns_mail.models import Attempt, Message, SuppressionReason, SuppressionScope
+from returns_mail.services.audience import unsubscribes_mirror_on_commit
 from returns_mail.services.customers import customers_apply_audience_events
+from returns_mail.services.lifecycle import (
+    MESSAGE_EVENT_FIELDS,
+    EventEffect,
+    messages_apply_provider_events,
+)
+from returns_mail.services.suppression import (
+    SuppressionEntry,
+    suppressions_add,
+    suppressions_lift_for_source,
+)
 
 logger = logging.getLogger(__name__)
 
 T = DeliveryEventType
 
-# How far along a message is: a provider event only ever moves it forward (a late "delivered"
-# never undoes "opened"). Statuses not listed (failed at send, suppressed, cancelled...) are
-# left alone. "ambiguous" is where the worker could not tell whether the provider took it: a
-# provider event proves it did.
-_RANK = {
-    MessageStatus.SENDING: 1,
-    MessageStatus.AMBIGUOUS: 1,
-    MessageStatus.SENT: 2,
-    MessageStatus.DELIVERED: 3,
-    MessageStatus.BOUNCED: 3,
-    MessageStatus.FAILED: 3,
-    MessageStatus.OPENED: 4,
-    MessageStatus.CLICKED: 5,
-}
-_STATUS_OF = {
-    T.SENT: MessageStatus.SENT,
-    T.DELIVERED: MessageStatus.DELIVERED,
-    T.BOUNCED: MessageStatus.BOUNCED,
-    T.REJECTED: MessageStatus.FAILED,
-    T.OPENED: MessageStatus.OPENED,
-    T.CLICKED: MessageStatus.CLICKED,
-}
-# What processing reads of a message and its event (rollup dimensions, latencies).
+# What processing reads of a message and its event (rollup dimensions, latencies), besides what
+# the lifecycle needs.
 _LOADED = (
     "correlation_id",
     "account_id",
     "rule_id",
-    "sent_at",
     "created_at",
     "event__type",
     "event__occurred_at",
     "template_version__template_id",
-    *("status", "status_changed_at", "error", "delivered_at", "opened_at", "clicked_at"),
+    *MESSAGE_EVENT_FIELDS,
 )
-_MESSAGE_FIELDS = (
-    "status",
-    "status_changed_at",
-    "error",
-    "delivered_at",
-    "opened_at",
-    "clicked_at",
-)
+# Counted per event, whatever it did to the message (nothing on the row marks them).
+_COUNTED = {T.DEFERRED: "deferred", T.COMPLAINED: "complained", T.UNSUBSCRIBED: "unsubscribed"}
 
 
 def fingerprint(account_id: int, event: NormalizedEvent) -> str:
@@ -295,74 +270,30 @@ def _messages_by_correlation(events, account: ProviderAccount) -> dict[str, Mess
 
 def _apply_to_messages(events: list[NormalizedEvent], messages: dict[str, Message]) -> None:
     increments = Increments()
-    changed: dict[int, Message] = {}
-    for event in events:
-        message = messages.get(event.correlation_id)
-        if message is not None and _apply(event, message, increments):
-            changed[message.pk] = message
-    rows_save(Message, list(changed.values()), _MESSAGE_FIELDS)
+    for effect in messages_apply_provider_events(events, messages):
+        _count(effect, increments)
     increments.apply()
 
 
-def _has_outcome(message: Message) -> bool:
-    """Delivered, bounced or dropped: a message counts in one of them only."""
-    return message.delivered_at is not None or message.status in (
-        MessageStatus.BOUNCED,
-        MessageStatus.FAILED,
-    )
-
-
-def _apply(event: NormalizedEvent, message: Message, increments: Increments) -> bool:
-    """Update `message` (in memory) and the counts for one new event; True if it changed."""
-    at, changed = event.occurred_at, False
-    kind = event.type
+def _count(effect: EventEffect, increments: Increments) -> None:
+    """The counts and latencies of what one event did to its message."""
+    event, message = effect.event, effect.row
+    at = event.occurred_at
     cohort = message_cohort(message)
-    if kind == T.DELIVERED and message.delivered_at is None and not _has_outcome(message):
-        message.delivered_at = at
-        increments.count(cohort, "delivered")
-        lead = (at - message.event.occurred_at).total_seconds()
-        increments.latency(cohort, LatencyBin.Metric.LEAD, lead)
-        changed = True
-    elif kind in (T.BOUNCED, T.REJECTED) and not _has_outcome(message):
-        if kind == T.REJECTED:
-            counter = "rejected"
-        else:
-            counter = "bounced_hard" if event.bounce_kind == BounceKind.HARD else "bounced_soft"
-        increments.count(cohort, counter)
-        message.error = f"{event.provider_event}: {event.reason}"[:2000]
-        changed = True
-    elif kind in (T.OPENED, T.CLICKED):
-        first_engagement = message.opened_at is None and message.clicked_at is None
-        if message.opened_at is None:  # a click implies an open
-            message.opened_at = at
-            increments.count(cohort, "opened")
-            changed = True
-        if kind == T.CLICKED and message.clicked_at is None:
-            message.clicked_at = at
-            increments.count(cohort, "clicked")
-            changed = True
-        base = message.delivered_at or message.sent_at
-        if first_engagement and base is not None:
-            increments.latency(cohort, LatencyBin.Metric.RESPONSE, (at - base).total_seconds())
-    elif kind == T.DEFERRED:
-        increments.count(cohort, "deferred")
-    elif kind == T.COMPLAINED:
-        increments.count(cohort, "complained")
-    elif kind == T.UNSUBSCRIBED:
-        increments.count(cohort, "unsubscribed")
-    target = _STATUS_OF.get(kind)
-    current = _RANK.get(message.status)
-    # A message still "sending" keeps its status: the worker is about to record the send, and
-    # then takes the tracking times into account.
-    if (
-        target is not None
-        and current is not None
-        and message.status != MessageStatus.SENDING
-        and _RANK[target] > current
-    ):
-        message.status, message.status_changed_at = target, timezone.now()
-        changed = True
-    return changed
+    if effect.outcome:
+        increments.count(cohort, outcome_counter(event))
+        if event.type == T.DELIVERED:
+            lead = (at - message.event.occurred_at).total_seconds()
+            increments.latency(cohort, LatencyBin.Metric.LEAD, lead)
+    if effect.opened:
+        increments.count(cohort, "opened")
+    if effect.clicked:
+        increments.count(cohort, "clicked")
+    if effect.engaged_since is not None:
+        response = (at - effect.engaged_since).total_seconds()
+        increments.latency(cohort, LatencyBin.Metric.RESPONSE, response)
+    if event.type in _COUNTED:
+        increments.count(cohort, _COUNTED[event.type])
 
 
 # What an event means for the address: (scope, reason) of the suppression it adds.
@@ -408,47 +339,16 @@ def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent])
             note = f"{event.provider_event} reported by {account}"[:255]
             wanted.setdefault((email, effect[0]), (effect[1], note))
     if lifted:
-        _suppressions_lift(account, lifted)
+        suppressions_lift_for_source(account, lifted)
     if not wanted:
         return
-    Suppression.objects.bulk_create(
+    suppressions_add(
         [
-            Suppression(email=email, scope=scope, reason=reason, note=note, source_account=account)
+            SuppressionEntry(email=email, scope=scope, reason=reason, note=note)
             for (email, scope), (reason, note) in wanted.items()
         ],
-        ignore_conflicts=True,
+        source_account=account,
     )
     unsubscribed = {email for (email, scope) in wanted if scope == SuppressionScope.PROMOTIONAL}
     if unsubscribed and account.kind != ProviderKind.MAILCHIMP_MARKETING:
-        ids = Suppression.objects.filter(
-            email__in=unsubscribed, scope=SuppressionScope.PROMOTIONAL
-        ).values_list("pk", flat=True)
-        enqueue_each_on_commit("analytics.tasks.unsubscribe_mirror", ids)
-
-
-def _suppressions_lift(account: ProviderAccount, emails: set[str]) -> None:
-    lifted, _ = Suppression.objects.filter(email__in=emails, source_account=account).delete()
-    kept = Suppression.objects.filter(email__in=emails).count()
-    if lifted or kept:
-        logger.info(
-            "account %s lifted %s suppression(s) from its deny list; %s of another source kept",
-            account.pk,
-            lifted,
-            kept,
-        )
-
-
-def unsubscribe_mirror(*, suppression_id: int) -> int:
-    """Unsubscribe the address in every active Mailchimp Marketing audience; returns how many.
-    A provider error is raised, so the task is retried (a member PUT is idempotent)."""
-    suppression = Suppression.objects.filter(pk=suppression_id).first()
-    if suppression is None:
-        return 0
-    audiences = ProviderAccount.objects.filter(
-        kind=ProviderKind.MAILCHIMP_MARKETING, is_active=True
-    ).exclude(audience_id="")
-    for audience_account in audiences:
-        client_for(audience_account).member_upsert(
-            email=suppression.email, status="unsubscribed", status_if_new="unsubscribed"
-        )
-    return len(audiences)
+        unsubscribes_mirror_on_commit(unsubscribed)

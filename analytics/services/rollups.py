@@ -19,14 +19,10 @@ from django.dispatch import receiver
 
 from analytics.models import LatencyBin, Period, Rollup
 from analytics.models.rollups import LATENCY_BOUNDS
-from returns_mail.models import (
-    Campaign,
-    CampaignRecipient,
-    Message,
-    MessageStatus,
-    RecipientStatus,
-)
-from returns_mail.signals import campaign_recipients_finished, message_finished
+from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
+from returns_mail.models import Campaign, CampaignRecipient, Message, RecipientStatus
+from returns_mail.services.lifecycle import Transition
+from returns_mail.signals import campaign_recipients_finished, message_transitioned
 
 logger = logging.getLogger(__name__)
 
@@ -119,26 +115,50 @@ def _add(model, dimensions: dict, counts: dict[str, int]) -> None:
         model.objects.filter(**dimensions).update(**increments)
 
 
-# Sends count when their outcome is recorded by returns_mail's worker.
-@receiver(message_finished, sender=Message)
-def _count_finished_send(*, message: Message, status: str, **kwargs) -> None:
-    counter = "sent" if status == MessageStatus.SENT else "failed"
+def outcome_counter(event: NormalizedEvent) -> str:
+    """The counter of a delivered, bounced or rejected event that is its mail's outcome."""
+    if event.type == DeliveryEventType.BOUNCED:
+        return "bounced_hard" if event.bounce_kind == BounceKind.HARD else "bounced_soft"
+    return "delivered" if event.type == DeliveryEventType.DELIVERED else "rejected"
+
+
+# Sends count when the worker (or a reconciliation) records their outcome.
+_SEND_COUNTERS = {
+    Transition.SENT: "sent",
+    Transition.RECONCILED: "sent",
+    Transition.FAILED: "failed",
+}
+
+
+@receiver(message_transitioned, sender=Message)
+def _count_finished_send(*, transition: str, message_ids: tuple[int, ...], **kwargs) -> None:
+    counter = _SEND_COUNTERS.get(transition)
+    if counter is None:
+        return
     try:
         with transaction.atomic():  # a savepoint: a counting error never undoes the send's record
-            loaded = Message.objects.select_related("event", "template_version").get(pk=message.pk)
+            loaded = Message.objects.select_related("event", "template_version").filter(
+                pk__in=message_ids
+            )
             increments = Increments()
-            increments.count(message_cohort(loaded), counter)
+            for message in loaded:
+                increments.count(message_cohort(message), counter)
             increments.apply()
     except Exception:
-        logger.exception("message %s: the %s count was not recorded", message.pk, counter)
+        logger.exception("messages %s: the %s count was not recorded", message_ids, counter)
 
 
 # Campaign sends count when returns_mail records their recipients as sent or failed.
+_RECIPIENT_COUNTERS = {RecipientStatus.SENT: "sent", RecipientStatus.FAILED: "failed"}
+
+
 @receiver(campaign_recipients_finished, sender=CampaignRecipient)
 def _count_campaign_sends(
     *, campaign_id: int, status: str, count: int, at: datetime, **kwargs
 ) -> None:
-    counter = "sent" if status == RecipientStatus.SENT else "failed"
+    counter = _RECIPIENT_COUNTERS.get(status)
+    if counter is None:  # cancelled: never sent
+        return
     try:
         with transaction.atomic():  # a savepoint, as for messages
             campaign = Campaign.objects.only("account_id", "template_id").get(pk=campaign_id)

@@ -11,13 +11,16 @@ Provider calls are made outside any transaction; a failed page stays pending for
 
 Consent: without marketing consent a member is `transactional`, never `subscribed`. A member
 unsubscribed or cleaned in an audience is never sent a status again: it is upserted one by one
-(PUT with `status_if_new` only), since a batch entry always carries a status."""
+(PUT with `status_if_new` only), since a batch entry always carries a status.
+
+An unsubscribe another provider's webhook reports (SendGrid's, say) is mirrored to every
+audience, one member PUT per audience (`unsubscribe_mirror`)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -29,14 +32,20 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.queue import enqueue
+from config.queue import enqueue, enqueue_each_on_commit
 from providers.clients import client_for
 from providers.clients.mailchimp_marketing import MAX_CONNECTIONS_PER_KEY, MEMBERS_PER_CALL
 from providers.clients.mailchimp_marketing_types import AudienceMember as Member
 from providers.clients.mailchimp_marketing_types import MergeField
 from providers.exceptions import ProviderError
 from providers.models import ProviderAccount, ProviderKind
-from returns_mail.models import AudienceMember, Customer, MemberStatus, Suppression
+from returns_mail.models import (
+    AudienceMember,
+    Customer,
+    MemberStatus,
+    Suppression,
+    SuppressionScope,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +75,7 @@ SYNCED_FIELDS = (
 LOCK_KEY = "returns_mail:audience-sync"
 LOCK_SECONDS = 15 * 60
 SYNC_TASK = "returns_mail.tasks.sync_audiences"
+MIRROR_TASK = "returns_mail.tasks.unsubscribe_mirror"
 # Set while a sync is queued and not started: a burst of changed customers rings once. The
 # sync clears it as it starts, so a change after that rings again; the timeout bounds the
 # wait where the cache is per process (no Redis).
@@ -372,3 +382,27 @@ def _merge_fields_ready(account: ProviderAccount) -> bool:
         return False
     _ensured.add(key)
     return True
+
+
+# --- unsubscribes reported by the other providers -------------------------------------------
+def unsubscribes_mirror_on_commit(emails: Iterable[str]) -> None:
+    """Queue, for after the commit, the mirroring of the promotional suppressions of `emails`
+    (an unsubscribe at SendGrid, say) to the audiences: one task per suppression."""
+    ids = Suppression.objects.filter(
+        email__in=set(emails), scope=SuppressionScope.PROMOTIONAL
+    ).values_list("pk", flat=True)
+    enqueue_each_on_commit(MIRROR_TASK, ids)
+
+
+def unsubscribe_mirror(*, suppression_id: int) -> int:
+    """Unsubscribe the address in every active Mailchimp Marketing audience; returns how many.
+    A provider error is raised, so the task is retried (a member PUT is idempotent)."""
+    suppression = Suppression.objects.filter(pk=suppression_id).first()
+    if suppression is None:
+        return 0
+    audiences = audience_accounts()
+    for account in audiences:
+        client_for(account).member_upsert(
+            email=suppression.email, status="unsubscribed", status_if_new="unsubscribed"
+        )
+    return len(audiences)

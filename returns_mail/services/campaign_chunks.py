@@ -37,8 +37,8 @@ from returns_mail.models import (
     ChunkStatus,
     RecipientStatus,
 )
+from returns_mail.services.lifecycle import recipients_failed, recipients_refused, recipients_sent
 from returns_mail.services.sending import backoff_seconds
-from returns_mail.signals import campaign_recipients_finished_send as recipients_finished
 from templates_lib.models import SyncStatus, TemplateSync, TemplateVersion
 from templates_lib.rendering import provider_content
 
@@ -228,14 +228,9 @@ def _chunk_sent(chunk: CampaignChunk, results: list[SendResult]) -> str:
     now = timezone.now()
     with transaction.atomic():
         pending = _pending(chunk)
-        failed = 0
-        for email, reason in refused.items():  # Mandrill refuses per recipient in a 200
-            failed += pending.filter(email=email).update(
-                status=RecipientStatus.FAILED, error=reason
-            )
-        sent = pending.update(status=RecipientStatus.SENT, sent_at=now)
-        recipients_finished(campaign_id=chunk.campaign_id, status="failed", count=failed, at=now)
-        recipients_finished(campaign_id=chunk.campaign_id, status="sent", count=sent, at=now)
+        # Mandrill refuses per recipient in a 200.
+        failed = recipients_refused(pending, refused, campaign_id=chunk.campaign_id, at=now)
+        sent = recipients_sent(pending, campaign_id=chunk.campaign_id, at=now)
         CampaignChunk.objects.filter(pk=chunk.pk).update(
             sent_count=F("sent_count") + sent,
             failed_count=F("failed_count") + failed,
@@ -253,9 +248,8 @@ def _chunk_failed(chunk: CampaignChunk, exc: ProviderError) -> str:
         return _stop_campaign(chunk, text)
     if exc.permanent or chunk.attempts >= MAX_CHUNK_ATTEMPTS:
         with transaction.atomic():
-            failed = _pending(chunk).update(status=RecipientStatus.FAILED, error=text[:500])
-            recipients_finished(
-                campaign_id=chunk.campaign_id, status="failed", count=failed, at=timezone.now()
+            failed = recipients_failed(
+                _pending(chunk), campaign_id=chunk.campaign_id, error=text, at=timezone.now()
             )
             CampaignChunk.objects.filter(pk=chunk.pk).update(
                 failed_count=F("failed_count") + failed
@@ -320,13 +314,9 @@ def chunk_reconcile(*, chunk_id: int) -> str:
         pending = list(_pending(chunk).values_list("email", flat=True))
         taken = [email for email in pending if email.lower() in accepted]
         sent = 0
-        for start in range(0, len(taken), 500):
-            sent += (
-                _pending(chunk)
-                .filter(email__in=taken[start : start + 500])
-                .update(status=RecipientStatus.SENT, sent_at=now)
-            )
-        recipients_finished(campaign_id=chunk.campaign_id, status="sent", count=sent, at=now)
+        for start in range(0, len(taken), 500):  # under SQLite's limit of query parameters
+            some = _pending(chunk).filter(email__in=taken[start : start + 500])
+            sent += recipients_sent(some, campaign_id=chunk.campaign_id, at=now)
         status = ChunkStatus.SENT if sent == len(pending) else ChunkStatus.PENDING
         CampaignChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.UNCONFIRMED).update(
             status=status,

@@ -28,7 +28,7 @@ from returns_mail.models import (
 )
 from returns_mail.services.audience import audience_sync_pending
 from returns_mail.services.campaign_chunks import chunk_claim_next
-from returns_mail.signals import campaign_recipients_finished_send as recipients_finished
+from returns_mail.services.lifecycle import recipients_failed, recipients_sent
 from templates_lib.services.sync import content_for
 
 logger = logging.getLogger(__name__)
@@ -121,14 +121,13 @@ def _fill(client, campaign: Campaign, chunk: CampaignChunk) -> None:
         raise
     missing = {e.lower() for e in change.not_on_list}
     with transaction.atomic():
-        failed = CampaignRecipient.objects.filter(
-            campaign=campaign,
-            chunk_number=chunk.number,
-            status=RecipientStatus.PENDING,
-            email__in=missing,
-        ).update(status=RecipientStatus.FAILED, error=NOT_ON_LIST)
-        recipients_finished(
-            campaign_id=campaign.pk, status="failed", count=failed, at=timezone.now()
+        failed = recipients_failed(
+            CampaignRecipient.objects.filter(
+                campaign=campaign, chunk_number=chunk.number, email__in=missing
+            ),
+            campaign_id=campaign.pk,
+            error=NOT_ON_LIST,
+            at=timezone.now(),
         )
         CampaignChunk.objects.filter(pk=chunk.pk, status=ChunkStatus.SENDING).update(
             status=ChunkStatus.SENT, failed_count=failed, finished_at=timezone.now()
@@ -141,10 +140,9 @@ def _handed_over(campaign: Campaign) -> str:
     now = timezone.now()
     sent_at = campaign.send_at or now
     with transaction.atomic():
-        sent = CampaignRecipient.objects.filter(
-            campaign=campaign, status=RecipientStatus.PENDING
-        ).update(status=RecipientStatus.SENT, sent_at=sent_at)
-        recipients_finished(campaign_id=campaign.pk, status="sent", count=sent, at=sent_at)
+        recipients_sent(
+            CampaignRecipient.objects.filter(campaign=campaign), campaign_id=campaign.pk, at=sent_at
+        )
         Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.SENDING).update(
             status=CampaignStatus.FINISHED, finished_at=now
         )

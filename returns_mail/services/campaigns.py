@@ -45,7 +45,7 @@ from returns_mail.services.campaign_chunks import (
     chunk_reconcile,
     runners_start,
 )
-from returns_mail.signals import campaign_recipients_finished_send as recipients_finished
+from returns_mail.services.lifecycle import recipients_cancel, recipients_sent
 from templates_lib.models import Purpose, SyncStatus, TemplateSync
 from templates_lib.rendering import pick_locale
 
@@ -331,9 +331,10 @@ def campaign_cancel(*, campaign_id: int, actor=None) -> Campaign:
         chunks = CampaignChunk.objects.filter(campaign_id=campaign_id)
         chunks.filter(status=ChunkStatus.PENDING).update(status=ChunkStatus.CANCELLED)
         numbers = list(chunks.filter(status=ChunkStatus.CANCELLED).values_list("number", flat=True))
-        CampaignRecipient.objects.filter(
-            campaign_id=campaign_id, chunk_number__in=numbers, status=RecipientStatus.PENDING
-        ).update(status=RecipientStatus.CANCELLED)
+        recipients_cancel(
+            CampaignRecipient.objects.filter(campaign_id=campaign_id, chunk_number__in=numbers),
+            campaign_id=campaign_id,
+        )
     campaign = Campaign.objects.get(pk=campaign_id)
     audit_record(actor=actor, obj=campaign, action="change", message="cancelled the campaign")
     return campaign
@@ -355,13 +356,13 @@ def chunk_release(*, chunk_id: int, resend: bool, actor=None) -> CampaignChunk:
             if changed and chunk.campaign.status == CampaignStatus.SENDING:
                 runners_start(chunk.campaign)
         else:
-            pending = CampaignRecipient.objects.filter(
+            sent = recipients_sent(
+                CampaignRecipient.objects.filter(
+                    campaign_id=chunk.campaign_id, chunk_number=chunk.number
+                ),
                 campaign_id=chunk.campaign_id,
-                chunk_number=chunk.number,
-                status=RecipientStatus.PENDING,
+                at=now,
             )
-            sent = pending.update(status=RecipientStatus.SENT, sent_at=now)
-            recipients_finished(campaign_id=chunk.campaign_id, status="sent", count=sent, at=now)
             changed = CampaignChunk.objects.filter(pk=chunk_id, status=ChunkStatus.HELD).update(
                 status=ChunkStatus.SENT,
                 sent_count=chunk.sent_count + sent,

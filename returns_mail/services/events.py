@@ -28,6 +28,7 @@ from returns_mail.models import (
 from returns_mail.services import config_cache
 from returns_mail.services.config_cache import cancelling_types, enabled_rules, switched_off_types
 from returns_mail.services.customers import CUSTOMERS_TASK
+from returns_mail.services.lifecycle import messages_cancel
 from templates_lib.models import TemplateVersion
 from templates_lib.rendering import pick_locale
 
@@ -285,11 +286,7 @@ def messages_cancel_superseded(*, event: ReturnEvent) -> int:
     ).select_related("rule")
     # cancel_on is a short JSON list: filtered here (JSON containment is not portable).
     ids = [m.pk for m in pending if event.type in m.rule.cancel_on]
-    return Message.objects.filter(pk__in=ids, status=MessageStatus.QUEUED).update(
-        status=MessageStatus.CANCELLED,
-        status_changed_at=timezone.now(),
-        error=f"cancelled by {event.type} (event {event.pk})",
-    )
+    return messages_cancel(ids, error=f"cancelled by {event.type} (event {event.pk})")
 
 
 @lru_cache(maxsize=1024)

@@ -1,4 +1,5 @@
-"""Writes on outbox messages outside the sending path: sweep, reconcile, resend, cancel."""
+"""Outbox messages outside the sending path: sweep, reconcile, resend, cancel (their status
+changes are services/lifecycle.py's)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ from providers.clients.types import CORRELATION_KEY
 from providers.exceptions import ProviderError
 from returns_mail.exceptions import ReturnsMailError
 from returns_mail.models import Attempt, Message, MessageStatus
-from returns_mail.services.sending import status_when_sent
-from returns_mail.signals import message_finished
+from returns_mail.services.lifecycle import (
+    message_not_at_provider,
+    message_reconciled,
+    messages_cancel,
+    messages_release_lost,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -30,22 +35,8 @@ def messages_sweep() -> int:
     """Re-queue messages that are due, and those stuck in "sending" longer than a task may run
     (a killed worker): a lost task never loses a message. Returns how many were queued."""
     now = timezone.now()
-    stuck_before = now - timedelta(seconds=settings.Q_RETRY)
-    stuck = Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=stuck_before)
-    # Lost before the provider call: safe to send again.
-    stuck.filter(handed_over_at__isnull=True).update(
-        status=MessageStatus.QUEUED,
-        status_changed_at=now,
-        next_attempt_at=now,
-        error="re-queued: worker lost",
-    )
-    # Lost during the provider call: it may have been sent; hold it, never send it twice.
-    stuck.filter(handed_over_at__isnull=False).update(
-        status=MessageStatus.AMBIGUOUS,
-        status_changed_at=now,
-        error="worker lost while the provider call was in flight: check the provider before "
-        "resending",
-    )
+    # Lost before the provider call: sent again; lost during it: held, never sent twice.
+    messages_release_lost(claimed_before=now - timedelta(seconds=settings.Q_RETRY), at=now)
     due = (
         Message.objects.filter(status=MessageStatus.QUEUED, send_after__lte=now)
         .filter(
@@ -107,30 +98,17 @@ def message_reconcile(*, message_id: int) -> str:
         )
         return message.status
     if message.recipient.lower() in accepted:
-        return _reconciled_sent(message, held, started)
+        return _reconciled_sent(message, started)
     with transaction.atomic():
-        if held.update(
-            status=MessageStatus.QUEUED,
-            status_changed_at=started,
-            next_attempt_at=started,
-            looked_up_at=started,
-            error="the provider has no record of the unanswered call: sending again",
-        ):
+        if message_not_at_provider(message, at=started):
             enqueue_on_commit("returns_mail.tasks.send_message", message.pk)
     logger.info("message %s: not at the provider, sending again", message.pk)
     return MessageStatus.QUEUED
 
 
-def _reconciled_sent(message: Message, held, now) -> str:
+def _reconciled_sent(message: Message, now) -> str:
     with transaction.atomic():
-        changed = held.update(
-            status=status_when_sent(),
-            status_changed_at=now,
-            sent_at=message.handed_over_at,
-            looked_up_at=now,
-            error="",
-        )
-        if changed:
+        if message_reconciled(message, at=now):
             Attempt.objects.create(
                 message=message,
                 account=message.account,
@@ -139,9 +117,6 @@ def _reconciled_sent(message: Message, held, now) -> str:
                 outcome="reconciled",
                 error="the provider's activity shows it took the unanswered call",
             )
-    message.refresh_from_db()
-    if changed:
-        message_finished.send(sender=Message, message=message, status=MessageStatus.SENT)
     logger.info("message %s: the provider had it; recorded as sent", message.pk)
     return message.status
 
@@ -169,10 +144,4 @@ def message_resend(*, message_id: int, actor=None) -> Message:
 
 def message_cancel(*, message_id: int, actor=None) -> bool:
     """Cancel a message that is still queued (not one being sent). True when cancelled."""
-    return bool(
-        Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED).update(
-            status=MessageStatus.CANCELLED,
-            status_changed_at=timezone.now(),
-            error=f"cancelled by {actor or 'an admin'}",
-        )
-    )
+    return bool(messages_cancel([message_id], error=f"cancelled by {actor or 'an admin'}"))

@@ -1,5 +1,6 @@
 """Sending one outbox message: claim the row, render, hand it to a provider outside any
-transaction, record the attempt and the outcome (DESIGN.md rules 1 and 3).
+transaction, record the attempt and the outcome (DESIGN.md rules 1 and 3). The status changes
+themselves are services/lifecycle.py's: this module decides which, and when.
 
 Transient errors retry with exponential backoff and jitter (never sooner than Retry-After) on
 the same account, then fail over to the next account of the rule's route. Failover happens only
@@ -15,13 +16,13 @@ import time
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from providers.clients import client_for
 from providers.clients.types import Address, OutgoingEmail, SendResult, fits_header
 from providers.exceptions import ProviderError
 from returns_mail.models import Attempt, Message, MessageStatus
+from returns_mail.services.lifecycle import message_finish, message_take
 from returns_mail.services.routing import (
     circuit_failure,
     circuit_open_until,
@@ -29,7 +30,6 @@ from returns_mail.services.routing import (
     route,
 )
 from returns_mail.services.suppression import is_suppressed
-from returns_mail.signals import message_finished
 from templates_lib.models import SyncStatus, TemplateSync
 from templates_lib.rendering import render_subject, render_version, template_context
 
@@ -50,18 +50,7 @@ def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
 
 def message_claim(message_id: int) -> bool:
     """Take the message for sending if it is due and nobody else has it (conditional UPDATE)."""
-    now = timezone.now()
-    return bool(
-        Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED, send_after__lte=now)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(
-            status=MessageStatus.SENDING,
-            claimed_at=now,
-            status_changed_at=now,
-            attempts=F("attempts") + 1,
-            handed_over_at=None,
-        )
-    )
+    return message_take(message_id, at=timezone.now())
 
 
 def message_send(*, message_id: int) -> Message | None:
@@ -73,7 +62,7 @@ def message_send(*, message_id: int) -> Message | None:
     ).get(pk=message_id)
     purpose = message.template_version.template.purpose
     if is_suppressed(message.recipient, purpose=purpose):
-        return _finish(
+        return message_finish(
             message, MessageStatus.SUPPRESSED, error="recipient is on the suppression list"
         )
     accounts = route(message.rule, message.recipient) if message.rule else []
@@ -83,7 +72,7 @@ def message_send(*, message_id: int) -> Message | None:
             return _requeue(
                 message, at=wait_until, error="all accounts of the route are cooling down"
             )
-        return _finish(
+        return message_finish(
             message, MessageStatus.FAILED, error="the rule has no active provider account"
         )
     email = _outgoing(message, account)
@@ -170,7 +159,7 @@ def _sent(message, account, position, result: SendResult, started, clock) -> Mes
         if rejected:  # Mandrill can refuse a recipient in a 200 answer
             reason = f"{rejected[0].status}: {rejected[0].reason}"
             _attempt(message, account, started, clock, "permanent", error=reason)
-            finished = _finish(
+            finished = message_finish(
                 message,
                 MessageStatus.FAILED,
                 error=f"rejected by the provider ({reason})",
@@ -181,7 +170,7 @@ def _sent(message, account, position, result: SendResult, started, clock) -> Mes
             _attempt(
                 message, account, started, clock, "sent", provider_id=result.provider_message_id
             )
-            finished = _finish(
+            finished = message_finish(
                 message,
                 MessageStatus.SENT,
                 account=account,
@@ -200,12 +189,12 @@ def _failed_attempt(message, account, position, route_length, exc: ProviderError
         status = MessageStatus.AMBIGUOUS if exc.ambiguous else MessageStatus.FAILED
         with transaction.atomic():
             _attempt(message, account, started, clock, outcome, status=exc.status, error=text)
-            return _finish(message, status, error=text, account=account, position=position)
+            return message_finish(message, status, error=text, account=account, position=position)
     with transaction.atomic():
         _attempt(message, account, started, clock, "transient", status=exc.status, error=text)
     circuit_failure(account, text)
     if message.attempts >= MAX_ATTEMPTS:
-        return _finish(
+        return message_finish(
             message,
             MessageStatus.FAILED,
             error=f"gave up after {message.attempts} attempts: {text}",
@@ -241,31 +230,4 @@ def _requeue(message, *, at, error, account=None, position=None) -> Message:
     fields = {"next_attempt_at": at}
     if position is not None:
         fields["route_position"] = position
-    return _finish(message, MessageStatus.QUEUED, error=error, account=account, **fields)
-
-
-def status_when_sent() -> Case:
-    """ "sent", or further where provider events that came before the send was recorded got."""
-    return Case(
-        When(clicked_at__isnull=False, then=Value(MessageStatus.CLICKED)),
-        When(opened_at__isnull=False, then=Value(MessageStatus.OPENED)),
-        When(delivered_at__isnull=False, then=Value(MessageStatus.DELIVERED)),
-        default=Value(MessageStatus.SENT),
-    )
-
-
-def _finish(message, status, *, error="", account=None, position=None, **fields) -> Message:
-    """Record the outcome, only if the row is still ours (status sending)."""
-    now = timezone.now()
-    values = {"status": status, "status_changed_at": now, "error": error[:2000], **fields}
-    if status == MessageStatus.SENT:
-        values["status"] = status_when_sent()
-    if account is not None:
-        values["account"] = account
-    if position is not None:
-        values["route_position"] = position
-    changed = Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(**values)
-    message.refresh_from_db()
-    if changed and status in (MessageStatus.SENT, MessageStatus.FAILED):
-        message_finished.send(sender=Message, message=message, status=status)
-    return message
+    return message_finish(message, MessageStatus.QUEUED, error=error, account=account, **fields)

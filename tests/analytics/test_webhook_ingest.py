@@ -11,9 +11,13 @@ from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
+from django_q.signals import pre_enqueue
+from django_q.utils import get_func_repr
 
+from analytics import tasks as analytics_tasks
 from analytics.models import DeliveryEvent, LatencyBin, Rollup, WebhookDelivery
 from analytics.services import deliveries
+from config.task_guard import task_entry_points
 from providers.sandbox.mandrill_events import sign
 from providers.sandbox.sendgrid_events import (
     build_events,
@@ -24,6 +28,7 @@ from providers.sandbox.sendgrid_events import (
 )
 from providers.webhooks.refusals import refusals_count
 from returns_mail.models import Message, MessageStatus, Suppression
+from returns_mail.services.lifecycle import message_finish
 from tests.returns_mail.conftest import (  # noqa: F401 - fixtures
     event_input,
     ingest,
@@ -299,6 +304,32 @@ def test_hard_bounces_and_complaints_suppress_all_mail_unsubscribes_promotional(
     }
 
 
+def test_unsubscribe_mirroring_is_queued_to_returns_mail_and_the_old_name_still_runs(
+    send, sendgrid, make_account, esp_sandbox, django_capture_on_commit_callbacks
+):
+    make_account("mailchimp_marketing")
+    message, record = send("di+unsubscribe@example.com")
+    queued = []
+
+    def seen(sender, task, **kwargs):
+        queued.append(get_func_repr(task["func"]))
+
+    pre_enqueue.connect(seen, weak=False)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            post_sendgrid(sendgrid, sendgrid_batch(message, record))
+    finally:
+        pre_enqueue.disconnect(seen)
+
+    assert queued == ["returns_mail.tasks.unsubscribe_mirror"]
+    # A task queued under the name it had before it moved still runs.
+    suppression = Suppression.objects.get(email=message.recipient)
+    assert "analytics.tasks.unsubscribe_mirror" in task_entry_points()
+    assert analytics_tasks.unsubscribe_mirror(suppression.pk) == 1
+    puts = [r for r in esp_sandbox.records("mailchimp") if r["method"] == "PUT"]
+    assert [put["body"]["email_address"] for put in puts] == [message.recipient] * 2
+
+
 def test_an_error_of_ours_is_500_and_the_delivery_can_be_reprocessed(
     send, sendgrid, monkeypatch, admin_client
 ):
@@ -364,9 +395,7 @@ def test_provider_events_before_the_send_is_recorded_are_not_lost(send, sendgrid
     message.refresh_from_db()
     assert message.status == MessageStatus.SENDING  # the worker's row to finish
 
-    from returns_mail.services.sending import _finish
-
-    finished = _finish(message, MessageStatus.SENT)
+    finished = message_finish(message, MessageStatus.SENT)  # the worker records the send
 
     assert finished.status == MessageStatus.DELIVERED
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from analytics.models import Rollup
 from providers.sandbox.core import Fault
 from returns_mail.models import (
     Campaign,
@@ -160,6 +161,9 @@ def test_pause_stops_new_chunks_resume_finishes_and_cancel_keeps_the_rest(
     progress = campaign_progress(campaign)
     assert (progress.sent, progress.cancelled, progress.pending) == (2000, 1500, 0)
     assert set(CampaignChunk.objects.values_list("status", flat=True)) == {"sent", "cancelled"}
+    # The cancelled recipients were never sent: not counted as failed sends.
+    day = Rollup.objects.get(period="day", campaign_id=campaign.pk)
+    assert (day.sent, day.failed) == (2000, 0)
     with pytest.raises(CampaignError):
         campaign_resume(campaign_id=campaign.pk)
 
