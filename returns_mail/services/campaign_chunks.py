@@ -21,10 +21,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from config.queue import enqueue_on_commit
+from config.work_rows import Backoff, claim, due
 from providers.clients import client_for
 from providers.clients.types import Address, BatchEmail, BatchRecipient, SendResult
 from providers.exceptions import ProviderConfigurationError, ProviderError
@@ -38,7 +39,6 @@ from returns_mail.models import (
     RecipientStatus,
 )
 from returns_mail.services.lifecycle import recipients_failed, recipients_refused, recipients_sent
-from returns_mail.services.sending import backoff_seconds
 from templates_lib.models import SyncStatus, TemplateSync, TemplateVersion
 from templates_lib.rendering import provider_content
 
@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 CHUNK_KEY = "rm_chunk"
 CAMPAIGN_KEY = "rm_campaign"
 MAX_CHUNK_ATTEMPTS = 12
+# As a message's: 1-2 s before the first retry, doubling to at most 5 minutes.
+BACKOFF = Backoff(base=2.0, cap=300.0)
 # Concurrent requests per campaign: 2 keeps a 2-core host busy without tripping the providers'
 # limits (SendGrid and Mandrill publish none for sending; both answer 429 when pushed).
 RUNNERS = {ProviderKind.SENDGRID: 2, ProviderKind.MAILCHIMP_TRANSACTIONAL: 2}
@@ -108,27 +110,18 @@ def _seconds_to_next_due(campaign_id: int) -> float | None:
 def chunk_claim_next(campaign_id: int) -> CampaignChunk | None:
     """Take the next due pending chunk of a sending campaign (conditional UPDATE)."""
     now = timezone.now()
-    due = (
-        CampaignChunk.objects.filter(campaign_id=campaign_id, status=ChunkStatus.PENDING)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .order_by("number")
-        .values_list("pk", flat=True)[:8]
-    )
-    for chunk_id in list(due):
+    pending = CampaignChunk.objects.filter(campaign_id=campaign_id, status=ChunkStatus.PENDING)
+    due_ids = pending.filter(due(now)).order_by("number").values_list("pk", flat=True)[:8]
+    for chunk_id in list(due_ids):
         # The chunk's own conditions stay in the UPDATE's WHERE, so PostgreSQL re-checks them
         # on the row a concurrent claim just changed. A join (campaign__status=...) would turn
         # this into "id IN (subquery)", which is not re-checked: two workers could both win.
-        claimed = CampaignChunk.objects.filter(
+        claimable = CampaignChunk.objects.filter(
             _campaign_sending(),  # a pause or cancel stops new claims
             pk=chunk_id,
             status=ChunkStatus.PENDING,
-        ).update(
-            status=ChunkStatus.SENDING,
-            claimed_at=now,
-            handed_over_at=None,
-            attempts=F("attempts") + 1,
         )
-        if claimed:
+        if claim(claimable, now=now, status=ChunkStatus.SENDING, handed_over_at=None):
             return CampaignChunk.objects.select_related(
                 "campaign__account", "campaign__template_version__layout"
             ).get(pk=chunk_id)
@@ -256,7 +249,7 @@ def _chunk_failed(chunk: CampaignChunk, exc: ProviderError) -> str:
             )
             return _chunk_finish(chunk, ChunkStatus.FAILED, error=text)
     # The provider proved it did not take the request (429, 5xx, no connection): retry later.
-    delay = backoff_seconds(chunk.attempts, exc.retry_after)
+    delay = BACKOFF.seconds(chunk.attempts, exc.retry_after)
     return _chunk_finish(
         chunk,
         ChunkStatus.PENDING,

@@ -32,14 +32,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.db import transaction
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models import Case, QuerySet, Value, When
 from django.utils import timezone
 
 from config.bulk import rows_save
+from config.work_rows import claim, due, stuck
 from providers.webhooks.types import DeliveryEventType, NormalizedEvent
 from returns_mail.models import CampaignRecipient, Message, MessageStatus, RecipientStatus
 from returns_mail.signals import campaign_recipients_finished_send, message_transitioned
@@ -151,17 +152,10 @@ def message_take(message_id: int, *, at: datetime) -> bool:
     """queued → sending, for the worker about to send it, if it is due and nobody else has it:
     the conditional UPDATE is the lock. Counts the attempt."""
     old = _source(Transition.CLAIMED, S.SENDING)
+    claimable = Message.objects.filter(due(at), pk=message_id, status=old, send_after__lte=at)
     with transaction.atomic():
-        taken = (
-            Message.objects.filter(pk=message_id, status=old, send_after__lte=at)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=at))
-            .update(
-                status=S.SENDING,
-                claimed_at=at,
-                status_changed_at=at,
-                attempts=F("attempts") + 1,
-                handed_over_at=None,
-            )
+        taken = claim(
+            claimable, now=at, status=S.SENDING, status_changed_at=at, handed_over_at=None
         )
         if taken:
             _announce(Transition.CLAIMED, [message_id], old, S.SENDING, at)
@@ -220,14 +214,14 @@ def _move_many(transition: Transition, rows: QuerySet, new: str, *, at, **fields
     return ids
 
 
-def messages_release_lost(*, claimed_before: datetime, at: datetime) -> None:
-    """Messages still "sending" that a worker claimed before `claimed_before` (it was lost):
+def messages_release_lost(*, after: timedelta, at: datetime) -> None:
+    """Messages still "sending" that a worker claimed longer than `after` ago (it was lost):
     queued again when the provider call had not started; held (ambiguous) when it had, as it
     may have been sent: never send it twice."""
-    stuck = Message.objects.filter(claimed_at__lt=claimed_before)
+    lost = stuck(Message.objects.filter(status=S.SENDING), now=at, after=after)
     _move_many(
         Transition.WORKER_LOST,
-        stuck.filter(handed_over_at__isnull=True),
+        lost.filter(handed_over_at__isnull=True),
         S.QUEUED,
         at=at,
         next_attempt_at=at,
@@ -235,7 +229,7 @@ def messages_release_lost(*, claimed_before: datetime, at: datetime) -> None:
     )
     _move_many(
         Transition.LOST_IN_CALL,
-        stuck.filter(handed_over_at__isnull=False),
+        lost.filter(handed_over_at__isnull=False),
         S.AMBIGUOUS,
         at=at,
         error="worker lost while the provider call was in flight: check the provider before "

@@ -36,7 +36,7 @@ def messages_sweep() -> int:
     (a killed worker): a lost task never loses a message. Returns how many were queued."""
     now = timezone.now()
     # Lost before the provider call: sent again; lost during it: held, never sent twice.
-    messages_release_lost(claimed_before=now - timedelta(seconds=settings.Q_RETRY), at=now)
+    messages_release_lost(after=timedelta(seconds=settings.Q_RETRY), at=now)
     due = (
         Message.objects.filter(status=MessageStatus.QUEUED, send_after__lte=now)
         .filter(

@@ -11,13 +11,13 @@ after the request went out) holds the message for reconciliation instead of rese
 from __future__ import annotations
 
 import logging
-import random
 import time
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
+from config.work_rows import Backoff
 from providers.clients import client_for
 from providers.clients.types import Address, OutgoingEmail, SendResult, fits_header
 from providers.exceptions import ProviderError
@@ -37,15 +37,8 @@ logger = logging.getLogger(__name__)
 
 ATTEMPTS_PER_ACCOUNT = 3
 MAX_ATTEMPTS = 12
-BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_CAP_SECONDS = 300.0
-
-
-def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
-    """Exponential with jitter (half to full of the step), never below Retry-After."""
-    step = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1))
-    delay = random.uniform(step / 2, step)  # noqa: S311 - jitter, not security
-    return max(delay, retry_after or 0.0)
+# 1-2 s before the first retry, doubling to at most 5 minutes.
+BACKOFF = Backoff(base=2.0, cap=300.0)
 
 
 def message_claim(message_id: int) -> bool:
@@ -208,7 +201,7 @@ def _failed_attempt(message, account, position, route_length, exc: ProviderError
         # The provider proved it did not take the mail: the next account may send at once;
         # coming round to the first account again waits like any retry.
         following = (position + 1) % route_length
-        delay = 0.0 if following else backoff_seconds(message.attempts, exc.retry_after)
+        delay = 0.0 if following else BACKOFF.seconds(message.attempts, exc.retry_after)
         return _requeue(
             message,
             at=timezone.now() + timedelta(seconds=delay),
@@ -216,7 +209,7 @@ def _failed_attempt(message, account, position, route_length, exc: ProviderError
             account=account,
             position=following,
         )
-    delay = backoff_seconds(tries_here, exc.retry_after)
+    delay = BACKOFF.seconds(tries_here, exc.retry_after)
     return _requeue(
         message,
         at=timezone.now() + timedelta(seconds=delay),
