@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import Count
 
-from providers.models import ProviderKind
+from providers.clients import Capability, kinds_that_can
 from returns_mail.conditions import conditions_errors
 from returns_mail.models import (
     ApiClient,
@@ -226,8 +226,9 @@ class RouteFormSet(forms.BaseInlineFormSet):
     def add_fields(self, form, index):
         super().add_fields(form, index)
         if "account" in form.fields:
-            form.fields["account"].queryset = form.fields["account"].queryset.exclude(
-                kind=ProviderKind.MAILCHIMP_MARKETING
+            # A route sends one email at a time: only accounts whose client can.
+            form.fields["account"].queryset = form.fields["account"].queryset.filter(
+                kind__in=kinds_that_can(Capability.SEND)
             )
 
     def clean(self):

@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from providers.models import ProviderAccount, ProviderKind
+from providers.clients import kinds_storing_templates
+from providers.models import ProviderAccount
 from providers.models import Purpose as AccountPurpose
-from templates_lib.models import Purpose, Template, TemplateSync
-
-# Provider kinds that store templates, and for which template purposes.
-TEMPLATE_KINDS = {
-    ProviderKind.SENDGRID: {Purpose.TRANSACTIONAL, Purpose.PROMOTIONAL},
-    ProviderKind.MAILCHIMP_TRANSACTIONAL: {Purpose.TRANSACTIONAL, Purpose.PROMOTIONAL},
-    # Marketing templates are for campaigns only.
-    ProviderKind.MAILCHIMP_MARKETING: {Purpose.PROMOTIONAL},
-}
+from templates_lib.models import Template, TemplateSync
 
 
 def accounts_storing(template: Template) -> QuerySet[ProviderAccount]:
-    """Active accounts that keep a copy of `template`: right kind, purpose covering it."""
-    kinds = [kind for kind, purposes in TEMPLATE_KINDS.items() if template.purpose in purposes]
+    """Active accounts that keep a copy of `template`: a kind storing templates of its
+    purpose, an account purpose covering it."""
     return ProviderAccount.objects.filter(
         is_active=True,
-        kind__in=kinds,
+        kind__in=kinds_storing_templates(template.purpose),
         purpose__in=[AccountPurpose.BOTH, template.purpose],
     ).order_by("priority", "pk")
 

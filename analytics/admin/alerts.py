@@ -11,9 +11,9 @@ from django.db.models import Count, Q
 from django.utils.translation import ngettext
 
 from analytics.models import Alert, AlertKind, AlertRule, HealthCheck
-from analytics.services.alerts import WEBHOOK_KINDS, alerts_resolve
+from analytics.services.alerts import DELIVERY_WEBHOOKS, alerts_resolve
 from config.admin_base import ViewOnlyAdmin
-from providers.clients import Capability, account_can, cannot_message
+from providers.clients import Capability, account_can, account_reporting, cannot_message
 
 
 class AlertRuleForm(forms.ModelForm):
@@ -66,7 +66,11 @@ class AlertRuleForm(forms.ModelForm):
             self.add_error("threshold", "A bounce rate threshold is a percentage (0 to 100).")
         if kind == AlertKind.CHECK_FAILING and threshold is not None and threshold < 1:
             self.add_error("threshold", "Failing checks in a row: at least 1.")
-        if kind == AlertKind.WEBHOOK_SILENCE and account and account.kind not in WEBHOOK_KINDS:
+        if (
+            kind == AlertKind.WEBHOOK_SILENCE
+            and account
+            and account_reporting(account) not in DELIVERY_WEBHOOKS
+        ):
             self.add_error("account", "This account's provider sends no delivery webhooks.")
         if notify and not account_can(notify, Capability.SEND):
             refusal = cannot_message(notify, Capability.SEND, "send single emails")

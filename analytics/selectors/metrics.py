@@ -43,7 +43,7 @@ from django.db.models.functions import Coalesce, Greatest
 from analytics.models import LatencyBin, Period, Rollup
 from analytics.models.rollups import LATENCY_BOUNDS
 from analytics.selectors.filters import MetricFilters, account_kind
-from providers.clients import Reporting, kinds_reporting
+from providers.clients import Reporting, kinds_reporting, kinds_sending_campaigns
 from providers.models import ProviderAccount, ProviderKind
 
 
@@ -339,17 +339,15 @@ def breakdown(filters: MetricFilters, *, by: str) -> list[BreakdownRow]:
 
 def _kinds_shown(filters: MetricFilters) -> list[str]:
     """The provider kinds a comparison always shows (even without data): the filtered one, or
-    SendGrid and both Mailchimps, plus SMTP when an SMTP account exists."""
+    every kind campaigns can go through (SendGrid and both Mailchimps), plus any other kind
+    that has an account (an SMTP relay)."""
     if filters.provider_kind:
         return [filters.provider_kind]
-    kinds = [
-        ProviderKind.SENDGRID,
-        ProviderKind.MAILCHIMP_MARKETING,
-        ProviderKind.MAILCHIMP_TRANSACTIONAL,
-    ]
-    if ProviderAccount.objects.filter(kind=ProviderKind.SMTP).exists():
-        kinds.append(ProviderKind.SMTP)
-    return [str(kind) for kind in kinds]
+    always = kinds_sending_campaigns()
+    present = set(
+        ProviderAccount.objects.exclude(kind__in=always).values_list("kind", flat=True).distinct()
+    )
+    return [kind for kind in ProviderKind.values if kind in always or kind in present]
 
 
 def labels_for(by: str, keys: list) -> dict[object, str]:

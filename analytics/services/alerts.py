@@ -31,10 +31,10 @@ from analytics.models import (
     WebhookDelivery,
 )
 from config.public_url import absolute_url
-from providers.clients import client_for
+from providers.clients import Reporting, client_for, kinds_reporting
 from providers.clients.base import scrub_secrets
 from providers.clients.types import Address, OutgoingEmail
-from providers.models import ProviderAccount, ProviderKind
+from providers.models import ProviderAccount
 from providers.webhooks.types import DeliveryEventType
 from returns_mail.models import Attempt, Message, MessageStatus
 from returns_mail.roles import IT_ADMINS
@@ -42,9 +42,9 @@ from templates_lib.models import SyncStatus, TemplateSync
 
 logger = logging.getLogger(__name__)
 
-# Kinds whose providers post delivery webhooks (Mailchimp Marketing's audience hooks do not
-# follow sends; SMTP has none).
-WEBHOOK_KINDS = (ProviderKind.SENDGRID, ProviderKind.MAILCHIMP_TRANSACTIONAL)
+# What the webhooks of a kind that posts delivery webhooks report (Mailchimp Marketing's
+# audience hooks do not follow sends; SMTP has none).
+DELIVERY_WEBHOOKS = (Reporting.EACH_EMAIL, Reporting.OUTCOMES_ONLY)
 NO_ACCOUNT_SUBJECT = "no-account"
 ALERT_CATEGORY = "returns-mail-alert"
 
@@ -233,7 +233,9 @@ def webhook_silence_findings(rule: AlertRule, now: datetime) -> list[Finding]:
     """An account handed mail over in the window but no webhook arrived from it in the window.
     Sandbox-mode accounts are skipped: the provider delivers nothing, so it reports nothing."""
     accounts = {
-        pk: a for pk, a in _accounts(rule, kinds=WEBHOOK_KINDS).items() if not a.sandbox_mode
+        pk: a
+        for pk, a in _accounts(rule, kinds=kinds_reporting(*DELIVERY_WEBHOOKS)).items()
+        if not a.sandbox_mode
     }
     since, until = _window(rule, now)
     sends = dict(

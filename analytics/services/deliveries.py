@@ -26,7 +26,8 @@ from django.utils import timezone
 from analytics.models import DeliveryEvent, LatencyBin, WebhookDelivery, WebhookDeliveryStatus
 from analytics.services.campaign_results import campaign_recipients_apply
 from analytics.services.rollups import Increments, message_cohort, outcome_counter
-from providers.models import ProviderAccount, ProviderKind
+from providers.clients import syncs_audience
+from providers.models import ProviderAccount
 from providers.webhooks import parse
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
 from returns_mail.models import Attempt, Message, SuppressionReason, SuppressionScope
@@ -323,7 +324,8 @@ def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent])
     this account's webhook added (never one added by hand or reported by another account).
     Unsubscribes are mirrored to the Mailchimp audiences (a SendGrid unsubscribe unsubscribes
     the audience member too). Events come oldest first: a later one wins."""
-    if account.kind == ProviderKind.MAILCHIMP_MARKETING:
+    keeps_audience = syncs_audience(account)
+    if keeps_audience:  # its events are about audience members: our customers
         customers_apply_audience_events(account=account, events=events)
     wanted: dict[tuple[str, str], tuple[str, str]] = {}
     lifted: set[str] = set()
@@ -350,5 +352,5 @@ def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent])
         source_account=account,
     )
     unsubscribed = {email for (email, scope) in wanted if scope == SuppressionScope.PROMOTIONAL}
-    if unsubscribed and account.kind != ProviderKind.MAILCHIMP_MARKETING:
+    if unsubscribed and not keeps_audience:  # an audience's own unsubscribe needs no mirror
         unsubscribes_mirror_on_commit(unsubscribed)

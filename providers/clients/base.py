@@ -10,13 +10,18 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
-from enum import StrEnum
-from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
+from providers.clients.capabilities import (
+    CampaignSending,
+    Capability,
+    Reporting,
+    TemplateLanguage,
+    client_class,
+)
 from providers.clients.types import (
     Address,
     BatchEmail,
@@ -52,29 +57,14 @@ def scrub_secrets(text: str, account: ProviderAccount | None) -> str:
     return text
 
 
-class Capability(StrEnum):
-    """What a client can do. Callers ask the client (`can`), never the account's kind."""
-
-    SEND = "send"  # one email: the outbox, test emails, alert emails
-    SEND_BATCH = "send_batch"  # many recipients in one request: campaigns and their tests
-
-
-class Reporting(StrEnum):
-    """What a kind's webhooks tell us about each email it sent."""
-
-    EACH_EMAIL = "each_email"  # delivered, bounced, opened, clicked...
-    # Bounces and rejections but (by its documentation) no delivery: the rest counts as
-    # delivered (Mailchimp Transactional).
-    OUTCOMES_ONLY = "outcomes_only"
-    # Nothing per email (Mailchimp Marketing: its campaign reports are its own; SMTP).
-    NOTHING = "nothing"
-
-
 # The interface method that provides each capability: a client can do what it implements.
 _PROVIDED_BY = {Capability.SEND: "send", Capability.SEND_BATCH: "send_batch"}
 
 
 class ProviderClient:
+    """One kind's client. Its ClassVars declare what the kind can do, beyond the capabilities
+    its methods give it (see providers/clients/capabilities.py for the table)."""
+
     kind: ClassVar[str]
     #: Where the provider's API lives when the account leaves `api_base_url` empty.
     default_base_url: ClassVar[str] = ""
@@ -82,6 +72,20 @@ class ProviderClient:
     instead: ClassVar[dict[Capability, str]] = {}
     #: What its webhooks report of each email sent.
     reporting: ClassVar[Reporting] = Reporting.EACH_EMAIL
+    #: How it sends a campaign.
+    campaigns: ClassVar[CampaignSending] = CampaignSending.NONE
+    #: Runner tasks sending one campaign's batches at once: the throttle (with Retry-After).
+    campaign_runners: ClassVar[int] = 1
+    #: `send_batch` renders only a template stored at the provider, never sources we send.
+    batch_needs_stored_template: ClassVar[bool] = False
+    #: A campaign must name the provider's unsubscribe group: its unsubscribe link.
+    campaign_needs_unsubscribe_group: ClassVar[bool] = False
+    #: What its stored templates are written in (NONE: it stores none; we render).
+    template_language: ClassVar[TemplateLanguage] = TemplateLanguage.NONE
+    #: The template purposes ("transactional", "promotional") it keeps copies for.
+    template_purposes: ClassVar[frozenset[str]] = frozenset()
+    #: It keeps an audience of our customers, synced from the customer table.
+    syncs_audience: ClassVar[bool] = False
 
     @classmethod
     def can(cls, capability: Capability) -> bool:
@@ -202,43 +206,5 @@ def chunks(items: Sequence, size: int):
         yield items[start : start + size]
 
 
-# kind -> "module:Class", imported on first use so an SDK is loaded only where it is needed.
-CLIENTS = {
-    "sendgrid": "providers.clients.sendgrid:SendGridClient",
-    "mailchimp_marketing": "providers.clients.mailchimp_marketing:MailchimpMarketingClient",
-    "mailchimp_transactional": "providers.clients.mailchimp_transactional:MandrillClient",
-    "smtp": "providers.clients.smtp:SmtpClient",
-}
-
-
-def client_class(kind: str) -> type[ProviderClient]:
-    module_name, _, class_name = CLIENTS[kind].partition(":")
-    return getattr(import_module(module_name), class_name)
-
-
 def client_for(account: ProviderAccount, *, timeout: float | None = None) -> ProviderClient:
     return client_class(account.kind)(account, timeout=timeout)
-
-
-def account_can(account: ProviderAccount, capability: Capability) -> bool:
-    return client_class(account.kind).can(capability)
-
-
-def kinds_that_can(capability: Capability) -> list[str]:
-    """The account kinds whose client can do `capability` (to offer only those accounts)."""
-    return [kind for kind in CLIENTS if client_class(kind).can(capability)]
-
-
-def account_reporting(account: ProviderAccount) -> Reporting:
-    return client_class(account.kind).reporting
-
-
-def kinds_reporting(reporting: Reporting) -> list[str]:
-    """The account kinds whose webhooks report `reporting` of each email."""
-    return [kind for kind in CLIENTS if client_class(kind).reporting == reporting]
-
-
-def cannot_message(account: ProviderAccount, capability: Capability, doing: str) -> str:
-    """For people: "<Kind> accounts cannot <doing> (<what to use instead>)"."""
-    hint = client_class(account.kind).instead.get(capability)
-    return f"{account.get_kind_display()} accounts cannot {doing}" + (f" ({hint})" if hint else "")

@@ -31,12 +31,12 @@ import mailchimp_marketing
 import requests
 from mailchimp_marketing.api_client import ApiClientError
 
-from providers.clients.base import (
+from providers.clients.base import ProviderClient, checked_base_url, chunks
+from providers.clients.capabilities import (
+    CampaignSending,
     Capability,
-    ProviderClient,
     Reporting,
-    checked_base_url,
-    chunks,
+    TemplateLanguage,
 )
 from providers.clients.mailchimp_marketing_types import (
     AudienceMember,
@@ -46,6 +46,7 @@ from providers.clients.mailchimp_marketing_types import (
     MergeField,
     SegmentChange,
     batch_entry,
+    subscriber_hash,
 )
 from providers.clients.requests_transport import (
     LastResponse,
@@ -81,10 +82,6 @@ def connection_slots(api_key: str) -> threading.BoundedSemaphore:
         return _slots[ident]
 
 
-def subscriber_hash(email: str) -> str:
-    return hashlib.md5(email.lower().encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
 class MailchimpMarketingClient(ProviderClient):
     kind = "mailchimp_marketing"
     reporting = Reporting.NOTHING
@@ -93,6 +90,10 @@ class MailchimpMarketingClient(ProviderClient):
         Capability.SEND_BATCH: "Mailchimp sends a campaign, and its tests, itself: sync the "
         "audience and send a campaign instead",
     }
+    campaigns = CampaignSending.PROVIDER_CAMPAIGN
+    template_language = TemplateLanguage.MERGE_TAGS
+    template_purposes = frozenset({"promotional"})  # its templates serve campaigns only
+    syncs_audience = True
 
     def __init__(self, account, *, timeout: float | None = None):
         super().__init__(account, timeout=timeout)

@@ -1,10 +1,18 @@
-"""The values the Mailchimp Marketing client takes and returns for audiences and segments."""
+"""The values the Mailchimp Marketing client takes and returns for audiences and segments, and
+how Mailchimp names an audience member. No SDK here: importing this module is cheap."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def subscriber_hash(email: str) -> str:
+    """Mailchimp's id of an audience member: the MD5 of the lower-cased address. It names the
+    member in every member call, and still after the address is erased here."""
+    return hashlib.md5(email.lower().encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)

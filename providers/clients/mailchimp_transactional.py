@@ -22,7 +22,8 @@ import mailchimp_transactional
 import requests
 from mailchimp_transactional.api_client import ApiClientError
 
-from providers.clients.base import ProviderClient, Reporting, chunks, plain_json
+from providers.clients.base import ProviderClient, chunks, plain_json
+from providers.clients.capabilities import CampaignSending, Reporting, TemplateLanguage
 from providers.clients.requests_transport import LastResponse, describe_transport_failure
 from providers.clients.types import (
     CORRELATION_KEY,
@@ -87,6 +88,12 @@ class MandrillClient(ProviderClient):
     kind = "mailchimp_transactional"
     reporting = Reporting.OUTCOMES_ONLY
     default_base_url = "https://mandrillapp.com"
+    campaigns = CampaignSending.BATCHES
+    # Mandrill publishes no sending rate limit and answers 429 when pushed: 2 keeps a 2-core
+    # host busy without that.
+    campaign_runners = 2
+    template_language = TemplateLanguage.HANDLEBARS  # merge_language: handlebars
+    template_purposes = frozenset({"transactional", "promotional"})
 
     def __init__(self, account, *, timeout: float | None = None):
         super().__init__(account, timeout=timeout)

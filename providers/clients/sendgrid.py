@@ -28,6 +28,7 @@ import python_http_client
 import sendgrid
 
 from providers.clients.base import REDACTED, ProviderClient, plain_json
+from providers.clients.capabilities import CampaignSending, TemplateLanguage
 from providers.clients.no_redirects import redirect_description
 from providers.clients.types import (
     CORRELATION_KEY,
@@ -105,6 +106,15 @@ def batch_chunks(recipients: Sequence[BatchRecipient]) -> list[list[BatchRecipie
 class SendGridClient(ProviderClient):
     kind = "sendgrid"
     default_base_url = "https://api.sendgrid.com"
+    campaigns = CampaignSending.BATCHES
+    # SendGrid publishes no sending rate limit and answers 429 when pushed: 2 keeps a 2-core
+    # host busy without that.
+    campaign_runners = 2
+    # It renders per-recipient data only in dynamic templates.
+    batch_needs_stored_template = True
+    campaign_needs_unsubscribe_group = True
+    template_language = TemplateLanguage.HANDLEBARS
+    template_purposes = frozenset({"transactional", "promotional"})
 
     # --- the interface -----------------------------------------------------------------------
     def send(self, email: OutgoingEmail) -> SendResult:

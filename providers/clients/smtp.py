@@ -17,7 +17,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend
 
-from providers.clients.base import ProviderClient, Reporting
+from providers.clients.base import ProviderClient
+from providers.clients.capabilities import Reporting
 from providers.clients.types import (
     CORRELATION_HEADER,
     CORRELATION_KEY,

@@ -9,7 +9,9 @@ the views, the storage and the de-duplication. One module per provider: `sendgri
 A request is checked in two steps so that a forger costs little: `verify_headers` needs no body
 (key configured, signature header present and shaped, timestamp fresh, URL secret), then the
 body is read up to `limits(kind)` and `verify` checks the signature over it without building
-anything per field. Only a verified body is parsed.
+anything per field. Only a verified body is parsed. Before any of that, `probe_answer` says
+whether the request is the provider checking the URL (no events, answered 200), and
+`endpoint_kind` which kind of account posts to an endpoint.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ __all__ = [
     "WebhookForged",
     "WebhookMalformed",
     "WebhookTooLarge",
+    "endpoint_kind",
     "limits",
     "parse",
+    "probe_answer",
     "require_length",
     "verify",
     "verify_headers",
@@ -154,6 +158,29 @@ from providers.webhooks import mailchimp, mandrill, sendgrid  # noqa: E402
 
 # ProviderKind value -> module; SMTP accounts have no webhooks.
 _MODULES = {module.KIND: module for module in (sendgrid, mandrill, mailchimp)}
+_ENDPOINTS = {module.ENDPOINT: module.KIND for module in _MODULES.values()}
+
+
+def endpoint_kind(endpoint: str) -> str:
+    """The account kind that posts to the webhook endpoint `endpoint` (the first part of the
+    URL path: "sendgrid", "mandrill", "mailchimp"). Raises ValueError for another name."""
+    try:
+        return _ENDPOINTS[endpoint]
+    except KeyError:
+        raise ValueError(f"no webhook endpoint {endpoint!r}") from None
+
+
+def probe_answer(account: ProviderAccount, *, method: str, url_secret: str | None) -> bool:
+    """True when the request is the provider checking the account's webhook URL: answer 200
+    and store nothing (Mandrill: an unsigned HEAD; Mailchimp Marketing's validator: a GET, at
+    the right URL secret). False: not a probe; only a POST carries events. Raises
+    WebhookForged for a probe the URL secret does not prove (as `verify_headers`)."""
+    module = _MODULES.get(account.kind)
+    if module is None or not module.PROBE_METHOD or method != module.PROBE_METHOD:
+        return False
+    if module.PROBE_NEEDS_URL_SECRET:
+        verify_headers(account, headers={}, url_secret=url_secret)
+    return True
 
 
 def limits(kind: str) -> Limits:

@@ -1,13 +1,15 @@
-"""Mailchimp Marketing audience (list) webhooks (reference §2.6; mapping as proposed in §4.3).
+"""Mailchimp Marketing audience (list) webhooks.
 
 Unsigned: the webhook URL carries a secret, which `verify` compares in constant time. One event
-per request, form-encoded with PHP-bracketed keys (`type`, `fired_at`, `data[email]`, ...). The
-validator's GET needs no parsing: the view answers it.
+per request, form-encoded with PHP-bracketed keys (`type`, `fired_at`, `data[email]`,
+`data[merges][FNAME]`, ...): read here, and only here, into the event's typed fields. The
+validator's GET carries nothing to parse (see `PROBE_METHOD`).
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 from datetime import datetime
 
 from providers.webhooks import (
@@ -23,6 +25,11 @@ from providers.webhooks import (
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
 
 KIND = "mailchimp_marketing"  # ProviderKind.MAILCHIMP_MARKETING
+ENDPOINT = "mailchimp"  # the first part of its webhook URL path (the URL secret follows)
+# Mailchimp's validator GETs the URL before saving the webhook: answered 200, and only at the
+# right URL secret.
+PROBE_METHOD = "GET"
+PROBE_NEEDS_URL_SECRET = True
 
 # One event per post (reference §2.6): type, fired_at and the member's data, every merge field
 # included (a text merge field holds at most 255 characters, an address six parts). A few KB in
@@ -35,6 +42,12 @@ EVENT_TYPES: dict[str, DeliveryEventType] = {
     "unsubscribe": DeliveryEventType.UNSUBSCRIBED,
     "cleaned": DeliveryEventType.BOUNCED,  # or COMPLAINED, by reason: see parse()
 }
+# The member's status in the audience after the event (Mailchimp's own status names).
+MEMBER_STATUS = {"subscribe": "subscribed", "unsubscribe": "unsubscribed", "cleaned": "cleaned"}
+# A profile update carries the member's merge fields; nested ones (an address's parts) are not
+# kept.
+PROFILE_EVENT = "profile"
+_MERGE_FIELD = re.compile(r"data\[merges\]\[([^\[\]]+)\]")
 
 
 def verify(secret: str, *, url_secret: str | None) -> None:
@@ -83,5 +96,16 @@ def _event(fields: dict[str, str]) -> NormalizedEvent:
         recipient=recipient,
         bounce_kind=bounce_kind,
         reason=reason,
+        member_status=MEMBER_STATUS.get(name, ""),
+        profile=_merge_fields(fields) if name == PROFILE_EVENT else {},
         raw=fields,
     )
+
+
+def _merge_fields(fields: dict[str, str]) -> dict[str, str]:
+    """`data[merges][TAG]` fields by TAG."""
+    return {
+        match[1]: value
+        for key, value in fields.items()
+        if (match := _MERGE_FIELD.fullmatch(key)) is not None
+    }

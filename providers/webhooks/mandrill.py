@@ -36,6 +36,10 @@ from providers.webhooks import (
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
 
 KIND = "mailchimp_transactional"  # ProviderKind.MAILCHIMP_TRANSACTIONAL
+ENDPOINT = "mandrill"  # the first part of its webhook URL path
+# Mandrill checks the URL with an unsigned HEAD when the webhook is added: answered 200.
+PROBE_METHOD = "HEAD"
+PROBE_NEEDS_URL_SECRET = False
 SIGNATURE_HEADER = "X-Mandrill-Signature"
 # A newer name Mailchimp support has mentioned (unconfirmed): same value, accepted as a fallback.
 ALTERNATE_SIGNATURE_HEADER = "X-Mailchimp-Signature"

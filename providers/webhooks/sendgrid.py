@@ -33,6 +33,9 @@ from providers.webhooks import (
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
 
 KIND = "sendgrid"  # ProviderKind.SENDGRID
+ENDPOINT = "sendgrid"  # the first part of its webhook URL path
+PROBE_METHOD = ""  # SendGrid sends no request to check the URL: its test is an event post
+PROBE_NEEDS_URL_SECRET = False
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())

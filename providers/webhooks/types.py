@@ -38,7 +38,8 @@ class BounceKind(models.TextChoices):
 @dataclass(frozen=True)
 class NormalizedEvent:
     """One provider event in our vocabulary. `raw` is the event exactly as the provider sent it
-    (one element of a SendGrid batch, of `mandrill_events`, or the audience form fields)."""
+    (one element of a SendGrid batch, of `mandrill_events`, or the audience form fields): kept
+    for the record; what callers need is in the typed fields."""
 
     type: str  # a DeliveryEventType value
     provider_event: str  # the provider's own name: "bounce", "hard_bounce", "cleaned", ...
@@ -55,6 +56,11 @@ class NormalizedEvent:
     # Why an address was added to a deny list, as the event that would have listed it: BOUNCED
     # (with bounce_kind), COMPLAINED, UNSUBSCRIBED; "" when someone listed it by hand.
     cause: str = ""
+    # Audience webhooks (Mailchimp Marketing): the member's status after the event
+    # ("subscribed", "unsubscribed", "cleaned"; "" when it does not change it), and on a
+    # profile update the member's merge fields by tag (FNAME, LNAME, LOCALE...).
+    member_status: str = ""
+    profile: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 

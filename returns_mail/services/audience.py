@@ -33,12 +33,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.queue import enqueue, enqueue_each_on_commit
-from providers.clients import client_for
+from providers.clients import client_for, kinds_syncing_audience
 from providers.clients.mailchimp_marketing import MAX_CONNECTIONS_PER_KEY, MEMBERS_PER_CALL
 from providers.clients.mailchimp_marketing_types import AudienceMember as Member
 from providers.clients.mailchimp_marketing_types import MergeField
 from providers.exceptions import ProviderError
-from providers.models import ProviderAccount, ProviderKind
+from providers.models import ProviderAccount
 from returns_mail.models import (
     AudienceMember,
     Customer,
@@ -139,7 +139,7 @@ def audience_resync(*, account_id: int | None = None) -> SyncReport:
 
 def audience_accounts(*, account_id: int | None = None) -> list[ProviderAccount]:
     accounts = ProviderAccount.objects.filter(
-        kind=ProviderKind.MAILCHIMP_MARKETING, is_active=True
+        kind__in=kinds_syncing_audience(), is_active=True
     ).exclude(audience_id="")
     if account_id is not None:
         accounts = accounts.filter(pk=account_id)

@@ -1,10 +1,10 @@
-"""Sending a campaign's chunks through SendGrid or Mailchimp Transactional, exactly once.
+"""Sending a campaign's chunks in batches (SendGrid, Mailchimp Transactional), exactly once.
 
 A runner task claims the campaign's next due chunk (a conditional UPDATE, only while the
 campaign is sending), marks it handed over, makes ONE provider request for its pending
 recipients (SendGrid: up to 1,000 personalizations; Mandrill: `merge_vars`), and records the
-outcome on the recipient rows. Runners per account are few (`RUNNERS`): that is the throttle,
-with Retry-After honoured on 429s.
+outcome on the recipient rows. Runners per campaign are few (the kind's `campaign_runners`):
+that is the throttle, with Retry-After honoured on 429s.
 
 Exactly once: a chunk whose call may have gone through (a read timeout, or a worker killed
 during the call) is `unconfirmed`. Before anything is resent, the provider's message activity
@@ -26,10 +26,15 @@ from django.utils import timezone
 
 from config.queue import enqueue_on_commit
 from config.work_rows import Backoff, claim, due
-from providers.clients import client_for
+from providers.clients import (
+    CampaignSending,
+    batch_needs_stored_template,
+    campaign_runners,
+    campaign_sending,
+    client_for,
+)
 from providers.clients.types import Address, BatchEmail, BatchRecipient, SendResult
 from providers.exceptions import ProviderConfigurationError, ProviderError
-from providers.models import ProviderKind
 from returns_mail.models import (
     Campaign,
     CampaignChunk,
@@ -49,20 +54,18 @@ CAMPAIGN_KEY = "rm_campaign"
 MAX_CHUNK_ATTEMPTS = 12
 # As a message's: 1-2 s before the first retry, doubling to at most 5 minutes.
 BACKOFF = Backoff(base=2.0, cap=300.0)
-# Concurrent requests per campaign: 2 keeps a 2-core host busy without tripping the providers'
-# limits (SendGrid and Mandrill publish none for sending; both answer 429 when pushed).
-RUNNERS = {ProviderKind.SENDGRID: 2, ProviderKind.MAILCHIMP_TRANSACTIONAL: 2}
 # Whose account problems stop the whole campaign (every chunk would fail the same way).
 ACCOUNT_STATUSES = (401, 403)
 LIVE = (ChunkStatus.PENDING, ChunkStatus.SENDING, ChunkStatus.UNCONFIRMED, ChunkStatus.HELD)
 
 
 def runners_start(campaign: Campaign) -> None:
-    """Queue the campaign's runners after the current commit."""
-    if campaign.account.kind == ProviderKind.MAILCHIMP_MARKETING:
+    """Queue the campaign's runners after the current commit (one, for a provider that sends
+    its own campaign)."""
+    if campaign_sending(campaign.account) == CampaignSending.PROVIDER_CAMPAIGN:
         enqueue_on_commit("returns_mail.tasks.campaign_mailchimp_run", campaign.pk)
         return
-    for _ in range(RUNNERS.get(campaign.account.kind, 1)):
+    for _ in range(campaign_runners(campaign.account)):
         enqueue_on_commit("returns_mail.tasks.campaign_run", campaign.pk)
 
 
@@ -174,8 +177,9 @@ def campaign_batch(
     campaign: Campaign, version: TemplateVersion, locale: str, marker: str, recipients: list[dict]
 ) -> BatchEmail:
     """The provider request for `recipients` (dicts of email, name, data, correlation_id): the
-    template stored at the provider when it is current there (SendGrid needs it), else
-    (Mandrill) our Handlebars sources. `marker` tags every recipient for later lookup."""
+    template stored at the provider when it is current there (required where a batch renders
+    only stored templates: SendGrid), else our Handlebars sources (Mandrill). `marker` tags
+    every recipient for later lookup."""
     brand = version.layout.brand()
     common = {
         "recipients": [
@@ -199,7 +203,7 @@ def campaign_batch(
     ).first()
     if sync is not None:
         return BatchEmail(remote_template_id=sync.remote_id, **common)
-    if campaign.account.kind == ProviderKind.SENDGRID:
+    if batch_needs_stored_template(campaign.account):
         raise ProviderConfigurationError(
             f"version {version.number} of the template ({locale}) is not current at "
             f"{campaign.account}: publish it to that account, then resume",

@@ -25,9 +25,18 @@ from django.utils import timezone
 from config.audit import audit_record
 from config.bulk import rows_insert
 from config.queue import enqueue_on_commit
-from providers.clients import Capability, account_can, cannot_message, client_for
+from providers.clients import (
+    CampaignSending,
+    Capability,
+    account_can,
+    batch_needs_stored_template,
+    campaign_needs_unsubscribe_group,
+    campaign_sending,
+    cannot_message,
+    client_for,
+    kinds_sending_campaigns,
+)
 from providers.exceptions import ProviderError
-from providers.models import ProviderKind
 from providers.models import Purpose as AccountPurpose
 from returns_mail.exceptions import ReturnsMailError
 from returns_mail.models import (
@@ -53,11 +62,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1000
 READ_BATCH = 2000
-BULK_KINDS = (
-    ProviderKind.SENDGRID,
-    ProviderKind.MAILCHIMP_TRANSACTIONAL,
-    ProviderKind.MAILCHIMP_MARKETING,
-)
 STARTABLE = (CampaignStatus.DRAFT,)
 CANCELLABLE = (
     CampaignStatus.DRAFT,
@@ -81,22 +85,27 @@ def campaign_problems(campaign: Campaign) -> list[str]:
         problems.append(f"the account {account} is not active")
     if account.purpose == AccountPurpose.TRANSACTIONAL:
         problems.append(f"the account {account} is for transactional mail only")
-    if account.kind not in BULK_KINDS:
+    sending = campaign_sending(account)
+    if sending == CampaignSending.NONE:
         problems.append(f"{account.get_kind_display()} accounts cannot send campaigns")
     if template.purpose != Purpose.PROMOTIONAL:
         problems.append("the template is not a promotional template")
     version = template.active_version
     if version is None:
         problems.append("the template has no published version")
-    if account.kind == ProviderKind.SENDGRID:
-        if campaign.unsubscribe_group_id is None:
-            problems.append("SendGrid campaigns need an unsubscribe group")
-        if version is not None and not _synced(campaign, version, version.default_locale):
-            problems.append(
-                f"the published version is not current at {account}: publish the template "
-                "to this account first (SendGrid personalises only stored templates)"
-            )
-    if account.kind == ProviderKind.MAILCHIMP_MARKETING and not account.audience_id:
+    if campaign_needs_unsubscribe_group(account) and campaign.unsubscribe_group_id is None:
+        problems.append(f"{account.get_kind_display()} campaigns need an unsubscribe group")
+    if (
+        batch_needs_stored_template(account)
+        and version is not None
+        and not _synced(campaign, version, version.default_locale)
+    ):
+        problems.append(
+            f"the published version is not current at {account}: publish the template to "
+            f"this account first ({account.get_kind_display()} personalises only stored "
+            "templates)"
+        )
+    if sending == CampaignSending.PROVIDER_CAMPAIGN and not account.audience_id:
         problems.append(f"the account {account} has no audience id")
     problems += [f"test recipient {e!r} is not an address" for e in _bad(campaign)]
     return problems
@@ -127,8 +136,9 @@ def _bad(campaign: Campaign) -> list[str]:
 
 
 def campaign_start(*, campaign_id: int, actor=None) -> Campaign:
-    """Start a draft: pin the published template version; prepare now, or at `send_at` when
-    SendGrid / Mandrill send it (Mailchimp schedules it at Mailchimp after preparing)."""
+    """Start a draft: pin the published template version; prepare now, or at `send_at` when we
+    send its batches (a provider sending its own campaign schedules it there after
+    preparing)."""
     campaign = Campaign.objects.select_related("account", "template__active_version").get(
         pk=campaign_id
     )
@@ -139,7 +149,8 @@ def campaign_start(*, campaign_id: int, actor=None) -> Campaign:
         raise CampaignError("; ".join(problems))
     now = timezone.now()
     later = campaign.send_at is not None and campaign.send_at > now
-    waits = later and campaign.account.kind != ProviderKind.MAILCHIMP_MARKETING
+    provider_schedules = campaign_sending(campaign.account) == CampaignSending.PROVIDER_CAMPAIGN
+    waits = later and not provider_schedules
     status = CampaignStatus.SCHEDULED if waits else CampaignStatus.PREPARING
     with transaction.atomic():
         changed = Campaign.objects.filter(pk=campaign.pk, status__in=STARTABLE).update(
@@ -273,8 +284,8 @@ def campaign_prepare(*, campaign_id: int) -> Campaign | None:
             campaign,
             list(version.contents),
             version.default_locale,
-            # A Mailchimp campaign has one content: everyone gets the default locale.
-            single_locale=campaign.account.kind == ProviderKind.MAILCHIMP_MARKETING,
+            # A provider's own campaign has one content: everyone gets the default locale.
+            single_locale=campaign_sending(campaign.account) == CampaignSending.PROVIDER_CAMPAIGN,
         )
         rows = audience.recipients.order_by("pk").values(*CUSTOMER_FIELDS)
         for customer in rows.iterator(chunk_size=READ_BATCH):
@@ -449,18 +460,19 @@ def campaigns_sweep() -> dict[str, int]:
 def _recover_lost_chunks(stale) -> int:
     """Chunks claimed longer ago than a task may run: their worker is gone. Lost before the
     provider call: pending again. During it: unconfirmed, settled from the provider's activity
-    (adding to a Mailchimp segment is idempotent: simply pending again)."""
+    (adding to the segment of a provider's own campaign is idempotent: simply pending again)."""
     stuck = CampaignChunk.objects.filter(status=ChunkStatus.SENDING, claimed_at__lt=stale)
     # Exists, not a join: the UPDATE keeps the row's own conditions (see chunk_claim_next).
-    mailchimp = Exists(
+    segment_adds = Exists(
         Campaign.objects.filter(
-            pk=OuterRef("campaign_id"), account__kind=ProviderKind.MAILCHIMP_MARKETING
+            pk=OuterRef("campaign_id"),
+            account__kind__in=kinds_sending_campaigns(CampaignSending.PROVIDER_CAMPAIGN),
         )
     )
     recovered = stuck.filter(handed_over_at__isnull=True).update(
         status=ChunkStatus.PENDING, error="re-queued: worker lost"
     )
-    recovered += stuck.filter(mailchimp).update(
+    recovered += stuck.filter(segment_adds).update(
         status=ChunkStatus.PENDING, handed_over_at=None, error="re-queued: worker lost"
     )
     recovered += stuck.filter(handed_over_at__isnull=False).update(

@@ -7,7 +7,7 @@ an event twice, or events out of order, gives the same record: nothing is increm
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -204,7 +204,11 @@ def _refunds(email: str, refunds: list[dict]) -> tuple[Decimal, str]:
 
 
 # --- audience webhooks flowing back -----------------------------------------------------------
-_STATUS_OF_EVENT = {"unsubscribe": MemberStatus.UNSUBSCRIBED, "cleaned": MemberStatus.CLEANED}
+# The member statuses that take marketing consent away (a re-subscribe there gives none back).
+_LEAVING_STATUSES = {
+    "unsubscribed": MemberStatus.UNSUBSCRIBED,
+    "cleaned": MemberStatus.CLEANED,
+}
 
 
 def customers_apply_audience_events(
@@ -220,7 +224,7 @@ def customers_apply_audience_events(
         customer = Customer.objects.filter(email=email).first() if email else None
         if customer is None:
             continue
-        status = _STATUS_OF_EVENT.get(event.provider_event)
+        status = _LEAVING_STATUSES.get(event.member_status)
         if status is not None:
             AudienceMember.objects.update_or_create(
                 account=account, customer=customer, defaults={"status": status, "error": ""}
@@ -229,18 +233,20 @@ def customers_apply_audience_events(
             changed += Customer.objects.filter(pk=customer.pk, marketing_consent=True).update(
                 marketing_consent=False
             )
-        elif event.provider_event == "profile":
-            changed += _profile_apply(customer, event.raw)
+        elif event.profile:
+            changed += _profile_apply(customer, event.profile)
     return changed
 
 
-def _profile_apply(customer: Customer, fields: dict[str, Any]) -> int:
-    first = str(fields.get("data[merges][FNAME]", "")).strip()
-    last = str(fields.get("data[merges][LNAME]", "")).strip()
+def _profile_apply(customer: Customer, merge_fields: Mapping[str, str]) -> int:
+    """The name and locale from the merge fields the audience sync fills (FNAME, LNAME,
+    LOCALE): someone edited them at the provider."""
+    first = merge_fields.get("FNAME", "").strip()
+    last = merge_fields.get("LNAME", "").strip()
     updates: dict[str, str] = {}
     if first or last:
         updates["name"] = " ".join(p for p in (first, last) if p)[:200]
-    locale = str(fields.get("data[merges][LOCALE]", "")).strip()
+    locale = merge_fields.get("LOCALE", "").strip()
     if locale:
         updates["locale"] = locale[:16]
     updates = {k: v for k, v in updates.items() if getattr(customer, k) != v}

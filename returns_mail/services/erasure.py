@@ -36,8 +36,7 @@ from django.utils import timezone
 from config.audit import audit_record
 from config.queue import enqueue_each_on_commit
 from config.work_rows import Backoff, claim, due
-from providers.clients import client_for
-from providers.clients.mailchimp_marketing import subscriber_hash
+from providers.clients import client_for, subscriber_hash
 from providers.exceptions import ProviderError
 from returns_mail.exceptions import ReturnsMailError
 from returns_mail.models import (

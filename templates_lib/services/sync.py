@@ -13,10 +13,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.work_rows import Backoff, claim, stuck
-from providers.clients import client_for
+from providers.clients import TemplateLanguage, client_for, template_language
 from providers.clients.types import TemplateContent
 from providers.exceptions import ProviderError
-from providers.models import ProviderAccount, ProviderKind
+from providers.models import ProviderAccount
 from templates_lib.merge_tags import NotMergeTagCompatible, to_merge_tags
 from templates_lib.models import SyncStatus, TemplateSync, TemplateVersion
 from templates_lib.rendering import content_hash, provider_content
@@ -29,9 +29,10 @@ BACKOFF = Backoff(base=20, cap=900)
 
 
 def content_for(version: TemplateVersion, locale: str, account: ProviderAccount) -> TemplateContent:
-    """What `account` stores for this version: Handlebars, or merge tags for Mailchimp Marketing."""
+    """What `account` stores for this version: our Handlebars sources, or merge tags for a
+    provider whose templates are written in those (Mailchimp Marketing)."""
     content = provider_content(version, locale)
-    if account.kind != ProviderKind.MAILCHIMP_MARKETING:
+    if template_language(account) != TemplateLanguage.MERGE_TAGS:
         return content
     brand = version.layout.brand()
     return TemplateContent(

@@ -682,6 +682,40 @@ def test_bad_rule_input_is_a_form_error_and_saves_nothing(client, it_admin, make
     assert not AlertRule.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("kind", "accepted"),
+    [
+        ("sendgrid", True),
+        ("mailchimp_transactional", True),
+        ("mailchimp_marketing", False),
+        ("smtp", False),
+    ],
+)
+def test_webhook_silence_is_watched_only_on_accounts_whose_provider_posts_delivery_webhooks(
+    client, it_admin, make_account, kind, accepted
+):
+    account = make_account(kind)
+    data = {
+        "name": "Silence",
+        "kind": "webhook_silence",
+        "account": str(account.pk),
+        "threshold": "0",
+        "window_minutes": "60",
+        "min_volume": "1",
+    }
+
+    response = client.post(reverse("admin:analytics_alertrule_add"), data)
+
+    if accepted:
+        assert response.status_code == 302
+        assert AlertRule.objects.get().account == account
+    else:
+        assert response.context["adminform"].form.errors == {
+            "account": ["This account's provider sends no delivery webhooks."]
+        }
+        assert not AlertRule.objects.exists()
+
+
 def test_health_checks_are_listed_read_only_and_filter_by_ok(client, it_admin, make_account):
     account = make_account("sendgrid")
     health(account, True, False)

@@ -126,6 +126,7 @@ def sandbox_fields(event: str) -> list[tuple[str, str]]:
                 occurred_at=AT,
                 recipient="jo@x.example",
                 reason="manual",
+                member_status="unsubscribed",
             ),
         ),
         (
@@ -137,12 +138,17 @@ def sandbox_fields(event: str) -> list[tuple[str, str]]:
                 recipient="jo@x.example",
                 bounce_kind="hard",
                 reason="hard",
+                member_status="cleaned",
             ),
         ),
         (
             "profile",
             NormalizedEvent(
-                type="unknown", provider_event="profile", occurred_at=AT, recipient="jo@x.example"
+                type="unknown",
+                provider_event="profile",
+                occurred_at=AT,
+                recipient="jo@x.example",
+                profile={"EMAIL": "jo@x.example", "FNAME": "Jo", "LNAME": ""},
             ),
         ),
     ],
@@ -191,6 +197,7 @@ def test_the_sandbox_over_real_sockets_posts_what_verify_and_parse_accept(esp_sa
         recipient=email,
         bounce_kind="hard",
         reason="hard",
+        member_status="cleaned",
     )
 
 
@@ -224,6 +231,7 @@ DOCUMENTED = [
             provider_event="subscribe",
             occurred_at=DOC_AT,
             recipient="api@mailchimp.com",
+            member_status="subscribed",
         ),
     ),
     (
@@ -247,6 +255,7 @@ DOCUMENTED = [
             occurred_at=DOC_AT,
             recipient="api+unsub@mailchimp.com",
             reason="manual",
+            member_status="unsubscribed",
         ),
     ),
     (
@@ -266,6 +275,7 @@ DOCUMENTED = [
             recipient="api+cleaned@mailchimp.com",
             bounce_kind="hard",
             reason="hard",
+            member_status="cleaned",
         ),
     ),
     (
@@ -284,6 +294,7 @@ DOCUMENTED = [
             occurred_at=DOC_AT,
             recipient="api+abuse@mailchimp.com",
             reason="abuse",
+            member_status="cleaned",
         ),
     ),
     (
@@ -303,6 +314,7 @@ DOCUMENTED = [
             provider_event="profile",
             occurred_at=DOC_AT,
             recipient="api@mailchimp.com",
+            profile={"FNAME": "Mailchimp"},
         ),
     ),
     (
@@ -447,3 +459,20 @@ def test_an_event_lacking_what_we_need_is_skipped(body, provider_event, reason):
     assert parse(KIND, body=body, content_type=FORM) == ParsedBatch(
         [], [SkippedEvent(0, provider_event, reason)]
     )
+
+
+def test_a_profile_update_carries_its_flat_merge_fields_only():
+    fields = documented(
+        "profile",
+        [
+            ("data[email]", "a@x.example"),
+            ("data[merges][FNAME]", "Ann"),
+            ("data[merges][LOCALE]", "de-DE"),
+            ("data[merges][ADDRESS][addr1]", "1 Main St"),
+            ("data[merges]", "not a field"),
+        ],
+    )
+
+    (event,) = parse_form(fields)
+
+    assert (event.member_status, event.profile) == ("", {"FNAME": "Ann", "LOCALE": "de-DE"})

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from analytics.services.deliveries import webhook_delivery_process, webhook_delivery_store
-from providers.clients.mailchimp_marketing import subscriber_hash
+from providers.clients import subscriber_hash
 from providers.sandbox.core import Fault, key_hint
 from returns_mail.models import AudienceMember, Customer, MemberStatus, Suppression
 from returns_mail.services import audience

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from analytics.models import DeliveryEvent, WebhookDelivery
 from config.audit import audit_record
-from providers.clients.mailchimp_marketing import subscriber_hash
+from providers.clients import subscriber_hash
 from providers.sandbox.core import Fault
 from returns_mail.models import (
     AudienceErasure,
