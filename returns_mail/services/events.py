@@ -1,5 +1,6 @@
 """Taking in return events: one transaction writes the event and its outbox rows; the sending
-tasks are queued on commit (DESIGN.md rule 1). Idempotency is the unique (client, key)."""
+tasks are queued on commit (the row is the truth, the task only a bell). Idempotency is the
+unique (client, key)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Sending one outbox message: claim the row, render, hand it to a provider outside any
-transaction, record the attempt and the outcome (DESIGN.md rules 1 and 3). The status changes
+transaction, record the attempt and the outcome (every failure recorded with the provider's
+words; only transient ones retried: docs/architecture.md, rules 1 and 3). The status changes
 themselves are services/lifecycle.py's: this module decides which, and when.
 
 Transient errors retry with exponential backoff and jitter (never sooner than Retry-After) on
