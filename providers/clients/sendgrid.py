@@ -28,7 +28,7 @@ import python_http_client
 import sendgrid
 
 from providers.clients.base import REDACTED, ProviderClient, plain_json
-from providers.clients.capabilities import CampaignSending, TemplateLanguage
+from providers.clients.capability_types import CampaignSending, TemplateLanguage
 from providers.clients.no_redirects import redirect_description
 from providers.clients.types import (
     CORRELATION_KEY,
