@@ -12,7 +12,7 @@ import hmac
 import re
 from datetime import datetime
 
-from providers.webhooks import (
+from providers.webhooks.common import (
     FORM_CONTENT_TYPE,
     EventUnusable,
     WebhookForged,

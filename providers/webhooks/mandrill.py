@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from providers.clients.types import CORRELATION_KEY
-from providers.webhooks import (
+from providers.webhooks.common import (
     FORM_CONTENT_TYPE,
     EventUnusable,
     WebhookForged,

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from providers.clients.types import CORRELATION_KEY
-from providers.webhooks import (
+from providers.webhooks.common import (
     EventUnusable,
     WebhookForged,
     WebhookMalformed,
