@@ -1,4 +1,5 @@
-"""Shared fixtures. Later issues add the ESP sandbox and model factories here."""
+"""Shared fixtures: child processes of the project, free ports, the ESP sandbox, provider
+accounts and templates."""
 
 from __future__ import annotations
 

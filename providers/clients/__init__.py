@@ -4,10 +4,6 @@ can do (`capabilities`: ask these, never the account's kind)."""
 from providers.clients import no_redirects
 from providers.clients.base import client_for
 from providers.clients.capabilities import (
-    CampaignSending,
-    Capability,
-    Reporting,
-    TemplateLanguage,
     account_can,
     account_reporting,
     batch_needs_stored_template,
@@ -22,6 +18,12 @@ from providers.clients.capabilities import (
     kinds_that_can,
     syncs_audience,
     template_language,
+)
+from providers.clients.capability_types import (
+    CampaignSending,
+    Capability,
+    Reporting,
+    TemplateLanguage,
 )
 from providers.clients.mailchimp_marketing_types import subscriber_hash
 

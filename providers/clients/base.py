@@ -10,17 +10,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping, Sequence
+from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
-from providers.clients.capabilities import (
+from providers.clients.capability_types import (
     CampaignSending,
     Capability,
     Reporting,
     TemplateLanguage,
-    client_class,
 )
 from providers.clients.types import (
     Address,
@@ -55,6 +55,20 @@ def scrub_secrets(text: str, account: ProviderAccount | None) -> str:
             if form and len(form) >= 4:
                 text = text.replace(form, REDACTED)
     return text
+
+
+# kind -> "module:Class", imported on first use so an SDK is loaded only where it is needed.
+CLIENTS = {
+    "sendgrid": "providers.clients.sendgrid:SendGridClient",
+    "mailchimp_marketing": "providers.clients.mailchimp_marketing:MailchimpMarketingClient",
+    "mailchimp_transactional": "providers.clients.mailchimp_transactional:MandrillClient",
+    "smtp": "providers.clients.smtp:SmtpClient",
+}
+
+
+def client_class(kind: str) -> type[ProviderClient]:
+    module_name, _, class_name = CLIENTS[kind].partition(":")
+    return getattr(import_module(module_name), class_name)
 
 
 # The interface method that provides each capability: a client can do what it implements.

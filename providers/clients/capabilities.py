@@ -37,65 +37,19 @@ holds this table as data).
 
 from __future__ import annotations
 
-from enum import StrEnum
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from providers.clients.base import CLIENTS, client_class
+from providers.clients.capability_types import (
+    CampaignSending,
+    Capability,
+    Reporting,
+    TemplateLanguage,
+)
 
 if TYPE_CHECKING:
     from providers.clients.base import ProviderClient
     from providers.models import ProviderAccount
-
-
-class Capability(StrEnum):
-    """What a client can do. Callers ask the client (`can`), never the account's kind."""
-
-    SEND = "send"  # one email: the outbox, test emails, alert emails
-    SEND_BATCH = "send_batch"  # many recipients in one request: campaigns and their tests
-
-
-class Reporting(StrEnum):
-    """What a kind's webhooks tell us about each email it sent."""
-
-    EACH_EMAIL = "each_email"  # delivered, bounced, opened, clicked...
-    # Bounces and rejections but (by its documentation) no delivery: the rest counts as
-    # delivered (Mailchimp Transactional).
-    OUTCOMES_ONLY = "outcomes_only"
-    # Nothing per email (Mailchimp Marketing: its campaign reports are its own; SMTP).
-    NOTHING = "nothing"
-
-
-class CampaignSending(StrEnum):
-    """How a kind sends a campaign."""
-
-    # Our runners send the recipients in chunks, one `send_batch` request each.
-    BATCHES = "batches"
-    # The provider sends its own campaign to a segment of the audience it keeps: it schedules
-    # the send itself, a campaign has one content (one locale), and adding recipients to its
-    # segment is idempotent (Mailchimp Marketing).
-    PROVIDER_CAMPAIGN = "provider_campaign"
-    NONE = "none"  # no campaigns
-
-
-class TemplateLanguage(StrEnum):
-    """What the templates a kind stores and renders are written in."""
-
-    HANDLEBARS = "handlebars"  # our sources as they are (SendGrid, Mandrill)
-    MERGE_TAGS = "merge_tags"  # Mailchimp merge tags (*|FNAME|*): converted before a push
-    NONE = "none"  # it stores no templates: we render
-
-
-# kind -> "module:Class", imported on first use so an SDK is loaded only where it is needed.
-CLIENTS = {
-    "sendgrid": "providers.clients.sendgrid:SendGridClient",
-    "mailchimp_marketing": "providers.clients.mailchimp_marketing:MailchimpMarketingClient",
-    "mailchimp_transactional": "providers.clients.mailchimp_transactional:MandrillClient",
-    "smtp": "providers.clients.smtp:SmtpClient",
-}
-
-
-def client_class(kind: str) -> type[ProviderClient]:
-    module_name, _, class_name = CLIENTS[kind].partition(":")
-    return getattr(import_module(module_name), class_name)
 
 
 def _of(account: ProviderAccount) -> type[ProviderClient]:

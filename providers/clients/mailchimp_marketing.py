@@ -32,7 +32,7 @@ import requests
 from mailchimp_marketing.api_client import ApiClientError
 
 from providers.clients.base import ProviderClient, checked_base_url, chunks
-from providers.clients.capabilities import (
+from providers.clients.capability_types import (
     CampaignSending,
     Capability,
     Reporting,

@@ -23,7 +23,7 @@ import requests
 from mailchimp_transactional.api_client import ApiClientError
 
 from providers.clients.base import ProviderClient, chunks, plain_json
-from providers.clients.capabilities import CampaignSending, Reporting, TemplateLanguage
+from providers.clients.capability_types import CampaignSending, Reporting, TemplateLanguage
 from providers.clients.requests_transport import LastResponse, describe_transport_failure
 from providers.clients.types import (
     CORRELATION_KEY,

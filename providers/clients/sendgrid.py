@@ -1,6 +1,6 @@
 """SendGrid through its official SDK (`sendgrid` 6.x on `python_http_client`, i.e. urllib).
 
-SDK quirks kept here (reference §1.9):
+SDK quirks kept here:
 - `SendGridAPIClient.send()` takes no timeout: mail goes through `client.mail.send.post(...,
   timeout=)`, like every other call.
 - Request headers live in one dict shared by every chained client and persist between calls,
@@ -28,7 +28,7 @@ import python_http_client
 import sendgrid
 
 from providers.clients.base import REDACTED, ProviderClient, plain_json
-from providers.clients.capabilities import CampaignSending, TemplateLanguage
+from providers.clients.capability_types import CampaignSending, TemplateLanguage
 from providers.clients.no_redirects import redirect_description
 from providers.clients.types import (
     CORRELATION_KEY,

@@ -18,7 +18,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.smtp import EmailBackend
 
 from providers.clients.base import ProviderClient
-from providers.clients.capabilities import Reporting
+from providers.clients.capability_types import Reporting
 from providers.clients.types import (
     CORRELATION_HEADER,
     CORRELATION_KEY,

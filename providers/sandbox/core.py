@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs
 
 if TYPE_CHECKING:
-    from providers.sandbox.server import EspSandbox
+    from providers.sandbox.webhooks import WebhookTarget
 
 
 @dataclass
@@ -52,6 +52,25 @@ class SandboxResponse:
         )
 
 
+class Sandbox(Protocol):
+    """What a provider app may use of the sandbox serving it (`server.EspSandbox`): declared
+    here so that the apps depend on this module only and the server on the apps, not back."""
+
+    lock: threading.RLock  # held around every read-modify-write of `state`
+    state: dict[str, dict[str, Any]]  # per provider name, the app's own state
+
+    def record(
+        self, provider: str, request: SandboxRequest | None, *, key: str | None, **extra
+    ) -> dict:
+        """Remember something the provider accepted (what `/_sandbox/requests` lists)."""
+
+    def webhook_target(self, provider: str, key: str | None) -> WebhookTarget | None:
+        """Where this key's events are posted, if a test or the demo asked for them."""
+
+    def post_webhook(self, delay: float, url: str, body: bytes, headers: dict[str, str]) -> None:
+        """Post a webhook `delay` seconds from now, from the sandbox's dispatcher thread."""
+
+
 class ProviderApp(Protocol):
     """One provider's API inside the sandbox, mounted under ``/<name>``."""
 
@@ -60,7 +79,7 @@ class ProviderApp(Protocol):
     def api_key(self, request: SandboxRequest) -> str | None:
         """The API key the request authenticates with (for faults and records)."""
 
-    def handle(self, request: SandboxRequest, sandbox: EspSandbox) -> SandboxResponse:
+    def handle(self, request: SandboxRequest, sandbox: Sandbox) -> SandboxResponse:
         """Answer the request as the real provider would (status, headers, error bodies)."""
 
     def fault_response(self, status: int, request: SandboxRequest) -> SandboxResponse:

@@ -33,7 +33,7 @@ from providers.sandbox.core import SandboxRequest, SandboxResponse, key_hint
 from providers.sandbox.mailchimp_audience import STATUSES, Context, Problem, problem_response
 
 if TYPE_CHECKING:
-    from providers.sandbox.server import EspSandbox
+    from providers.sandbox.core import Sandbox
 
 MAX_IN_FLIGHT = 10
 KEY_RE = re.compile(r"^[0-9a-f]+-[a-z]+[0-9]+$")
@@ -185,7 +185,7 @@ class MailchimpMarketingApp:
             self._enter(request, key)
         return key
 
-    def handle(self, request: SandboxRequest, sandbox: EspSandbox) -> SandboxResponse:
+    def handle(self, request: SandboxRequest, sandbox: Sandbox) -> SandboxResponse:
         try:
             return self._handle(request, sandbox)
         finally:
@@ -243,7 +243,7 @@ class MailchimpMarketingApp:
             slot()  # a finalize runs at most once
 
     # --- routing -----------------------------------------------------------------------------
-    def _handle(self, request: SandboxRequest, sandbox: EspSandbox) -> SandboxResponse:
+    def _handle(self, request: SandboxRequest, sandbox: Sandbox) -> SandboxResponse:
         key = self.api_key(request)
         if vars(request).get("_mc_slot", False) is None:  # over the in-flight limit
             return problem_response(429, *FAULT_TITLES[429])
@@ -292,7 +292,7 @@ class MailchimpMarketingApp:
         return SandboxResponse.json(status, payload)
 
     # --- audience webhooks -------------------------------------------------------------------
-    def _post_audience_events(self, sandbox: EspSandbox, key: str, members: list[dict]) -> None:
+    def _post_audience_events(self, sandbox: Sandbox, key: str, members: list[dict]) -> None:
         target = sandbox.webhook_target("mailchimp", key)
         if target is None:
             return

@@ -27,7 +27,7 @@ from providers.sandbox.mandrill_render import rendered_messages, with_rendered_s
 from providers.sandbox.mandrill_search import DEFAULT_LIMIT, MAX_LIMIT, search_index
 
 if TYPE_CHECKING:
-    from providers.sandbox.server import EspSandbox
+    from providers.sandbox.core import Sandbox
 
 PATH_RE = re.compile(r"^/api/1\.[03]/(?P<group>[a-z]+)/(?P<method>[a-z0-9-]+)\.json$")
 ASYNC_ABOVE = 10  # more recipients than this are always queued, as Mandrill does
@@ -102,7 +102,7 @@ class MandrillApp:
         name, message = FAULTS.get(status, ("GeneralError", "An unexpected error occurred."))
         return error_response(status, name, message)
 
-    def handle(self, request: SandboxRequest, sandbox: EspSandbox) -> SandboxResponse:
+    def handle(self, request: SandboxRequest, sandbox: Sandbox) -> SandboxResponse:
         if request.method == "HEAD":
             return SandboxResponse(200)
         match = PATH_RE.match(request.path)

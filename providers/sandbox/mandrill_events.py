@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 if TYPE_CHECKING:
-    from providers.sandbox.server import EspSandbox
+    from providers.sandbox.core import Sandbox
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EVENTS_PER_POST = 1000
@@ -169,7 +169,7 @@ def deny_list_event(action: str, email: str, msg: dict, ts: int) -> dict:
     }
 
 
-def post_message_events(sandbox: EspSandbox, key: str, deliveries: list) -> None:
+def post_message_events(sandbox: Sandbox, key: str, deliveries: list) -> None:
     """Post the events of accepted recipients to the key's webhook target, if it has one."""
     target = sandbox.webhook_target("mandrill", key)
     if target is None:

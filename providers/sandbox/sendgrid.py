@@ -45,7 +45,7 @@ from providers.sandbox.sendgrid_validation import (
 )
 
 if TYPE_CHECKING:
-    from providers.sandbox.server import EspSandbox
+    from providers.sandbox.core import Sandbox
 
 MAX_BODY_BYTES = 30 * 1024 * 1024
 RATE_WINDOW = 60  # seconds
@@ -116,7 +116,7 @@ class SendGridApp:
         token = token.strip()
         return token if scheme.lower() == "bearer" and token else None
 
-    def handle(self, request: SandboxRequest, sandbox: EspSandbox) -> SandboxResponse:
+    def handle(self, request: SandboxRequest, sandbox: Sandbox) -> SandboxResponse:
         key = self.api_key(request)
         rate_headers, exhausted = self._take_rate(key)
         if not key or not key.startswith("SG.") or "revoked" in key:
@@ -156,7 +156,7 @@ class SendGridApp:
         }
         return headers, exhausted
 
-    def _route(self, request: SandboxRequest, sandbox: EspSandbox, key: str) -> SandboxResponse:
+    def _route(self, request: SandboxRequest, sandbox: Sandbox, key: str) -> SandboxResponse:
         for pattern, methods in self._routes:
             match = re.fullmatch(pattern, request.path.rstrip("/") or "/")
             if not match:
@@ -168,7 +168,7 @@ class SendGridApp:
         return not_found()
 
     # --- mail/send ---------------------------------------------------------------------------
-    def _mail_send(self, request, sandbox: EspSandbox, key: str) -> SandboxResponse:
+    def _mail_send(self, request, sandbox: Sandbox, key: str) -> SandboxResponse:
         if "noscope" in key:
             return plain_error(403, "access forbidden")
         if len(request.body) > MAX_BODY_BYTES:

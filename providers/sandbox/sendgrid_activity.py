@@ -25,7 +25,7 @@ from providers.sandbox.sendgrid_events import recipients
 from providers.sandbox.sendgrid_validation import error, errors_response, ok, plain_error
 
 if TYPE_CHECKING:
-    from providers.sandbox.server import EspSandbox
+    from providers.sandbox.core import Sandbox
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 10
@@ -124,7 +124,7 @@ class ActivityIndex:
         }
 
 
-def activity_index(sandbox: EspSandbox, key: str) -> ActivityIndex:
+def activity_index(sandbox: Sandbox, key: str) -> ActivityIndex:
     """The key's index in the sandbox's state (forgotten on reset)."""
     with sandbox.lock:
         indexes = sandbox.state["sendgrid"].setdefault("activity", {})
@@ -148,7 +148,7 @@ def _unescape(value: str) -> str:
     return re.sub(r"\\(.)", r"\1", value)
 
 
-def messages(request: SandboxRequest, sandbox: EspSandbox, key: str) -> SandboxResponse:
+def messages(request: SandboxRequest, sandbox: Sandbox, key: str) -> SandboxResponse:
     """`GET /v3/messages`: the key's mail matching `query`, newest first."""
     if "noactivity" in key:  # an account without the Email Activity add-on
         return plain_error(403, "access forbidden")

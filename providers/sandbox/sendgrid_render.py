@@ -25,11 +25,11 @@ from providers.sandbox import sendgrid_templates as templates
 from providers.sandbox.rendering import RenderError, render
 
 if TYPE_CHECKING:
-    from providers.sandbox.server import EspSandbox
+    from providers.sandbox.core import Sandbox
 
 
 def rendered_mail(
-    sandbox: EspSandbox, body: dict[str, Any], *, limit: int
+    sandbox: Sandbox, body: dict[str, Any], *, limit: int
 ) -> tuple[list[dict], list[str]]:
     """(one rendered email per personalization, notes) for a validated mail/send body."""
     notes: dict[str, None] = {}  # ordered and without repeats: 1,000 personalizations, 1 note

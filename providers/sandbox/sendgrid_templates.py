@@ -12,7 +12,7 @@ from providers.sandbox.rendering import plain_text_from_html
 from providers.sandbox.sendgrid_validation import error, errors_response, not_found, ok
 
 if TYPE_CHECKING:
-    from providers.sandbox.server import EspSandbox
+    from providers.sandbox.core import Sandbox
 
 MAX_NAME = 100
 MAX_SUBJECT = 255
@@ -29,7 +29,7 @@ VERSION_FIELDS = (
 )
 
 
-def check_template_id(sandbox: EspSandbox, template_id: Any) -> list[dict]:
+def check_template_id(sandbox: Sandbox, template_id: Any) -> list[dict]:
     """Errors for a mail/send `template_id` this account never created."""
     with sandbox.lock:
         known = template_id in _store(sandbox)
@@ -38,7 +38,7 @@ def check_template_id(sandbox: EspSandbox, template_id: Any) -> list[dict]:
     return [error("The template_id must be a valid template ID.", "template_id")]
 
 
-def _store(sandbox: EspSandbox) -> dict[str, dict]:
+def _store(sandbox: Sandbox) -> dict[str, dict]:
     return sandbox.state["sendgrid"].setdefault("templates", {})
 
 
@@ -94,7 +94,7 @@ def _generate_plain(version: dict) -> None:
         version["plain_content"] = plain_text_from_html(version["html_content"] or "")
 
 
-def active_version(sandbox: EspSandbox, template_id: str) -> tuple[dict | None, dict | None]:
+def active_version(sandbox: Sandbox, template_id: str) -> tuple[dict | None, dict | None]:
     """Copies of a template (without versions) and of its active version (None: none)."""
     with sandbox.lock:
         found = _store(sandbox).get(template_id)
@@ -111,7 +111,7 @@ def _activate(template: dict, version: dict) -> None:
     version["active"] = 1
 
 
-def create_template(request, sandbox: EspSandbox, key: str) -> SandboxResponse:
+def create_template(request, sandbox: Sandbox, key: str) -> SandboxResponse:
     body, problem = _body(request)
     if problem:
         return problem
@@ -135,7 +135,7 @@ def create_template(request, sandbox: EspSandbox, key: str) -> SandboxResponse:
     return ok(sandbox, request, key, 201, answer, body=body, template_id=template_id)
 
 
-def list_templates(request, sandbox: EspSandbox, key: str) -> SandboxResponse:
+def list_templates(request, sandbox: Sandbox, key: str) -> SandboxResponse:
     page_size = (request.query.get("page_size") or [""])[0]
     if not page_size.isdigit() or not 1 <= int(page_size) <= 200:
         return errors_response(
@@ -152,21 +152,21 @@ def _copy(template: dict) -> dict:
     return dict(template, versions=[dict(v) for v in template["versions"]])
 
 
-def _find(sandbox: EspSandbox, template: str, version: str | None = None):
+def _find(sandbox: Sandbox, template: str, version: str | None = None):
     found = _store(sandbox).get(template)
     if found is None or version is None:
         return found, None
     return found, next((v for v in found["versions"] if v["id"] == version), None)
 
 
-def get_template(request, sandbox: EspSandbox, key: str, template: str) -> SandboxResponse:
+def get_template(request, sandbox: Sandbox, key: str, template: str) -> SandboxResponse:
     with sandbox.lock:
         found, _ = _find(sandbox, template)
         answer = _copy(found) if found else None
     return ok(sandbox, request, key, 200, answer) if answer else not_found()
 
 
-def rename_template(request, sandbox: EspSandbox, key: str, template: str) -> SandboxResponse:
+def rename_template(request, sandbox: Sandbox, key: str, template: str) -> SandboxResponse:
     body, problem = _body(request)
     if problem:
         return problem
@@ -180,7 +180,7 @@ def rename_template(request, sandbox: EspSandbox, key: str, template: str) -> Sa
     return ok(sandbox, request, key, 200, answer, body=body) if found else not_found()
 
 
-def delete_template(request, sandbox: EspSandbox, key: str, template: str) -> SandboxResponse:
+def delete_template(request, sandbox: Sandbox, key: str, template: str) -> SandboxResponse:
     with sandbox.lock:
         found = _store(sandbox).pop(template, None)
     if not found:
@@ -189,7 +189,7 @@ def delete_template(request, sandbox: EspSandbox, key: str, template: str) -> Sa
     return SandboxResponse(204)
 
 
-def add_version(request, sandbox: EspSandbox, key: str, template: str) -> SandboxResponse:
+def add_version(request, sandbox: Sandbox, key: str, template: str) -> SandboxResponse:
     body, problem = _body(request)
     if problem:
         return problem

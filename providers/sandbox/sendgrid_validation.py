@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from providers.sandbox.core import SandboxRequest, SandboxResponse
 
 if TYPE_CHECKING:
-    from providers.sandbox.server import EspSandbox
+    from providers.sandbox.core import Sandbox
 
 MAX_PERSONALIZATIONS = 1000
 MAX_RECIPIENTS = 1000
@@ -71,7 +71,7 @@ def not_found() -> SandboxResponse:
     return errors_response(404, {"field": None, "message": "resource not found"})
 
 
-def ok(sandbox: EspSandbox, request: SandboxRequest, key: str, status: int, payload: Any, **extra):
+def ok(sandbox: Sandbox, request: SandboxRequest, key: str, status: int, payload: Any, **extra):
     """A success answer, recorded (with `extra`) as something the provider accepted."""
     sandbox.record("sendgrid", request, key=key, **extra)
     return SandboxResponse.json(status, payload)

@@ -20,6 +20,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import import_module
@@ -112,14 +113,29 @@ class EspSandbox:
             self._server.server_close()
         self.webhooks.stop()
 
-    def serve_forever(self, host: str, port: int, smtp_port: int) -> None:
-        """Run in the foreground (the `esp_sandbox` command) until interrupted."""
+    def serve_forever(
+        self,
+        host: str,
+        port: int,
+        smtp_port: int | None,
+        *,
+        started: Callable[[EspSandbox], None] | None = None,
+    ) -> None:
+        """Run in the foreground (the `esp_sandbox` command) until interrupted; `started` is
+        called once both servers listen (to tell which ports they took)."""
         self.start(host, port, smtp_port=smtp_port)
+        if started is not None:
+            started(self)
         try:
             while self._thread and self._thread.is_alive():
                 self._thread.join(0.5)
         finally:
             self.stop()
+
+    @property
+    def port(self) -> int:
+        """The HTTP port it listens on (the one it took, when started on port 0)."""
+        return self._server.server_address[1]
 
     @property
     def url(self) -> str:

@@ -12,7 +12,7 @@ import hmac
 import re
 from datetime import datetime
 
-from providers.webhooks import (
+from providers.webhooks.common import (
     FORM_CONTENT_TYPE,
     EventUnusable,
     WebhookForged,
@@ -31,7 +31,7 @@ ENDPOINT = "mailchimp"  # the first part of its webhook URL path (the URL secret
 PROBE_METHOD = "GET"
 PROBE_NEEDS_URL_SECRET = True
 
-# One event per post (reference §2.6): type, fired_at and the member's data, every merge field
+# One event per post: type, fired_at and the member's data, every merge field
 # included (a text merge field holds at most 255 characters, an address six parts). A few KB in
 # practice; 256 KiB and Django's own default of 1,000 fields leave ample room.
 MAX_BODY_BYTES = 256 * 1024

@@ -1,5 +1,5 @@
 """Mailchimp Transactional (Mandrill) webhooks: the HMAC signature and the `mandrill_events` batch
-(reference §3.4, mapping as anymail's, §4.2).
+(events mapped as django-anymail maps them).
 
 Signature: base64(HMAC-SHA1(webhook key, url + every POST field sorted by name, as name + value)),
 where url is the webhook URL exactly as configured at Mandrill (a trailing slash matters). It is
@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from providers.clients.types import CORRELATION_KEY
-from providers.webhooks import (
+from providers.webhooks.common import (
     FORM_CONTENT_TYPE,
     EventUnusable,
     WebhookForged,
@@ -47,7 +47,7 @@ EVENTS_FIELD = "mandrill_events"
 # base64 of a 20-byte HMAC-SHA1 digest.
 _SIGNATURE_CHARS = 28
 
-# At most 1,000 events per post, form-encoded in one field (reference §3.4). An event carries
+# At most 1,000 events per post, form-encoded in one field. An event carries
 # its message (subject, metadata, tags, every open and click so far): about 1 KB of JSON, a few
 # KB for a much-opened message, and form encoding adds up to half again. 8 MiB is 8 KB per event
 # of a full batch. Inbound mail (raw messages) is not received here: it has routes of its own.

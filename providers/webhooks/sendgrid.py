@@ -1,5 +1,5 @@
-"""SendGrid Event Webhook: the ECDSA signature check and the event batch (reference §1.6, §1.7,
-mapping as anymail's, §4.1).
+"""SendGrid Event Webhook: the ECDSA signature check and the event batch (events mapped as
+django-anymail maps them).
 
 Signed bytes: the timestamp header's value followed by the raw body, no separator; ECDSA P-256 /
 SHA-256; base64 DER signature. We use `cryptography` directly: the SDK helper wants str payloads
@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from providers.clients.types import CORRELATION_KEY
-from providers.webhooks import (
+from providers.webhooks.common import (
     EventUnusable,
     WebhookForged,
     WebhookMalformed,
@@ -42,8 +42,8 @@ _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 # A DER ECDSA P-256 signature: SEQUENCE of two INTEGERs of at most 33 bytes: 8 to 72 bytes.
 _DER_SIGNATURE_BYTES = range(8, 73)
 
-# SendGrid posts a batch every 30 s or once it reaches 768 KB, whichever comes first (reference
-# §1.6), so a batch is 768 KB plus the event that crossed the line (custom args are at most
+# SendGrid posts a batch every 30 s or once it reaches 768 KB, whichever comes first,
+# so a batch is 768 KB plus the event that crossed the line (custom args are at most
 # 10,000 bytes per personalization). 2 MiB leaves more than twice that.
 MAX_BODY_BYTES = 2 * 1024 * 1024
 MAX_FORM_FIELDS = None  # a JSON array

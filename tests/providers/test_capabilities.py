@@ -27,8 +27,7 @@ from providers.clients import (
     syncs_audience,
     template_language,
 )
-from providers.clients.base import ProviderClient
-from providers.clients.capabilities import CLIENTS, client_class
+from providers.clients.base import CLIENTS, ProviderClient, client_class
 from providers.clients.types import Address, OutgoingEmail
 from providers.exceptions import ProviderConfigurationError
 

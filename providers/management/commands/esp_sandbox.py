@@ -1,4 +1,9 @@
-"""`manage.py esp_sandbox --port N`: run the loopback ESP sandbox in the foreground."""
+"""`manage.py esp_sandbox --port N`: run the loopback ESP sandbox in the foreground.
+
+`--port 0` takes any free port (SMTP too, unless `--smtp-port` names one); `--port-file PATH`
+then tells which: once both servers listen, PATH holds {"http": N, "smtp": M}. A process that
+starts the sandbox reads the ports back instead of picking them beforehand, which another
+process could take in between."""
 
 from __future__ import annotations
 
@@ -26,7 +31,15 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=settings.ESP_SANDBOX_PORT)
         parser.add_argument(
-            "--smtp-port", type=int, default=None, help="default: the HTTP port + 1"
+            "--smtp-port",
+            type=int,
+            default=None,
+            help="default: the HTTP port + 1 (with --port 0: any free port)",
+        )
+        parser.add_argument(
+            "--port-file",
+            type=Path,
+            help='written once listening: {"http": <port>, "smtp": <port>} (for --port 0)',
         )
         parser.add_argument(
             "--signing-key",
@@ -40,8 +53,9 @@ class Command(BaseCommand):
             "webhook targets to post to (a missing file: none)",
         )
 
-    def handle(self, *args, host, port, smtp_port, signing_key, webhooks, **options):
-        smtp_port = smtp_port or port + 1
+    def handle(self, *args, host, port, smtp_port, port_file, signing_key, webhooks, **options):
+        if smtp_port is None and port:
+            smtp_port = port + 1
         apps = default_provider_apps()
         if signing_key:
             key = signing_key_load_or_create(signing_key)
@@ -51,9 +65,19 @@ class Command(BaseCommand):
         for target in targets:
             provider, key = target.pop("provider"), target.pop("key")
             sandbox.set_webhook_target(provider, key, WebhookTarget(**target))
-        self.stdout.write(
-            f"ESP sandbox on http://{host}:{port}/ (records at /_sandbox/requests), "
-            f"SMTP on {host}:{smtp_port}; {len(targets)} webhook target(s)"
-        )
+
+        def started(sandbox: EspSandbox) -> None:
+            http_port, smtp = sandbox.port, sandbox.smtp.port
+            self.stdout.write(
+                f"ESP sandbox on http://{host}:{http_port}/ (records at /_sandbox/requests), "
+                f"SMTP on {host}:{smtp}; {len(targets)} webhook target(s)"
+            )
+            self.stdout.flush()
+            if port_file:
+                # Written aside, then renamed: a reader never sees half a file.
+                partial = port_file.with_name(port_file.name + ".partial")
+                partial.write_text(json.dumps({"http": http_port, "smtp": smtp}))
+                partial.replace(port_file)
+
         with contextlib.suppress(KeyboardInterrupt):
-            sandbox.serve_forever(host, port, smtp_port)
+            sandbox.serve_forever(host, port, smtp_port, started=started)
