@@ -44,7 +44,9 @@ def test_seed_twice_creates_no_duplicates_and_prints_working_logins(client, sett
 def _wait_for(url: str, process: subprocess.Popen, timeout: float = 60) -> bytes:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert process.poll() is None, "demo exited early"
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"demo exited early ({process.returncode}):\n{output[-4000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 return response.read()
