@@ -14,7 +14,7 @@ from analytics.selectors.filters import MAIL_CHOICES, MetricFilters, default_fil
 from analytics.views.tables import Table
 
 
-def _filters(request: HttpRequest, form_class=FilterForm) -> tuple[FilterForm, MetricFilters]:
+def page_filters(request: HttpRequest, form_class=FilterForm) -> tuple[FilterForm, MetricFilters]:
     form = form_class(request.GET)
     if not form.is_valid():  # the errors are shown; the page shows the default filters
         return form, default_filters()
@@ -25,7 +25,7 @@ def _filters(request: HttpRequest, form_class=FilterForm) -> tuple[FilterForm, M
     return form, form.filters()
 
 
-def _query(request: HttpRequest, **changes) -> str:
+def query_with(request: HttpRequest, **changes) -> str:
     params = request.GET.copy()
     for key in ("format", "table"):
         params.pop(key, None)
@@ -37,7 +37,7 @@ def _query(request: HttpRequest, **changes) -> str:
     return params.urlencode()
 
 
-def _respond(request, template: str, page: str, form, filters, tables: list[Table], **context):
+def page_respond(request, template: str, page: str, form, filters, tables: list[Table], **context):
     if request.GET.get("format") == "csv":
         if form.errors:
             errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
@@ -51,10 +51,10 @@ def _respond(request, template: str, page: str, form, filters, tables: list[Tabl
             )
         return _csv(table, page, filters)
     for table in tables:
-        table.csv_url = "?" + _query(request, format="csv", table=table.name)
-    nav_query = _query(request, by=None)
+        table.csv_url = "?" + query_with(request, format="csv", table=table.name)
+    nav_query = query_with(request, by=None)
     mail_links = [
-        {"label": label, "url": "?" + _query(request, mail=key), "active": key == filters.mail}
+        {"label": label, "url": "?" + query_with(request, mail=key), "active": key == filters.mail}
         for key, label in MAIL_CHOICES.items()
     ]
     return render(
@@ -83,20 +83,20 @@ def _csv(table: Table, page: str, filters: MetricFilters) -> HttpResponse:
     return response
 
 
-def _bucket_label(filters: MetricFilters, bucket: datetime) -> str:
+def bucket_label(filters: MetricFilters, bucket: datetime) -> str:
     return f"{bucket:%Y-%m-%d %H:00}" if filters.period == "hour" else f"{bucket:%Y-%m-%d}"
 
 
-def _axis(filters: MetricFilters) -> str:
+def time_axis(filters: MetricFilters) -> str:
     return "Hour sent (UTC)" if filters.period == "hour" else "Day sent (UTC)"
 
 
-def _pct(value):
+def pct_value(value):
     """A rate as a chart value: no data and not reported both leave a gap."""
     return round(value * 100, 2) if isinstance(value, int | float) else None
 
 
-def _chart(kind, labels, datasets, *, x, y, unit, y_max=None) -> dict:
+def chart_spec(kind, labels, datasets, *, x, y, unit, y_max=None) -> dict:
     return {
         "type": kind,
         "labels": labels,

@@ -11,22 +11,22 @@ from analytics.forms import BreakdownForm
 from analytics.selectors import metrics, recent
 from analytics.selectors.metrics import BREAKDOWNS
 from analytics.views.auth import dashboard
-from analytics.views.common import _chart, _filters, _query, _respond
-from analytics.views.tables import Column, Table, _counts_columns, _outcome_columns
+from analytics.views.common import chart_spec, page_filters, page_respond, query_with
+from analytics.views.tables import Column, Table, counts_columns, outcome_columns
 
 
 def _drill_down_url(request: HttpRequest, by: str, key) -> str:
     if not key:
         return ""
     if by == "campaign":  # campaign mail has no outbox messages: its campaign's results
-        return reverse("analytics:campaigns") + "?" + _query(request, by=None)
+        return reverse("analytics:campaigns") + "?" + query_with(request, by=None)
     param = {"event_type": "event_type", "provider": "provider"}.get(by, by)
-    return reverse("analytics:messages") + "?" + _query(request, by=None, **{param: key})
+    return reverse("analytics:messages") + "?" + query_with(request, by=None, **{param: key})
 
 
 @dashboard
 def breakdown(request: HttpRequest) -> HttpResponse:
-    form, filters = _filters(request, BreakdownForm)
+    form, filters = page_filters(request, BreakdownForm)
     by = form.cleaned_data.get("by") or "event_type"
     rows = metrics.breakdown(filters, by=by)
     latency_columns = []
@@ -45,7 +45,7 @@ def breakdown(request: HttpRequest) -> HttpResponse:
                 "text",
                 link=lambda r: _drill_down_url(request, by, r.key),
             ),
-            *_counts_columns(lambda r: r.counts),
+            *counts_columns(lambda r: r.counts),
             *latency_columns,
         ],
         rows=rows,
@@ -53,7 +53,7 @@ def breakdown(request: HttpRequest) -> HttpResponse:
     )
     top = rows[:15]
     charts = {
-        "breakdown": _chart(
+        "breakdown": chart_spec(
             "bar",
             [r.label for r in top],
             [
@@ -66,10 +66,10 @@ def breakdown(request: HttpRequest) -> HttpResponse:
         )
     }
     tabs = [
-        {"by": key, "label": label, "url": "?" + _query(request, by=key), "active": key == by}
+        {"by": key, "label": label, "url": "?" + query_with(request, by=key), "active": key == by}
         for key, label in BREAKDOWNS.items()
     ]
-    return _respond(
+    return page_respond(
         request,
         "analytics/breakdown.html",
         "breakdown",
@@ -99,7 +99,7 @@ def _message_columns() -> list[Column]:
 
 @dashboard
 def messages(request: HttpRequest) -> HttpResponse:
-    form, filters = _filters(request)
+    form, filters = page_filters(request)
     rows = recent.recent_messages(filters)
     table = Table(
         name="messages",
@@ -116,12 +116,12 @@ def messages(request: HttpRequest) -> HttpResponse:
         rows=rows,
         note=f"The newest {recent.RECENT_LIMIT} messages at most, newest first.",
     )
-    return _respond(request, "analytics/messages.html", "messages", form, filters, [table])
+    return page_respond(request, "analytics/messages.html", "messages", form, filters, [table])
 
 
 @dashboard
 def failures(request: HttpRequest) -> HttpResponse:
-    form, filters = _filters(request)
+    form, filters = page_filters(request)
     failed = recent.recent_failed_messages(filters)
     checks = recent.recent_failed_checks(filters)
     tables = [
@@ -150,14 +150,14 @@ def failures(request: HttpRequest) -> HttpResponse:
             note=f"The latest {recent.RECENT_LIMIT} at most.",
         ),
     ]
-    return _respond(request, "analytics/failures.html", "failures", form, filters, tables)
+    return page_respond(request, "analytics/failures.html", "failures", form, filters, tables)
 
 
 @dashboard
 def campaigns(request: HttpRequest) -> HttpResponse:
     """Promotional campaigns started in the period (narrowed by provider / account), with
     what the providers reported for their recipients: the rollups' numbers, as every page."""
-    form, filters = _filters(request)
+    form, filters = page_filters(request)
     rows = recent.recent_campaigns(filters)
     counts = metrics.campaign_counts([c.pk for c in rows])
 
@@ -174,7 +174,7 @@ def campaigns(request: HttpRequest) -> HttpResponse:
             Column("Account", lambda c: c.account.name, "text"),
             Column("Segment", lambda c: c.segment.name, "text"),
             Column("Recipients", lambda c: c.total),
-            *_outcome_columns(lambda c: counts[c.pk]),
+            *outcome_columns(lambda c: counts[c.pk]),
             Column("Delivery rate (%)", of(lambda n: n.delivery_rate), "pct"),
             Column("Opened", of(lambda n: n.opened)),
             Column("Unique open rate (%)", of(lambda n: n.open_rate), "pct"),
@@ -192,4 +192,4 @@ def campaigns(request: HttpRequest) -> HttpResponse:
             "reports): its figures are not reported."
         ),
     )
-    return _respond(request, "analytics/campaigns.html", "campaigns", form, filters, [table])
+    return page_respond(request, "analytics/campaigns.html", "campaigns", form, filters, [table])

@@ -10,17 +10,24 @@ from django.utils import timezone
 from analytics.selectors import metrics, uptime
 from analytics.selectors.metrics import Counts
 from analytics.views.auth import dashboard
-from analytics.views.common import _axis, _bucket_label, _chart, _filters, _pct, _respond
+from analytics.views.common import (
+    bucket_label,
+    chart_spec,
+    page_filters,
+    page_respond,
+    pct_value,
+    time_axis,
+)
 from analytics.views.tables import (
     FORMATS,
     Column,
     Metric,
     Table,
-    _counts_columns,
-    _duration_html,
-    _metric_table,
-    _pct_html,
+    counts_columns,
+    duration_html,
     duration_unit,
+    metric_table,
+    pct_html,
 )
 
 # The overview's outcome tiles: Sent, then the outcomes that add up to it; Failed apart.
@@ -29,7 +36,7 @@ OUTCOME_TILES = ("sent", "delivered", "pending", "bounced", "rejected", "unrepor
 
 @dashboard
 def overview(request: HttpRequest) -> HttpResponse:
-    form, filters = _filters(request)
+    form, filters = page_filters(request)
     now = timezone.now()
     counts = metrics.totals(filters)
     points = metrics.series(filters)
@@ -39,9 +46,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     worst = uptime.worst_account(per_account, "24h")
     intake = uptime.intake_uptime(now=now)
     kpis = _kpis(counts, latency, up, worst, intake)
-    labels = [_bucket_label(filters, p.bucket) for p in points]
+    labels = [bucket_label(filters, p.bucket) for p in points]
     charts = {
-        "volume": _chart(
+        "volume": chart_spec(
             "bar",
             labels,
             [
@@ -50,27 +57,27 @@ def overview(request: HttpRequest) -> HttpResponse:
                 ("Bounced", [p.counts.bounced for p in points]),
                 ("Failed at send", [p.counts.failed for p in points]),
             ],
-            x=_axis(filters),
+            x=time_axis(filters),
             y="Emails",
             unit="",
         ),
-        "delivery": _chart(
+        "delivery": chart_spec(
             "line",
             labels,
-            [("Delivery rate", [_pct(p.counts.delivery_rate) for p in points])],
-            x=_axis(filters),
+            [("Delivery rate", [pct_value(p.counts.delivery_rate) for p in points])],
+            x=time_axis(filters),
             y="Delivery rate (%)",
             unit="%",
             y_max=100,
         ),
-        "engagement": _chart(
+        "engagement": chart_spec(
             "line",
             labels,
             [
-                ("Unique open rate", [_pct(p.counts.open_rate) for p in points]),
-                ("Unique click rate", [_pct(p.counts.click_rate) for p in points]),
+                ("Unique open rate", [pct_value(p.counts.open_rate) for p in points]),
+                ("Unique click rate", [pct_value(p.counts.click_rate) for p in points]),
             ],
-            x=_axis(filters),
+            x=time_axis(filters),
             y="Share of delivered emails (%)",
             unit="%",
             y_max=100,
@@ -81,19 +88,19 @@ def overview(request: HttpRequest) -> HttpResponse:
             name="series",
             title=f"Per {filters.period}",
             columns=[
-                Column(_axis(filters), lambda p: p.bucket, "when"),
-                *_counts_columns(lambda p: p.counts),
+                Column(time_axis(filters), lambda p: p.bucket, "when"),
+                *counts_columns(lambda p: p.counts),
                 Column("Opened", lambda p: p.counts.opened),
                 Column("Clicked", lambda p: p.counts.clicked),
             ],
             rows=points,
         ),
-        _metric_table("kpis", "Key figures", ["Value"], kpis),
+        metric_table("kpis", "Key figures", ["Value"], kpis),
     ]
     tiles = {kpi.key: _tile(kpi) for kpi in kpis if kpi.tile}
     if worst is not None:  # beside the average: one account down is not hidden by the others
-        tiles["uptime_24h"]["aside"] = {"text": _pct_html(worst.ratio), "label": worst.name}
-    return _respond(
+        tiles["uptime_24h"]["aside"] = {"text": pct_html(worst.ratio), "label": worst.name}
+    return page_respond(
         request,
         "analytics/overview.html",
         "overview",
@@ -119,7 +126,7 @@ def _tile(kpi: Metric) -> dict:
 def _times(latency: metrics.Latency, what: str) -> str:
     """A latency tile's detail: its p90 in the unit of its median (one unit per tile)."""
     unit = duration_unit(latency.median) if latency.median is not None else None
-    text = f"p90 {_duration_html(latency.p90, unit)}; {what}"
+    text = f"p90 {duration_html(latency.p90, unit)}; {what}"
     return text if latency.available else f"{text} (not available per rule or template)"
 
 
@@ -168,7 +175,7 @@ def _kpis(
             "API integration uptime (24 h)",
             "pct",
             [up.ratio("24h")],
-            f"{checks}; 7 days {_pct_html(up.ratio('7d'))} · 30 days {_pct_html(up.ratio('30d'))}",
+            f"{checks}; 7 days {pct_html(up.ratio('7d'))} · 30 days {pct_html(up.ratio('30d'))}",
         ),
         Metric(
             "uptime_24h_worst",
@@ -184,7 +191,7 @@ def _kpis(
             "Intake API availability (24 h)",
             "pct",
             [intake.ratio("24h")],
-            f"7 days {_pct_html(intake.ratio('7d'))} · 30 days {_pct_html(intake.ratio('30d'))}",
+            f"7 days {pct_html(intake.ratio('7d'))} · 30 days {pct_html(intake.ratio('30d'))}",
         ),
         Metric(
             "bounce_rate",
@@ -271,7 +278,7 @@ def _outcome_metrics(columns: list[Counts]) -> list[Metric]:
 
 @dashboard
 def providers(request: HttpRequest) -> HttpResponse:
-    form, filters = _filters(request)
+    form, filters = page_filters(request)
     now = timezone.now()
     rows = [r for r in metrics.breakdown(filters, by="provider") if r.key]
     health = uptime.kind_health(filters, [r.key for r in rows], now=now)
@@ -301,7 +308,7 @@ def providers(request: HttpRequest) -> HttpResponse:
     ]
     accounts = uptime.account_health(filters, now=now)
     tables = [
-        _metric_table(
+        metric_table(
             "providers",
             "Providers side by side",
             names,
@@ -335,15 +342,18 @@ def providers(request: HttpRequest) -> HttpResponse:
     ]
     chart_metrics = [m for m in comparison if m.key.endswith("_rate")]
     charts = {
-        "providers": _chart(
+        "providers": chart_spec(
             "bar",
             [m.label for m in chart_metrics],
-            [(name, [_pct(m.values[i]) for m in chart_metrics]) for i, name in enumerate(names)],
+            [
+                (name, [pct_value(m.values[i]) for m in chart_metrics])
+                for i, name in enumerate(names)
+            ],
             x="Metric",
             y="Share of emails (%)",
             unit="%",
         )
     }
-    return _respond(
+    return page_respond(
         request, "analytics/providers.html", "providers", form, filters, tables, charts=charts
     )

@@ -12,7 +12,7 @@ from analytics.selectors.metrics import NOT_REPORTED, Counts
 DURATION_UNITS = (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1))
 
 
-def _pct_html(value):
+def pct_html(value):
     if value is NOT_REPORTED:
         return str(NOT_REPORTED)
     return "—" if value is None else f"{value * 100:.1f} %"
@@ -29,7 +29,7 @@ def duration_unit(seconds: float) -> tuple[str, int]:
     return next((unit for unit in DURATION_UNITS if seconds >= unit[1]), DURATION_UNITS[-1])
 
 
-def _duration_html(seconds, unit: tuple[str, int] | None = None):
+def duration_html(seconds, unit: tuple[str, int] | None = None):
     """≈ `seconds` in `unit` (by default its own: duration_unit). Figures shown together, a
     median and its p90, share the unit of the first."""
     if seconds is None:
@@ -46,8 +46,8 @@ def _when_html(value):
 # kind: (HTML text, CSV value)
 FORMATS: dict[str, tuple[Callable, Callable]] = {
     "int": (lambda v: f"{v:,}", lambda v: v),
-    "pct": (_pct_html, _pct_csv),
-    "seconds": (_duration_html, lambda v: "" if v is None else f"{v:.1f}"),
+    "pct": (pct_html, _pct_csv),
+    "seconds": (duration_html, lambda v: "" if v is None else f"{v:.1f}"),
     "ms": (
         lambda v: "—" if v is None else f"{v:.0f} ms",
         lambda v: "" if v is None else f"{v:.1f}",
@@ -112,7 +112,7 @@ def _csv_safe(value):
     return value
 
 
-def _outcome_columns(counts: Callable[[object], Counts]) -> list[Column]:
+def outcome_columns(counts: Callable[[object], Counts]) -> list[Column]:
     """Sent, then the outcomes that add up to it, then what was never sent."""
     return [
         Column("Sent", lambda r: counts(r).sent),
@@ -125,9 +125,9 @@ def _outcome_columns(counts: Callable[[object], Counts]) -> list[Column]:
     ]
 
 
-def _counts_columns(counts: Callable[[object], Counts]) -> list[Column]:
+def counts_columns(counts: Callable[[object], Counts]) -> list[Column]:
     return [
-        *_outcome_columns(counts),
+        *outcome_columns(counts),
         Column("Delivery rate (%)", lambda r: counts(r).delivery_rate, "pct"),
         Column("Bounce rate (%)", lambda r: counts(r).bounce_rate, "pct"),
         Column("Complaint rate (%)", lambda r: counts(r).complaint_rate, "pct"),
@@ -155,7 +155,7 @@ UNITS_HTML = {**UNITS, "seconds": "approx. (as shown)"}
 FORMATS["unit"] = (lambda kind: UNITS_HTML.get(kind, ""), lambda kind: UNITS.get(kind, ""))
 
 
-def _metric_table(name, title, columns: list[str], rows: list[Metric], note="") -> Table:
+def metric_table(name, title, columns: list[str], rows: list[Metric], note="") -> Table:
     return Table(
         name=name,
         title=title,
