@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -160,12 +160,6 @@ def webhook_delivery_process(
         raise
     delivery.refresh_from_db()
     return delivery
-
-
-@dataclass
-class _Pending:
-    event: NormalizedEvent
-    fingerprint: str
 
 
 def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> int:
