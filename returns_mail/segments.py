@@ -1,6 +1,6 @@
 """Segment conditions: the language, its validation and its compilation to one SQL WHERE
 clause (`segment_filter`). The selectors on top (`segment_members`, `segment_audience`) are in
-returns_mail.selectors_segments.
+returns_mail.selectors.segments.
 
 A segment's `conditions` is a list, combined as its `match` says (all / any; none: every
 customer). Two kinds of condition, in the JSON style of the trigger rules:

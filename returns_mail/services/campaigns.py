@@ -47,7 +47,7 @@ from returns_mail.models import (
     ChunkStatus,
     RecipientStatus,
 )
-from returns_mail.selectors_segments import segment_audience
+from returns_mail.selectors.segments import segment_audience
 from returns_mail.services.campaign_chunks import (
     campaign_batch,
     campaign_finish_if_done,

@@ -16,7 +16,7 @@ from returns_mail.models import (
     ChunkStatus,
     RecipientStatus,
 )
-from returns_mail.selectors_campaigns import campaign_progress
+from returns_mail.selectors.campaigns import campaign_progress
 from returns_mail.services import campaign_chunks
 from returns_mail.services.campaign_chunks import campaign_run, chunk_claim_next, chunk_send
 from returns_mail.services.campaigns import (
