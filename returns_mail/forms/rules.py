@@ -1,50 +1,24 @@
-"""Admin forms of returns_mail: trigger rules without code, the rule trial, API clients,
-suppression and the event-type switch. Every error names the condition, address or account."""
+"""Admin forms of trigger rules: rules without code (conditions as rows, the routes) and the
+rule trial. Every error names the condition, address or account."""
 
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import validate_email
-from django.db.models import Count
 
 from providers.clients import Capability, kinds_that_can
-from returns_mail.conditions import conditions_errors
-from returns_mail.models import (
-    ApiClient,
-    EventTypeSetting,
-    ReturnEvent,
-    RoutingMode,
-    Suppression,
-    TriggerRule,
-)
-from returns_mail.models.api_clients import SCOPES
+from returns_mail.models import ReturnEvent, TriggerRule
 from returns_mail.models.rules import CONDITION_OPERATORS
-from returns_mail.services.events import event_types_switch
-from templates_lib.catalogue import CATALOGUE, allowed_variables, event_type_choices
+from returns_mail.services.rules import condition_fields, routes_validate, rule_validate
+from templates_lib.catalogue import CATALOGUE, event_type_choices
 from templates_lib.models import TemplateVersion
-
-SCOPE_LABELS = {
-    "events:write": "events:write — post return events",
-    "messages:read": "messages:read — read what was sent",
-}
 
 
 def labelled_event_types() -> list[tuple[str, str]]:
     return [(key, f"{key} — {label}") for key, label in event_type_choices()]
 
 
-def condition_fields(event_type: str) -> list[str]:
-    """The paths a condition on an event of `event_type` may test. The brand comes from the
-    template's layout, not from the event, so conditions cannot use it."""
-    return sorted(
-        path
-        for path in allowed_variables([event_type])
-        if path != "brand" and not path.startswith("brand.")
-    )
-
-
-# --- trigger rules ------------------------------------------------------------------------------
 class ConditionForm(forms.Form):
     """One row of a rule's conditions. Validated as a whole by `conditions_errors`."""
 
@@ -166,58 +140,38 @@ class TriggerRuleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        event_type, template = cleaned.get("event_type"), cleaned.get("template")
-        pinned = cleaned.get("pinned_version")
-        if template and pinned and pinned.template_id != template.pk:
-            self.add_error(
-                "pinned_version",
-                f"{pinned.template.name} v{pinned.number} is a version of another template; "
-                f"choose a version of “{template.name}” or leave it empty.",
+        event_type = cleaned.get("event_type")
+        conditions = self._conditions()
+        try:
+            rule_validate(
+                event_type=event_type,
+                template=cleaned.get("template"),
+                pinned_version=cleaned.get("pinned_version"),
+                send_to_customer=bool(cleaned.get("send_to_customer")),
+                # None when the addresses could not be read (that field already says why).
+                internal_recipients=cleaned.get("internal_recipients"),
+                conditions=[] if conditions is None else conditions,
             )
-        elif template and not pinned and template.active_version_id is None:
-            self.add_error(
-                "template", f"“{template.name}” has no active version: publish one or pin one."
-            )
-        if template and template.event_types and event_type not in (None, *template.event_types):
-            self.add_error(
-                "template",
-                f"“{template.name}” is made for {', '.join(template.event_types)}, not for "
-                f"{event_type}: choose a template for {event_type}.",
-            )
-        no_one = not cleaned.get("send_to_customer") and not cleaned.get("internal_recipients")
-        if no_one and "internal_recipients" not in self.errors:
-            self.add_error(None, "Send to the customer, or add at least one internal recipient.")
-        conditions = self._clean_conditions(event_type)
+        except ValidationError as error:
+            errors = error.message_dict
+            # Condition errors show above the condition rows as well as at the top.
+            self.condition_errors = errors.pop("conditions", [])
+            for field, messages in errors.items():
+                for message in messages:
+                    self.add_error(None if field == NON_FIELD_ERRORS else field, message)
+        if conditions is None:
+            self.condition_errors.append("The conditions could not be read; please try again.")
         for message in self.condition_errors:
             self.add_error(None, message)
-        self.instance.conditions = conditions
+        self.instance.conditions = conditions or []
         return cleaned
 
-    def _clean_conditions(self, event_type: str | None) -> list[dict]:
+    def _conditions(self) -> list[dict] | None:
+        """The condition rows as stored in TriggerRule.conditions; None if unreadable."""
         if not self.conditions.is_valid():
-            self.condition_errors.append("The conditions could not be read; please try again.")
-            return []
-        allowed = set(condition_fields(event_type)) if event_type else None
-        conditions = []
-        for number, row in enumerate(self.conditions.forms, start=1):
-            condition = row.condition()
-            if condition is None:
-                continue
-            conditions.append(condition)
-            errors = [
-                f"Condition {number}{message.removeprefix('Condition 1')}"
-                for message in conditions_errors([condition])
-            ]
-            field = condition.get("field")
-            if field and allowed is not None and field not in allowed:
-                errors.append(
-                    f"Condition {number}: {event_type} events have no field “{field}”. "
-                    f"Fields: {', '.join(sorted(allowed))}."
-                )
-            if condition.get("op") == "in" and condition.get("value") == []:
-                errors.append(f"Condition {number} needs at least one value (comma-separated).")
-            self.condition_errors.extend(errors)
-        return conditions
+            return None
+        rows = (row.condition() for row in self.conditions.forms)
+        return [condition for condition in rows if condition is not None]
 
 
 class RouteFormSet(forms.BaseInlineFormSet):
@@ -240,20 +194,10 @@ class RouteFormSet(forms.BaseInlineFormSet):
             for form in self.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE")
         ]
-        if not any(row["account"].is_active for row in rows):
-            raise ValidationError("Add at least one active provider account to the route.")
-        mode = self.instance.routing
-        if mode == RoutingMode.SINGLE and len(rows) != 1:
-            raise ValidationError(
-                f"“One account” routing takes exactly one account, not {len(rows)}: remove the "
-                "others, or choose a failover chain or a weighted split."
-            )
-        if mode == RoutingMode.WEIGHTED:
-            zero = [row["account"].name for row in rows if not row.get("weight")]
-            if zero:
-                raise ValidationError(
-                    f"In a weighted split every account needs a weight above 0: {', '.join(zero)}."
-                )
+        routes_validate(
+            routing=self.instance.routing,
+            routes=[(row["account"], row.get("weight")) for row in rows],
+        )
 
 
 class RuleTrialForm(forms.Form):
@@ -277,69 +221,3 @@ class RuleTrialForm(forms.Form):
         elif not cleaned.get("sample"):
             self.add_error("sample", "Choose a sample event or give a stored event id.")
         return cleaned
-
-
-# --- API clients, suppression -------------------------------------------------------------------
-class ApiClientForm(forms.ModelForm):
-    scopes = forms.MultipleChoiceField(
-        choices=[(scope, SCOPE_LABELS.get(scope, scope)) for scope in SCOPES],
-        widget=forms.CheckboxSelectMultiple,
-        help_text="What the client may do.",
-    )
-
-    class Meta:
-        model = ApiClient
-        fields = ["name", "scopes", "rate_limit_per_minute", "is_active"]
-
-
-class SuppressionForm(forms.ModelForm):
-    class Meta:
-        model = Suppression
-        fields = ["email", "reason", "scope", "note"]
-
-    def clean_email(self) -> str:
-        return self.cleaned_data["email"].strip().lower()
-
-
-# --- event types --------------------------------------------------------------------------------
-def _switch_name(key: str) -> str:
-    return "on_" + key.replace(".", "__")
-
-
-class EventTypeSwitchForm(forms.Form):
-    """One on/off box per catalogue event type (a type without a setting row is on)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        stored = dict(EventTypeSetting.objects.values_list("event_type", "enabled"))
-        for key, event in CATALOGUE.items():
-            self.fields[_switch_name(key)] = forms.BooleanField(
-                label=event.label, required=False, initial=stored.get(key, True)
-            )
-
-    def rows(self) -> list[dict]:
-        counts = dict(
-            TriggerRule.objects.filter(enabled=True)
-            .values("event_type")
-            .annotate(n=Count("pk"))
-            .values_list("event_type", "n")
-        )
-        return [
-            {
-                "key": key,
-                "event": event,
-                "switch": self[_switch_name(key)],
-                "rules": counts.get(key, 0),
-            }
-            for key, event in CATALOGUE.items()
-        ]
-
-    def save(self) -> dict[str, bool]:
-        """Write the types whose switch changed (one statement); returns {type: enabled}."""
-        changed = {
-            key: self.cleaned_data[_switch_name(key)]
-            for key in CATALOGUE
-            if _switch_name(key) in self.changed_data
-        }
-        event_types_switch(changes=changed)
-        return changed
