@@ -9,7 +9,7 @@ from django.core.validators import validate_email
 
 from providers.clients import Capability, kinds_that_can
 from returns_mail.models import ReturnEvent, TriggerRule
-from returns_mail.models.rules import CONDITION_OPERATORS
+from returns_mail.operators import CONDITION_OPERATORS
 from returns_mail.services.rules import condition_fields, routes_validate, rule_validate
 from templates_lib.catalogue import CATALOGUE, event_type_choices
 from templates_lib.models import TemplateVersion
