@@ -156,7 +156,7 @@ def peer(campaign_id: int, sandbox: str) -> None:
     from django.template import Context, Engine
 
     from returns_mail.models import Campaign
-    from returns_mail.selectors_segments import segment_audience
+    from returns_mail.selectors.segments import segment_audience
     from returns_mail.services.campaigns import CUSTOMER_FIELDS, recipient_data
     from templates_lib.rendering import provider_content
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from returns_mail.models.rules import CONDITION_OPERATORS, MatchMode
+from returns_mail.models.rules import MatchMode
+from returns_mail.operators import CONDITION_OPERATORS
 
 MISSING = object()
 

@@ -4,6 +4,7 @@ from returns_mail.services import (
     audience,
     campaign_chunks,
     campaign_mailchimp,
+    campaign_recovery,
     campaigns,
     customers,
     erasure,
@@ -56,7 +57,7 @@ def campaign_mailchimp_run(campaign_id: int) -> str:
 
 
 def sweep_campaigns() -> dict:
-    return campaigns.campaigns_sweep()
+    return campaign_recovery.campaigns_sweep()
 
 
 def audience_member_erase(erasure_id: int) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from providers.clients import kinds_storing_templates
 from providers.models import ProviderAccount
 from providers.models import Purpose as AccountPurpose
-from templates_lib.models import Template, TemplateSync
+from templates_lib.models import Template
 
 
 def accounts_storing(template: Template) -> QuerySet[ProviderAccount]:
@@ -18,12 +18,3 @@ def accounts_storing(template: Template) -> QuerySet[ProviderAccount]:
         kind__in=kinds_storing_templates(template.purpose),
         purpose__in=[AccountPurpose.BOTH, template.purpose],
     ).order_by("priority", "pk")
-
-
-def syncs_due(now) -> QuerySet[TemplateSync]:
-    """Syncs a worker should push now (waiting, or retrying and due)."""
-    from templates_lib.models import SyncStatus
-
-    return TemplateSync.objects.filter(
-        Q(status=SyncStatus.PENDING) | Q(status=SyncStatus.RETRYING, next_attempt_at__lte=now)
-    )

@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from returns_mail.forms import ApiClientForm
+from returns_mail.forms.api_clients import ApiClientForm
 from returns_mail.models import ApiClient
 from returns_mail.services.api_clients import api_client_create, api_client_rotate
 

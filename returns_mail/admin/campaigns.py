@@ -17,7 +17,7 @@ from config.admin_base import ReadOnlyInline
 from providers.clients import Capability, Reporting, account_can, account_reporting
 from returns_mail.admin.segments import EXCLUSION_LABELS
 from returns_mail.models import Campaign, CampaignChunk, CampaignRecipient, CampaignStatus
-from returns_mail.selectors_campaigns import campaign_progress, campaign_results
+from returns_mail.selectors.campaigns import campaign_progress, campaign_results
 from returns_mail.services.campaigns import (
     CampaignError,
     campaign_cancel,

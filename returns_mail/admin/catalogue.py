@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from config.admin_base import ViewOnlyAdmin
-from returns_mail.forms import EventTypeSwitchForm
+from returns_mail.forms.catalogue import EventTypeSwitchForm
 from returns_mail.models import AccountCircuit, EventTypeSetting
 
 

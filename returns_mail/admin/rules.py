@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from returns_mail.admin.base import EventTypeFilter
-from returns_mail.forms import RouteFormSet, RuleTrialForm, TriggerRuleForm
+from returns_mail.forms.rules import RouteFormSet, RuleTrialForm, TriggerRuleForm
 from returns_mail.models import RuleAccount, TriggerRule
 from returns_mail.services.rules import rule_try, rule_try_event
 from templates_lib.catalogue import sample_context

@@ -8,10 +8,10 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 
 from returns_mail.admin.base import pretty_json
-from returns_mail.forms_segments import SegmentForm
+from returns_mail.forms.segments import SegmentForm
 from returns_mail.models import Segment
-from returns_mail.segments import segment_conditions_errors
-from returns_mail.selectors_segments import segment_audience, segment_members
+from returns_mail.segment_rules import segment_conditions_errors
+from returns_mail.selectors.segments import segment_audience, segment_members
 from returns_mail.services.segments import segment_save
 
 SAMPLE_SIZE = 20

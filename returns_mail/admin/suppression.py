@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from returns_mail.forms import SuppressionForm
+from returns_mail.forms.suppression import SuppressionForm
 from returns_mail.models import Suppression
 from returns_mail.services.suppression import suppression_add
 

@@ -36,7 +36,7 @@ from returns_mail.api.serializers import (
 from returns_mail.api.throttling import ClientRateThrottle
 from returns_mail.exceptions import IdempotencyConflict
 from returns_mail.models import ApiClient
-from returns_mail.selectors import event_get, return_messages
+from returns_mail.selectors.messages import event_get, return_messages
 from returns_mail.services.events import (
     Accepted,
     EventInput,

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from returns_mail.operators import CONDITION_OPERATORS
+
 
 class RoutingMode(models.TextChoices):
     SINGLE = "single", "One account"
@@ -12,17 +14,6 @@ class RoutingMode(models.TextChoices):
 class MatchMode(models.TextChoices):
     ALL = "all", "All conditions"
     ANY = "any", "Any condition"
-
-
-CONDITION_OPERATORS = {
-    "eq": "equals",
-    "ne": "does not equal",
-    "in": "is one of",
-    "contains": "contains",
-    "gt": "greater than",
-    "lt": "less than",
-    "set": "is set",
-}
 
 
 class TriggerRule(models.Model):

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from returns_mail.models.rules import MatchMode
+from returns_mail.segment_rules import segment_conditions_errors
 
 
 class Segment(models.Model):
@@ -27,8 +28,6 @@ class Segment(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from returns_mail.segments import segment_conditions_errors  # it imports the models
-
         errors = segment_conditions_errors(self.conditions)
         if errors:
             raise ValidationError(errors)

@@ -1,5 +1,6 @@
 """Campaign lifecycle: check, start, prepare the audience, pause, resume, cancel, test sends,
-admin decisions on held chunks, and the sweep that keeps running campaigns moving.
+admin decisions on held chunks. The sweep that keeps running campaigns moving is
+returns_mail.services.campaign_recovery.
 
 Preparing streams the segment's audience (suppressed addresses and customers without consent
 left out, counted by reason) into CampaignRecipient rows, 1,000 to a chunk per template locale,
@@ -13,13 +14,10 @@ import logging
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from config.audit import audit_record
@@ -34,7 +32,6 @@ from providers.clients import (
     campaign_sending,
     cannot_message,
     client_for,
-    kinds_sending_campaigns,
 )
 from providers.exceptions import ProviderError
 from providers.models import Purpose as AccountPurpose
@@ -47,11 +44,10 @@ from returns_mail.models import (
     ChunkStatus,
     RecipientStatus,
 )
-from returns_mail.selectors_segments import segment_audience
+from returns_mail.selectors.segments import segment_audience
 from returns_mail.services.campaign_chunks import (
     campaign_batch,
     campaign_finish_if_done,
-    chunk_reconcile,
     runners_start,
 )
 from returns_mail.services.lifecycle import recipients_cancel, recipients_sent
@@ -415,68 +411,3 @@ def campaign_send_test(*, campaign_id: int) -> list[str]:
     except ProviderError as exc:
         raise CampaignError(f"the test send failed: {exc}") from None
     return addresses
-
-
-# --- the sweep --------------------------------------------------------------------------------
-def campaigns_sweep() -> dict[str, int]:
-    """What the schedule runs every minute: start due scheduled campaigns, recover chunks of
-    lost workers, settle unconfirmed chunks, restart senders of campaigns gone quiet."""
-    now = timezone.now()
-    report = {"started": 0, "recovered": 0, "reconciled": 0, "restarted": 0}
-    stale = now - timedelta(seconds=settings.Q_RETRY)
-    with transaction.atomic():
-        for campaign_id in Campaign.objects.filter(
-            status=CampaignStatus.SCHEDULED, send_at__lte=now
-        ).values_list("pk", flat=True):
-            if Campaign.objects.filter(pk=campaign_id, status=CampaignStatus.SCHEDULED).update(
-                status=CampaignStatus.PREPARING, heartbeat_at=now
-            ):
-                enqueue_on_commit("returns_mail.tasks.campaign_prepare", campaign_id)
-                report["started"] += 1
-        for campaign_id in Campaign.objects.filter(
-            status=CampaignStatus.PREPARING, heartbeat_at__lt=stale
-        ).values_list("pk", flat=True):  # the preparing worker was lost (it rolled back)
-            Campaign.objects.filter(pk=campaign_id).update(heartbeat_at=now)
-            enqueue_on_commit("returns_mail.tasks.campaign_prepare", campaign_id)
-            report["restarted"] += 1
-    report["recovered"] = _recover_lost_chunks(stale)
-    settle_before = now - timedelta(seconds=settings.RECONCILE_AFTER)
-    for chunk_id in CampaignChunk.objects.filter(
-        status=ChunkStatus.UNCONFIRMED, handed_over_at__lt=settle_before
-    ).values_list("pk", flat=True):
-        chunk_reconcile(chunk_id=chunk_id)
-        report["reconciled"] += 1
-    with transaction.atomic():
-        quiet = Campaign.objects.select_related("account").filter(
-            status=CampaignStatus.SENDING, heartbeat_at__lt=stale
-        )
-        for campaign in quiet:
-            Campaign.objects.filter(pk=campaign.pk).update(heartbeat_at=now)
-            runners_start(campaign)
-            report["restarted"] += 1
-    return report
-
-
-def _recover_lost_chunks(stale) -> int:
-    """Chunks claimed longer ago than a task may run: their worker is gone. Lost before the
-    provider call: pending again. During it: unconfirmed, settled from the provider's activity
-    (adding to the segment of a provider's own campaign is idempotent: simply pending again)."""
-    stuck = CampaignChunk.objects.filter(status=ChunkStatus.SENDING, claimed_at__lt=stale)
-    # Exists, not a join: the UPDATE keeps the row's own conditions (see chunk_claim_next).
-    segment_adds = Exists(
-        Campaign.objects.filter(
-            pk=OuterRef("campaign_id"),
-            account__kind__in=kinds_sending_campaigns(CampaignSending.PROVIDER_CAMPAIGN),
-        )
-    )
-    recovered = stuck.filter(handed_over_at__isnull=True).update(
-        status=ChunkStatus.PENDING, error="re-queued: worker lost"
-    )
-    recovered += stuck.filter(segment_adds).update(
-        status=ChunkStatus.PENDING, handed_over_at=None, error="re-queued: worker lost"
-    )
-    recovered += stuck.filter(handed_over_at__isnull=False).update(
-        status=ChunkStatus.UNCONFIRMED,
-        error="worker lost during the provider call: checking what the provider took",
-    )
-    return recovered

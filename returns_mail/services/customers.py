@@ -50,19 +50,7 @@ TAGS_OF: dict[str, tuple[str, ...]] = {
     "exchange.shipped": ("exchanged",),
     "exchange.out_of_stock": ("exchanged", "out_of_stock"),
 }
-# The fields an event recomputes (the audience sync sends them).
-COMPUTED_FIELDS = (
-    "name",
-    "locale",
-    "marketing_consent",
-    "last_return_id",
-    "last_event_type",
-    "last_event_at",
-    "returns_count",
-    "total_refunded",
-    "refund_currency",
-    "tags",
-)
+
 CUSTOMERS_TASK = "returns_mail.tasks.apply_events_to_customers"
 SWEEP_EVENTS = 5_000  # per sweep (every minute)
 SWEEP_TASK_EVENTS = 500  # per re-queued task
@@ -217,7 +205,8 @@ def customers_apply_audience_events(
     """A Mailchimp Marketing account's audience webhooks, into the customers: unsubscribe and
     cleaned set the member's status (and take away marketing consent); profile updates the name
     and locale from the merge fields it carries. Returns how many customers it changed. The
-    suppressions themselves are analytics' business."""
+    suppressions are not written here but by returns_mail.services.suppression (which the
+    analytics webhook handling calls)."""
     changed = 0
     for event in events:
         email = event.recipient.strip().lower()

@@ -1,14 +1,104 @@
-"""Trying a rule against an event without sending anything ("Test this rule")."""
+"""Trigger rules: what makes a rule valid (its template, recipients, conditions and route) and
+trying a rule against an event without sending anything ("Test this rule")."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from returns_mail.conditions import condition_holds, conditions_match
-from returns_mail.models import ReturnEvent, TriggerRule
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from providers.models import ProviderAccount
+from returns_mail.conditions import condition_holds, conditions_errors, conditions_match
+from returns_mail.models import ReturnEvent, RoutingMode, TriggerRule
 from returns_mail.services.routing import route
 from returns_mail.services.suppression import is_suppressed
+from templates_lib.catalogue import allowed_variables
+from templates_lib.models import Template, TemplateVersion
 from templates_lib.rendering import RenderedEmail, pick_locale, render_version
+
+
+def condition_fields(event_type: str) -> list[str]:
+    """The paths a condition on an event of `event_type` may test. The brand comes from the
+    template's layout, not from the event, so conditions cannot use it."""
+    return sorted(
+        path
+        for path in allowed_variables([event_type])
+        if path != "brand" and not path.startswith("brand.")
+    )
+
+
+def rule_validate(
+    *,
+    event_type: str | None,
+    template: Template | None,
+    pinned_version: TemplateVersion | None,
+    send_to_customer: bool,
+    internal_recipients: list[str] | None,
+    conditions: list[dict],
+) -> None:
+    """Raise a ValidationError keyed by field ("template", "pinned_version", "conditions"; the
+    rest under NON_FIELD_ERRORS) for what makes the rule invalid. A None value is one the caller
+    could not read (already reported there), so it is not judged again."""
+    errors: dict[str, list[str]] = {}
+    if template and pinned_version and pinned_version.template_id != template.pk:
+        errors.setdefault("pinned_version", []).append(
+            f"{pinned_version.template.name} v{pinned_version.number} is a version of another "
+            f"template; choose a version of “{template.name}” or leave it empty."
+        )
+    elif template and not pinned_version and template.active_version_id is None:
+        errors.setdefault("template", []).append(
+            f"“{template.name}” has no active version: publish one or pin one."
+        )
+    if template and template.event_types and event_type not in (None, *template.event_types):
+        errors.setdefault("template", []).append(
+            f"“{template.name}” is made for {', '.join(template.event_types)}, not for "
+            f"{event_type}: choose a template for {event_type}."
+        )
+    if not send_to_customer and internal_recipients == []:
+        errors[NON_FIELD_ERRORS] = ["Send to the customer, or add at least one internal recipient."]
+    if condition_errors := _conditions_errors(conditions, event_type):
+        errors["conditions"] = condition_errors
+    if errors:
+        raise ValidationError(errors)
+
+
+def _conditions_errors(conditions: list[dict], event_type: str | None) -> list[str]:
+    """Each condition's errors, numbered from 1 as the admin shows them."""
+    allowed = set(condition_fields(event_type)) if event_type else None
+    errors = []
+    for number, condition in enumerate(conditions, start=1):
+        errors += [
+            f"Condition {number}{message.removeprefix('Condition 1')}"
+            for message in conditions_errors([condition])
+        ]
+        field_ = condition.get("field")
+        if field_ and allowed is not None and field_ not in allowed:
+            errors.append(
+                f"Condition {number}: {event_type} events have no field “{field_}”. "
+                f"Fields: {', '.join(sorted(allowed))}."
+            )
+        if condition.get("op") == "in" and condition.get("value") == []:
+            errors.append(f"Condition {number} needs at least one value (comma-separated).")
+    return errors
+
+
+def routes_validate(*, routing: str, routes: Sequence[tuple[ProviderAccount, int | None]]) -> None:
+    """Raise a ValidationError when the route (account and weight, in order) does not suit the
+    rule's routing mode, or has no active account."""
+    if not any(account.is_active for account, _ in routes):
+        raise ValidationError("Add at least one active provider account to the route.")
+    if routing == RoutingMode.SINGLE and len(routes) != 1:
+        raise ValidationError(
+            f"“One account” routing takes exactly one account, not {len(routes)}: remove the "
+            "others, or choose a failover chain or a weighted split."
+        )
+    if routing == RoutingMode.WEIGHTED:
+        zero = [account.name for account, weight in routes if not weight]
+        if zero:
+            raise ValidationError(
+                f"In a weighted split every account needs a weight above 0: {', '.join(zero)}."
+            )
 
 
 @dataclass

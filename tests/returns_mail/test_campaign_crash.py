@@ -14,7 +14,8 @@ from django_q.conf import Conf
 
 from providers.sandbox.core import Fault
 from returns_mail.models import Campaign, CampaignChunk, CampaignRecipient, CampaignStatus
-from returns_mail.services.campaigns import campaign_start, campaigns_sweep
+from returns_mail.services.campaign_recovery import campaigns_sweep
+from returns_mail.services.campaigns import campaign_start
 from tests.conftest import TEST_KEYS
 from tests.returns_mail.campaign_support import (
     customers,
@@ -109,6 +110,9 @@ def test_concurrent_claims_give_each_chunk_to_one_worker(
 
     monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
     monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
+    monkeypatch.setattr(
+        "returns_mail.services.campaign_recovery.runners_start", lambda campaign: None
+    )
     sendgrid = make_account("sendgrid")  # before the template: publishing pushes to it
     customers(CLAIM_CHUNKS * 1000)
     campaign = make_campaign(everyone(), offer_template(make_template), sendgrid)

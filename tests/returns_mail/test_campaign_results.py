@@ -19,7 +19,7 @@ from returns_mail.models import (
     Customer,
     Suppression,
 )
-from returns_mail.selectors_campaigns import campaign_results
+from returns_mail.selectors.campaigns import campaign_results
 from tests.analytics import factories as f
 from tests.analytics.test_webhook_ingest import post_sendgrid
 from tests.returns_mail.campaign_support import everyone, make_campaign, offer_template

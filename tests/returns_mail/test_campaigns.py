@@ -16,9 +16,10 @@ from returns_mail.models import (
     ChunkStatus,
     RecipientStatus,
 )
-from returns_mail.selectors_campaigns import campaign_progress
+from returns_mail.selectors.campaigns import campaign_progress
 from returns_mail.services import campaign_chunks
 from returns_mail.services.campaign_chunks import campaign_run, chunk_claim_next, chunk_send
+from returns_mail.services.campaign_recovery import campaigns_sweep
 from returns_mail.services.campaigns import (
     CampaignError,
     campaign_cancel,
@@ -26,7 +27,6 @@ from returns_mail.services.campaigns import (
     campaign_resume,
     campaign_send_test,
     campaign_start,
-    campaigns_sweep,
     chunk_release,
 )
 from tests.conftest import TEST_KEYS
@@ -55,6 +55,9 @@ def no_runners(monkeypatch):
     """Starting prepares the audience but queues no runner: the test sends chunk by chunk."""
     monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
     monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
+    monkeypatch.setattr(
+        "returns_mail.services.campaign_recovery.runners_start", lambda campaign: None
+    )
 
 
 def start(campaign, capture) -> Campaign:

@@ -12,8 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from returns_mail.models import Customer, ReturnEvent, Segment, Suppression
-from returns_mail.segments import segment_conditions_errors
-from returns_mail.selectors_segments import segment_audience, segment_members
+from returns_mail.segment_rules import segment_conditions_errors
+from returns_mail.selectors.segments import segment_audience, segment_members
 from returns_mail.services.segments import segment_create
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ from __future__ import annotations
 from django import forms
 
 from returns_mail.models import Segment
-from returns_mail.models.rules import CONDITION_OPERATORS
-from returns_mail.segments import CUSTOMER_FIELDS, OPERATORS_BY_KIND
+from returns_mail.operators import CONDITION_OPERATORS
+from returns_mail.segment_rules import CUSTOMER_FIELDS, OPERATORS_BY_KIND
 from templates_lib.catalogue import event_type_choices
 
 FIELD_HELP = {
