@@ -32,14 +32,6 @@ PACKAGES = ("config", "providers", "templates_lib", "returns_mail", "analytics")
 IMPORTING_CALLS = {"import_module", "__import__"}
 IMPORTING_ATTRIBUTE_CALLS = {"import_string"}
 
-# The cycles left in returns_mail, which is being restructured (its segments module and the
-# models package import each other). Remove an entry once its cycle is gone: the second test
-# fails while an entry no longer matches a cycle, so this list only shrinks.
-ALLOWED: set[frozenset[str]] = {
-    # models/__init__ → models.segments → segments → models/__init__
-    frozenset({"returns_mail.models", "returns_mail.models.segments", "returns_mail.segments"}),
-}
-
 
 @dataclass(frozen=True)
 class Edge:
@@ -200,18 +192,12 @@ def _describe(graph: dict[str, list[Edge]], component: frozenset[str]) -> str:
     return f"  {sorted(component)}\n    for instance:\n{loop}"
 
 
-def test_no_import_cycles_but_the_allowed_ones():
+def test_no_import_cycles():
     graph = import_graph()
-    found = [c for c in cycles(graph) if c not in ALLOWED]
+    found = list(cycles(graph))
     assert not found, "import cycles (make the dependency point one way):\n" + "\n".join(
         _describe(graph, c) for c in found
     )
-
-
-def test_every_allowed_cycle_still_exists():
-    current = set(cycles(import_graph()))
-    gone = [sorted(c) for c in ALLOWED if c not in current]
-    assert not gone, f"no longer cycles, remove them from ALLOWED: {gone}"
 
 
 def test_the_graph_resolves_submodules_packages_and_relative_imports():
