@@ -25,9 +25,21 @@ class ProviderKind(models.TextChoices):
 
 
 class Purpose(models.TextChoices):
+    """What mail is for. A template's is transactional or promotional (`MAIL`); an account
+    serves one of them, or both."""
+
     TRANSACTIONAL = "transactional", "Transactional"
     PROMOTIONAL = "promotional", "Promotional"
     BOTH = "both", "Transactional and promotional"
+
+    @classmethod
+    def serves(cls, account_purpose: str, mail_purpose: str) -> bool:
+        """Whether an account of `account_purpose` may send mail of `mail_purpose`."""
+        return account_purpose in (cls.BOTH, mail_purpose)
+
+
+# The purposes of a piece of mail (a template): "both" is an account's.
+MAIL_PURPOSES = [(p.value, p.label) for p in (Purpose.TRANSACTIONAL, Purpose.PROMOTIONAL)]
 
 
 class SmtpSecurity(models.TextChoices):

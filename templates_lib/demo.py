@@ -5,7 +5,8 @@ from typing import TextIO
 
 from django.db import transaction
 
-from templates_lib.models import Purpose, Template
+from providers.models import Purpose
+from templates_lib.models import Template
 from templates_lib.services.defaults import default_layout, defaults_install
 from templates_lib.services.templates import template_publish, template_version_create
 

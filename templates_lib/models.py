@@ -6,10 +6,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-
-class Purpose(models.TextChoices):
-    TRANSACTIONAL = "transactional", "Transactional"
-    PROMOTIONAL = "promotional", "Promotional"
+from providers.models import MAIL_PURPOSES, Purpose
 
 
 class Layout(models.Model):
@@ -54,9 +51,7 @@ class Template(models.Model):
 
     name = models.CharField(max_length=150)
     slug = models.SlugField(max_length=100, unique=True)
-    purpose = models.CharField(
-        max_length=16, choices=Purpose.choices, default=Purpose.TRANSACTIONAL
-    )
+    purpose = models.CharField(max_length=16, choices=MAIL_PURPOSES, default=Purpose.TRANSACTIONAL)
     event_types = models.JSONField(
         default=list, blank=True, help_text="Event types of the catalogue this template is for."
     )

@@ -5,8 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 
 from providers.clients import kinds_storing_templates
-from providers.models import ProviderAccount
-from providers.models import Purpose as AccountPurpose
+from providers.models import ProviderAccount, Purpose
 from templates_lib.models import Template
 
 
@@ -16,5 +15,5 @@ def accounts_storing(template: Template) -> QuerySet[ProviderAccount]:
     return ProviderAccount.objects.filter(
         is_active=True,
         kind__in=kinds_storing_templates(template.purpose),
-        purpose__in=[AccountPurpose.BOTH, template.purpose],
+        purpose__in=[Purpose.BOTH, template.purpose],  # the accounts that serve it
     ).order_by("priority", "pk")

@@ -34,7 +34,7 @@ from providers.clients import (
     client_for,
 )
 from providers.exceptions import ProviderError
-from providers.models import Purpose as AccountPurpose
+from providers.models import Purpose
 from returns_mail.exceptions import ReturnsMailError
 from returns_mail.models import (
     Campaign,
@@ -51,7 +51,7 @@ from returns_mail.services.campaign_chunks import (
     runners_start,
 )
 from returns_mail.services.lifecycle import recipients_cancel, recipients_sent
-from templates_lib.models import Purpose, SyncStatus, TemplateSync
+from templates_lib.models import SyncStatus, TemplateSync
 from templates_lib.rendering import pick_locale
 
 logger = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def campaign_problems(campaign: Campaign) -> list[str]:
     account, template = campaign.account, campaign.template
     if not account.is_active:
         problems.append(f"the account {account} is not active")
-    if account.purpose == AccountPurpose.TRANSACTIONAL:
+    if not Purpose.serves(account.purpose, Purpose.PROMOTIONAL):
         problems.append(f"the account {account} is for transactional mail only")
     sending = campaign_sending(account)
     if sending == CampaignSending.NONE:

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from django.db import transaction
 
+from providers.models import Purpose
 from templates_lib.catalogue import CATALOGUE
 from templates_lib.defaults.content import DEFAULTS
-from templates_lib.models import Layout, Purpose, Template
+from templates_lib.models import Layout, Template
 from templates_lib.services.templates import template_publish, template_version_create
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
