@@ -34,7 +34,7 @@ from bench.figures import STACK, TINY_ENV, Tiny
 from bench.seed_campaign import SANDBOX_FIGURES, TREE_FIGURES, CampaignStack, sandbox_figures
 
 CUSTOMERS = 100_000
-CHUNK = 1000  # recipients a mail/send request (returns_mail.services.campaigns.CHUNK_SIZE)
+CHUNK = 1000  # recipients a mail/send request (returns_mail.services.campaign_audience.CHUNK_SIZE)
 
 FIGURES = {
     **STACK,

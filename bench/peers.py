@@ -157,7 +157,7 @@ def peer(campaign_id: int, sandbox: str) -> None:
 
     from returns_mail.models import Campaign
     from returns_mail.selectors.segments import segment_audience
-    from returns_mail.services.campaigns import CUSTOMER_FIELDS, recipient_data
+    from returns_mail.services.campaign_audience import CUSTOMER_FIELDS, recipient_data
     from templates_lib.rendering import provider_content
 
     campaign = Campaign.objects.select_related("segment", "template__active_version").get(

@@ -2,10 +2,10 @@
 
 from returns_mail.services import (
     audience,
+    campaign_audience,
     campaign_chunks,
     campaign_mailchimp,
     campaign_recovery,
-    campaigns,
     customers,
     erasure,
     messages,
@@ -45,7 +45,7 @@ def unsubscribe_mirror(suppression_id: int) -> int:
 
 
 def campaign_prepare(campaign_id: int) -> None:
-    campaigns.campaign_prepare(campaign_id=campaign_id)
+    campaign_audience.campaign_prepare(campaign_id=campaign_id)
 
 
 def campaign_run(campaign_id: int) -> int:

@@ -111,6 +111,9 @@ def test_concurrent_claims_give_each_chunk_to_one_worker(
     monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
     monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
     monkeypatch.setattr(
+        "returns_mail.services.campaign_audience.runners_start", lambda campaign: None
+    )
+    monkeypatch.setattr(
         "returns_mail.services.campaign_recovery.runners_start", lambda campaign: None
     )
     sendgrid = make_account("sendgrid")  # before the template: publishing pushes to it

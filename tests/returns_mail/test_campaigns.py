@@ -56,6 +56,9 @@ def no_runners(monkeypatch):
     monkeypatch.setattr(campaign_chunks, "runners_start", lambda campaign: None)
     monkeypatch.setattr("returns_mail.services.campaigns.runners_start", lambda campaign: None)
     monkeypatch.setattr(
+        "returns_mail.services.campaign_audience.runners_start", lambda campaign: None
+    )
+    monkeypatch.setattr(
         "returns_mail.services.campaign_recovery.runners_start", lambda campaign: None
     )
 
