@@ -20,7 +20,13 @@ from django.dispatch import receiver
 from analytics.models import LatencyBin, Period, Rollup
 from analytics.models.rollups import LATENCY_BOUNDS
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent
-from returns_mail.models import Campaign, CampaignRecipient, Message, RecipientStatus
+from returns_mail.models import (
+    Campaign,
+    CampaignRecipient,
+    Message,
+    MessageStatus,
+    RecipientStatus,
+)
 from returns_mail.services.lifecycle import Transition
 from returns_mail.signals import campaign_recipients_finished, message_transitioned
 
@@ -122,7 +128,8 @@ def outcome_counter(event: NormalizedEvent) -> str:
     return "delivered" if event.type == DeliveryEventType.DELIVERED else "rejected"
 
 
-# Sends count when the worker (or a reconciliation) records their outcome.
+# Sends count when the worker (or a reconciliation) records their outcome, or when a provider
+# event proves a held (ambiguous) message was sent: reconciliation then finds nothing to do.
 _SEND_COUNTERS = {
     Transition.SENT: "sent",
     Transition.RECONCILED: "sent",
@@ -130,9 +137,17 @@ _SEND_COUNTERS = {
 }
 
 
+def _send_counter(transition: str, old: str) -> str | None:
+    if transition == Transition.PROVIDER_EVENT and old == MessageStatus.AMBIGUOUS:
+        return "sent"
+    return _SEND_COUNTERS.get(transition)
+
+
 @receiver(message_transitioned, sender=Message)
-def _count_finished_send(*, transition: str, message_ids: tuple[int, ...], **kwargs) -> None:
-    counter = _SEND_COUNTERS.get(transition)
+def _count_finished_send(
+    *, transition: str, message_ids: tuple[int, ...], old: str, **kwargs
+) -> None:
+    counter = _send_counter(transition, old)
     if counter is None:
         return
     try:

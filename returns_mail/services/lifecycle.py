@@ -314,11 +314,20 @@ MESSAGE_EVENT_FIELDS = (
     "status_changed_at",
     "error",
     "sent_at",
+    "handed_over_at",
     "delivered_at",
     "opened_at",
     "clicked_at",
 )
-_MESSAGE_SAVED = ("status", "status_changed_at", "error", "delivered_at", "opened_at", "clicked_at")
+_MESSAGE_SAVED = (
+    "status",
+    "status_changed_at",
+    "error",
+    "sent_at",
+    "delivered_at",
+    "opened_at",
+    "clicked_at",
+)
 
 
 def messages_apply_provider_events(
@@ -381,6 +390,8 @@ def _message_event(event: NormalizedEvent, message: Message, at: datetime) -> Ev
     # A message still "sending" keeps its status: its worker is about to record the send and
     # then takes the times recorded here into account.
     if target is not None and allowed(Transition.PROVIDER_EVENT, message.status, target):
+        if message.status == S.AMBIGUOUS:  # the provider took the unanswered call: sent then
+            message.sent_at = message.sent_at or message.handed_over_at
         message.status, message.status_changed_at = target, at
         changed = True
     return EventEffect(event, message, changed=changed, **flags)

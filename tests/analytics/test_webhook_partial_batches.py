@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from analytics.models import DeliveryEvent, WebhookDelivery
+from analytics.models import DeliveryEvent, Rollup, WebhookDelivery
 from analytics.services.deliveries import webhook_delivery_process
+from providers.sandbox.core import Fault
 from returns_mail.models import MessageStatus, Suppression
 from tests.analytics.test_webhook_ingest import (  # noqa: F401 - fixtures
     MANDRILL_KEY,
@@ -20,6 +21,7 @@ from tests.analytics.test_webhook_ingest import (  # noqa: F401 - fixtures
     sendgrid_batch,
     sendgrid_fixture,
 )
+from tests.conftest import TEST_KEYS
 from tests.returns_mail.conftest import (  # noqa: F401 - fixtures
     event_input,
     ingest,
@@ -208,3 +210,37 @@ def test_re_processing_an_undated_deny_list_change_finds_it_a_duplicate(mandrill
 
     assert (again.events_total, again.events_new) == (1, 0)
     assert DeliveryEvent.objects.count() == 1
+
+
+# --- a held message proven sent by its provider's events ----------------------------------------
+def test_a_held_message_proven_sent_by_a_webhook_is_counted_sent_once(
+    make_rule,  # noqa: F811 - imported fixture
+    sendgrid,
+    ingest,  # noqa: F811 - imported fixture
+    esp_sandbox,
+    settings,
+):
+    settings.PROVIDER_TIMEOUT = 0.5
+    make_rule(accounts=[sendgrid])
+    esp_sandbox.faults.add(TEST_KEYS["sendgrid"], Fault("slow", delay=1.5, times=1))
+    message = ingest(customer_email="ada+delivered@example.com").messages.get()
+    assert message.status == MessageStatus.AMBIGUOUS  # the provider took it, unanswered
+    assert not Rollup.objects.filter(period="day", sent__gt=0).exists()
+    delivered = {
+        "email": message.recipient,
+        "timestamp": int(message.handed_over_at.timestamp()) + 5,
+        "event": "delivered",
+        "rm_correlation_id": str(message.correlation_id),
+        "sg_message_id": "sg-1",
+    }
+
+    post_sendgrid(sendgrid, [delivered])
+    post_sendgrid(
+        sendgrid, [{**delivered, "event": "open", "timestamp": delivered["timestamp"] + 1}]
+    )
+
+    message.refresh_from_db()
+    assert message.status == MessageStatus.OPENED
+    assert message.sent_at == message.handed_over_at  # sent when handed over, as reconciled
+    row = Rollup.objects.get(period="day", account_id=sendgrid.pk)
+    assert (row.sent, row.delivered, row.opened) == (1, 1, 1)
