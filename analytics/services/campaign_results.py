@@ -12,8 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection
 
-from analytics.models import LatencyBin
-from analytics.services.rollups import Increments, campaign_cohort, outcome_counter
+from analytics.services.rollups import Increments, campaign_cohort, effect_count
 from providers.models import ProviderAccount
 from providers.webhooks.types import DeliveryEventType, NormalizedEvent
 from returns_mail.models import CampaignRecipient
@@ -68,20 +67,7 @@ def campaign_recipients_apply(
 
 def _count(effect: EventEffect, increments: Increments) -> None:
     """The counts and latencies of what one event did to its recipient."""
-    event, recipient = effect.event, effect.row
-    at = event.occurred_at
+    recipient = effect.row
     # A webhook can come before the send is recorded: then it counts in the hour it happened.
-    cohort = campaign_cohort(recipient.campaign, recipient.sent_at or at)
-    if event.type in _COUNTED:
-        increments.count(cohort, _COUNTED[event.type])
-    if effect.outcome:
-        increments.count(cohort, outcome_counter(event))
-    if effect.unsubscribed:
-        increments.count(cohort, "unsubscribed")
-    if effect.opened:
-        increments.count(cohort, "opened")
-    if effect.clicked:
-        increments.count(cohort, "clicked")
-    if effect.engaged_since is not None:
-        response = (at - effect.engaged_since).total_seconds()
-        increments.latency(cohort, LatencyBin.Metric.RESPONSE, response)
+    cohort = campaign_cohort(recipient.campaign, recipient.sent_at or effect.event.occurred_at)
+    effect_count(increments, cohort, effect, by_type=_COUNTED)

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from analytics.models import DeliveryEvent, LatencyBin, WebhookDelivery, WebhookDeliveryStatus
 from analytics.services.campaign_results import campaign_recipients_apply
-from analytics.services.rollups import Increments, message_cohort, outcome_counter
+from analytics.services.rollups import Increments, effect_count, message_cohort
 from providers.clients import syncs_audience
 from providers.models import ProviderAccount
 from providers.webhooks import parse
@@ -273,22 +273,11 @@ def _apply_to_messages(events: list[NormalizedEvent], messages: dict[str, Messag
 def _count(effect: EventEffect, increments: Increments) -> None:
     """The counts and latencies of what one event did to its message."""
     event, message = effect.event, effect.row
-    at = event.occurred_at
     cohort = message_cohort(message)
-    if effect.outcome:
-        increments.count(cohort, outcome_counter(event))
-        if event.type == T.DELIVERED:
-            lead = (at - message.event.occurred_at).total_seconds()
-            increments.latency(cohort, LatencyBin.Metric.LEAD, lead)
-    if effect.opened:
-        increments.count(cohort, "opened")
-    if effect.clicked:
-        increments.count(cohort, "clicked")
-    if effect.engaged_since is not None:
-        response = (at - effect.engaged_since).total_seconds()
-        increments.latency(cohort, LatencyBin.Metric.RESPONSE, response)
-    if event.type in _COUNTED:
-        increments.count(cohort, _COUNTED[event.type])
+    effect_count(increments, cohort, effect, by_type=_COUNTED)
+    if effect.outcome and event.type == T.DELIVERED:
+        lead = (event.occurred_at - message.event.occurred_at).total_seconds()
+        increments.latency(cohort, LatencyBin.Metric.LEAD, lead)
 
 
 # What an event means for the address: (scope, reason) of the suppression it adds.

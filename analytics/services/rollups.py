@@ -27,7 +27,7 @@ from returns_mail.models import (
     MessageStatus,
     RecipientStatus,
 )
-from returns_mail.services.lifecycle import Transition
+from returns_mail.services.lifecycle import EventEffect, Transition
 from returns_mail.signals import campaign_recipients_finished, message_transitioned
 
 logger = logging.getLogger(__name__)
@@ -121,11 +121,31 @@ def _add(model, dimensions: dict, counts: dict[str, int]) -> None:
         model.objects.filter(**dimensions).update(**increments)
 
 
-def outcome_counter(event: NormalizedEvent) -> str:
+def _outcome_counter(event: NormalizedEvent) -> str:
     """The counter of a delivered, bounced or rejected event that is its mail's outcome."""
     if event.type == DeliveryEventType.BOUNCED:
         return "bounced_hard" if event.bounce_kind == BounceKind.HARD else "bounced_soft"
     return "delivered" if event.type == DeliveryEventType.DELIVERED else "rejected"
+
+
+def effect_count(
+    increments: Increments, cohort: Cohort, effect: EventEffect, *, by_type: dict[str, str]
+) -> None:
+    """Count what one provider event did to its mail (a message or a campaign recipient), as
+    the lifecycle reported it: every event of a type in `by_type` under its counter, and each
+    first outcome, unsubscribe, open and click once, with the response time of a first
+    engagement."""
+    event = effect.event
+    if event.type in by_type:
+        increments.count(cohort, by_type[event.type])
+    if effect.outcome:
+        increments.count(cohort, _outcome_counter(event))
+    for flag in ("unsubscribed", "opened", "clicked"):
+        if getattr(effect, flag):
+            increments.count(cohort, flag)
+    if effect.engaged_since is not None:
+        response = (event.occurred_at - effect.engaged_since).total_seconds()
+        increments.latency(cohort, LatencyBin.Metric.RESPONSE, response)
 
 
 # Sends count when the worker (or a reconciliation) records their outcome, or when a provider
