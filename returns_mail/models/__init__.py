@@ -11,6 +11,7 @@ from returns_mail.models.campaigns import (
     ChunkStatus,
     RecipientStatus,
 )
+from returns_mail.models.consent import ConsentRecord, ConsentSource
 from returns_mail.models.customers import AudienceMember, Customer, MemberStatus
 from returns_mail.models.erasure import AudienceErasure, AudienceErasureStatus
 from returns_mail.models.events import EventTypeSetting, ReturnEvent
@@ -32,6 +33,8 @@ __all__ = [
     "CampaignRecipient",
     "CampaignStatus",
     "ChunkStatus",
+    "ConsentRecord",
+    "ConsentSource",
     "Customer",
     "EventTypeSetting",
     "MemberStatus",
