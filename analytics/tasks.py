@@ -25,5 +25,6 @@ def unsubscribe_mirror(suppression_id: int) -> int:
 
 
 def purge_old_data() -> dict:
-    """Daily (schedule): blank raw webhook bodies past RETENTION_WEBHOOK_DAYS."""
+    """Daily (schedule): everything retention removes (analytics/services/retention.py); the
+    task's result is what it did, counted per kind."""
     return retention.old_data_purge().as_dict()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.csp import BASE_DIRECTIVES as BASE_CSP_DIRECTIVES
 from config.env import (
     BASE_DIR,
@@ -238,8 +240,27 @@ LOGGING = logging_config(LOG_LEVEL, LOG_FORMAT, q_level=env.str("Q_LOG_LEVEL", d
 # Days a webhook delivery's raw body is kept (its outcome and events are kept for good). No
 # rendered message body is ever stored: a message points at its template version and event.
 RETENTION_WEBHOOK_DAYS = env.int("RETENTION_WEBHOOK_DAYS", default=30)
-# Rows purged per UPDATE: memory and lock time stay flat whatever the backlog.
-RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+# Rows purged per statement (by id range): memory and lock time stay flat whatever the backlog.
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=5000)
+# Days return events, their messages (with attempts) and provider delivery events are kept: a
+# year of returns plus a season. The dashboards read the rollups, which keep their counts.
+RETENTION_MESSAGE_DAYS = env.int("RETENTION_MESSAGE_DAYS", default=400)
+# Days a customer with no return event is kept before being erased (as an erasure does, but
+# keeping the suppressions: they protect the person).
+RETENTION_CUSTOMER_DAYS = env.int("RETENTION_CUSTOMER_DAYS", default=3 * 365)
+# Days an address's consent history (the proof) is kept once it has no customer record.
+RETENTION_CONSENT_DAYS = env.int("RETENTION_CONSENT_DAYS", default=3 * 365)
+# 0 keeps that kind of data for good; a negative number is a mistake, not a wish.
+for _name in (
+    "RETENTION_WEBHOOK_DAYS",
+    "RETENTION_MESSAGE_DAYS",
+    "RETENTION_CUSTOMER_DAYS",
+    "RETENTION_CONSENT_DAYS",
+):
+    if globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be 0 (keep for good) or a number of days")
+if RETENTION_BATCH_SIZE < 1:
+    raise ImproperlyConfigured("RETENTION_BATCH_SIZE must be at least 1")
 
 # --- Metrics ---------------------------------------------------------------------------------
 # Bearer token Prometheus sends to GET /metrics; empty: only signed-in IT admins can read it.

@@ -1,23 +1,33 @@
-"""Data retention: raw webhook bodies are blanked after RETENTION_WEBHOOK_DAYS.
+"""Data retention: the one daily purge (schedule `analytics.tasks.purge_old_data`, and
+`manage.py purge_old_data [--dry-run]`) of everything kept for a limited time. 0 days: kept
+for good.
 
-The delivery row keeps its outcome (status, counts, error, times) and its DeliveryEvents — the
-row stays the truth of what happened; only the request body, which carries recipients'
-addresses and provider payloads, goes. Returns Mail stores no rendered message bodies.
+analytics' own rows:
+- raw webhook bodies are blanked after RETENTION_WEBHOOK_DAYS: the delivery row keeps its
+  outcome (status, counts, error, times) and its DeliveryEvents;
+- delivery events (which name the recipient) are deleted after RETENTION_MESSAGE_DAYS, like the
+  messages they report on, and so are webhook deliveries with no event left. Rollups and
+  latency bins were counted when the events arrived and are never recomputed from them: the
+  dashboards' numbers stay.
 
-Rows are blanked in batches of primary keys (one SELECT of ids, one UPDATE), so memory and
-lock time stay flat whatever the backlog.
+returns_mail's rows (messages and attempts, return events, customers, consent history) follow
+returns_mail/services/retention.py, which says what goes when. Suppressions are never purged.
+
+Each pass works in batches of RETENTION_BATCH_SIZE ids (see `in_batches`), so memory and lock
+time stay flat whatever the backlog, and a second run finds nothing to do.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.utils import timezone
+from django.db.models import Exists, OuterRef, QuerySet
 
-from analytics.models import WebhookDelivery
+from analytics.models import DeliveryEvent, WebhookDelivery
+from returns_mail.services import retention as returns_retention
+from returns_mail.services.retention import cutoff, in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -26,14 +36,27 @@ logger = logging.getLogger(__name__)
 class PurgeReport:
     webhook_bodies: int
     dry_run: bool
+    delivery_events: int = 0
+    webhook_deliveries: int = 0
+    messages: int = 0
+    attempts: int = 0
+    return_events: int = 0
+    customers: int = 0
+    consent_records: int = 0
 
     def as_dict(self) -> dict:
-        return {"webhook_bodies": self.webhook_bodies, "dry_run": self.dry_run}
+        return asdict(self)
 
 
-def webhook_bodies_due(*, days: int):
-    cutoff = timezone.now() - timedelta(days=days)
-    return WebhookDelivery.objects.filter(received_at__lt=cutoff).exclude(body="")
+def _batch(batch_size: int | None) -> int:
+    return batch_size or settings.RETENTION_BATCH_SIZE
+
+
+def webhook_bodies_due(*, days: int) -> QuerySet[WebhookDelivery]:
+    before = cutoff(days)
+    if before is None:
+        return WebhookDelivery.objects.none()
+    return WebhookDelivery.objects.filter(received_at__lt=before).exclude(body="")
 
 
 def webhook_bodies_purge(
@@ -41,20 +64,56 @@ def webhook_bodies_purge(
 ) -> int:
     """Blank the raw body of deliveries received more than `days` ago; returns how many."""
     days = settings.RETENTION_WEBHOOK_DAYS if days is None else days
-    batch_size = batch_size or settings.RETENTION_BATCH_SIZE
     due = webhook_bodies_due(days=days)
     if dry_run:
         return due.count()
-    purged = 0
-    while True:
-        ids = list(due.order_by("pk").values_list("pk", flat=True)[:batch_size])
-        if not ids:
-            return purged
-        purged += WebhookDelivery.objects.filter(pk__in=ids).exclude(body="").update(body="")
+    return in_batches(due, lambda rows: rows.update(body=""), batch_size=_batch(batch_size))
 
 
-def old_data_purge(*, dry_run: bool = False) -> PurgeReport:
-    """Everything retention removes (the daily schedule and `manage.py purge_old_data`)."""
-    report = PurgeReport(webhook_bodies=webhook_bodies_purge(dry_run=dry_run), dry_run=dry_run)
+def delivery_events_purge(
+    *, days: int | None = None, dry_run: bool = False, batch_size: int | None = None
+) -> dict[str, int]:
+    """Delete delivery events stored more than `days` ago, then the webhook deliveries of that
+    age with no event left: {"delivery_events": n, "webhook_deliveries": n}."""
+    before = cutoff(settings.RETENTION_MESSAGE_DAYS if days is None else days)
+    if before is None:
+        return {"delivery_events": 0, "webhook_deliveries": 0}
+    events = DeliveryEvent.objects.filter(received_at__lt=before)
+    deliveries = WebhookDelivery.objects.filter(received_at__lt=before).exclude(
+        Exists(DeliveryEvent.objects.filter(delivery=OuterRef("pk")))
+    )
+    if dry_run:
+        return {"delivery_events": events.count(), "webhook_deliveries": deliveries.count()}
+    size = _batch(batch_size)
+    return {
+        "delivery_events": in_batches(events, lambda rows: rows.delete()[0], batch_size=size),
+        "webhook_deliveries": in_batches(
+            deliveries,
+            lambda rows: rows.delete()[1].get(WebhookDelivery._meta.label, 0),
+            batch_size=size,
+        ),
+    }
+
+
+def old_data_purge(*, dry_run: bool = False, batch_size: int | None = None) -> PurgeReport:
+    """Everything retention removes (the daily schedule and `manage.py purge_old_data`).
+
+    Delivery events go before the messages they point at (nothing left to unlink), messages
+    before their events."""
+    kw = {"dry_run": dry_run, "batch_size": batch_size}
+    bodies = webhook_bodies_purge(**kw)
+    deliveries = delivery_events_purge(**kw)
+    messages = returns_retention.messages_purge(**kw)
+    report = PurgeReport(
+        webhook_bodies=bodies,
+        dry_run=dry_run,
+        delivery_events=deliveries["delivery_events"],
+        webhook_deliveries=deliveries["webhook_deliveries"],
+        messages=messages["messages"],
+        attempts=messages["attempts"],
+        return_events=returns_retention.events_purge(**kw),
+        customers=returns_retention.customers_purge(**kw),
+        consent_records=returns_retention.consent_purge(**kw),
+    )
     logger.info("retention purge: %s", report.as_dict())
     return report

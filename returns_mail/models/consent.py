@@ -27,6 +27,9 @@ class ConsentRecord(models.Model):
     # When it happened at the source (the event's occurred_at, the click, the webhook's time).
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)
+    # When retention first found the address without a customer record: the history, the proof
+    # of consent, is deleted RETENTION_CONSENT_DAYS later; cleared if a customer comes back.
+    customer_gone_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

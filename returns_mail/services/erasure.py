@@ -177,8 +177,11 @@ def _idempotency_keys_erase(events, scrub: Scrubber) -> None:
     ReturnEvent.objects.bulk_update(rows, ["idempotency_key"], batch_size=500)
 
 
-def customer_erase(*, email: str, actor=None) -> ErasureReport:
+def customer_erase(*, email: str, actor=None, keep_suppressions: bool = False) -> ErasureReport:
     """Erase everything held about `email` (see the module's docstring); one audit entry.
+
+    `keep_suppressions`: retention (services/retention.py) erases customers nobody asked about;
+    their suppressions stay, since those protect the person (no mail after a complaint).
 
     Suppressions are deleted, not kept as hashes: an erased person is not someone who objected
     to mail (a new return of theirs deserves its emails); promotional mail needs the consent a
@@ -218,8 +221,9 @@ def customer_erase(*, email: str, actor=None) -> ErasureReport:
         recipients.update(email=placeholder, name="", data={})
         scrub.rows(Campaign.objects.filter(scrub.q("test_recipients")), ("test_recipients",))
 
-        counts["suppressions"] = Suppression.objects.filter(email=email).delete()[0]
-        scrub.rows(Suppression.objects.filter(scrub.q("note")), ("note",))
+        if not keep_suppressions:
+            counts["suppressions"] = Suppression.objects.filter(email=email).delete()[0]
+            scrub.rows(Suppression.objects.filter(scrub.q("note")), ("note",))
         customer = Customer.objects.filter(email=email).first()
         counts["customer records"] = (
             Customer.objects.filter(email=email).delete()[1].get(Customer._meta.label, 0)

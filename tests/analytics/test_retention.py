@@ -44,7 +44,7 @@ def delivery(days_old: float, acct, **fields) -> WebhookDelivery:
 @pytest.fixture
 def rows():
     acct = account("sendgrid")
-    old = [delivery(days, acct) for days in (31, 45, 400)]
+    old = [delivery(days, acct) for days in (31, 45, 300)]
     recent = [delivery(days, acct) for days in (0, 29.5)]
     event = DeliveryEvent.objects.create(
         fingerprint="f" * 64,
@@ -92,7 +92,7 @@ def test_the_purge_works_in_batches(rows, django_assert_max_num_queries):
 
 def test_the_default_comes_from_the_setting(rows, settings):
     settings.RETENTION_WEBHOOK_DAYS = 40
-    assert retention_service.old_data_purge().webhook_bodies == 2  # 45 and 400 days old
+    assert retention_service.old_data_purge().webhook_bodies == 2  # 45 and 300 days old
 
 
 def test_the_command_prints_counts_and_dry_run_changes_nothing(rows):
@@ -128,4 +128,20 @@ def test_a_daily_schedule_runs_the_purge():
 def test_the_task_purges(rows):
     from analytics.tasks import purge_old_data
 
-    assert purge_old_data() == {"webhook_bodies": 3, "dry_run": False}
+    assert purge_old_data() == {
+        "webhook_bodies": 3,
+        "dry_run": False,
+        "delivery_events": 0,
+        "webhook_deliveries": 0,
+        "messages": 0,
+        "attempts": 0,
+        "return_events": 0,
+        "customers": 0,
+        "consent_records": 0,
+    }
+
+
+def test_zero_days_keeps_webhook_bodies_for_good(rows, settings):
+    settings.RETENTION_WEBHOOK_DAYS = 0
+    assert retention_service.old_data_purge().webhook_bodies == 0
+    assert not WebhookDelivery.objects.filter(body="").exists()

@@ -7,11 +7,26 @@ from django.core.management.base import BaseCommand
 
 from analytics.services.retention import old_data_purge
 
+# What each count of the report is, and the setting that dates it.
+LINES = (
+    ("webhook_bodies", "webhook bodies", "RETENTION_WEBHOOK_DAYS"),
+    ("delivery_events", "delivery events", "RETENTION_MESSAGE_DAYS"),
+    ("webhook_deliveries", "webhook deliveries with no event left", "RETENTION_MESSAGE_DAYS"),
+    ("messages", "finished messages", "RETENTION_MESSAGE_DAYS"),
+    ("attempts", "their attempts", "RETENTION_MESSAGE_DAYS"),
+    ("return_events", "return events with no message left", "RETENTION_MESSAGE_DAYS"),
+    ("customers", "customers (erased, suppressions kept) with no event", "RETENTION_CUSTOMER_DAYS"),
+    ("consent_records", "consent records without a customer", "RETENTION_CONSENT_DAYS"),
+)
+
 
 class Command(BaseCommand):
     help = (
-        "Blank raw webhook bodies older than RETENTION_WEBHOOK_DAYS (the rows, their outcome "
-        "and their events are kept)."
+        "Purge what retention removes: raw webhook bodies (RETENTION_WEBHOOK_DAYS); delivery "
+        "events, messages with their attempts and return events (RETENTION_MESSAGE_DAYS); "
+        "customers with no recent event (RETENTION_CUSTOMER_DAYS, erased, suppressions kept); "
+        "consent history of addresses without a customer (RETENTION_CONSENT_DAYS). "
+        "0 days keeps that kind for good."
     )
 
     def add_arguments(self, parser):
@@ -20,9 +35,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run: bool, **options):
-        report = old_data_purge(dry_run=dry_run)
+        report = old_data_purge(dry_run=dry_run).as_dict()
         verb = "would be purged" if dry_run else "purged"
-        self.stdout.write(
-            f"webhook bodies older than {settings.RETENTION_WEBHOOK_DAYS} days {verb}: "
-            f"{report.webhook_bodies}"
-        )
+        for key, label, setting in LINES:
+            days = getattr(settings, setting)
+            if days:
+                self.stdout.write(f"{label} older than {days} days {verb}: {report[key]}")
+            else:
+                self.stdout.write(f"{label}: kept for good ({setting}=0)")
