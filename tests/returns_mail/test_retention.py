@@ -267,7 +267,8 @@ def test_consent_history_outlives_its_customer_by_the_consent_period(customers, 
     settings.RETENTION_CONSENT_DAYS = 30
     old_data_purge()  # erases the old customer; dates her history
     history = ConsentRecord.objects.filter(email=OLD.lower())
-    assert history.count() == 1 and history.get().customer_gone_at is not None
+    assert history.count() == 1
+    assert history.get().customer_gone_at is not None
     assert old_data_purge().consent_records == 0  # not 30 days yet
 
     history.update(customer_gone_at=ago(31))
