@@ -27,4 +27,4 @@ def unsubscribe_mirror(suppression_id: int) -> int:
 def purge_old_data() -> dict:
     """Daily (schedule): everything retention removes (analytics/services/retention.py); the
     task's result is what it did, counted per kind."""
-    return retention.old_data_purge().as_dict()
+    return retention.old_data_purge_scheduled().as_dict()

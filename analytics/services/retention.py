@@ -23,11 +23,13 @@ import logging
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
 from analytics.models import DeliveryEvent, WebhookDelivery
+from config.queue import enqueue_on_commit
 from returns_mail.services import retention as returns_retention
-from returns_mail.services.retention import cutoff, in_batches
+from returns_mail.services.retention import Budget, cutoff, in_batches
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class PurgeReport:
     return_events: int = 0
     customers: int = 0
     consent_records: int = 0
+    # False: the run's time was up with rows left (a continuation is queued).
+    complete: bool = True
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -60,18 +64,28 @@ def webhook_bodies_due(*, days: int) -> QuerySet[WebhookDelivery]:
 
 
 def webhook_bodies_purge(
-    *, days: int | None = None, dry_run: bool = False, batch_size: int | None = None
+    *,
+    days: int | None = None,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    budget: Budget | None = None,
 ) -> int:
     """Blank the raw body of deliveries received more than `days` ago; returns how many."""
     days = settings.RETENTION_WEBHOOK_DAYS if days is None else days
     due = webhook_bodies_due(days=days)
     if dry_run:
         return due.count()
-    return in_batches(due, lambda rows: rows.update(body=""), batch_size=_batch(batch_size))
+    return in_batches(
+        due, lambda rows: rows.update(body=""), batch_size=_batch(batch_size), budget=budget
+    )
 
 
 def delivery_events_purge(
-    *, days: int | None = None, dry_run: bool = False, batch_size: int | None = None
+    *,
+    days: int | None = None,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, int]:
     """Delete delivery events stored more than `days` ago, then the webhook deliveries of that
     age with no event left: {"delivery_events": n, "webhook_deliveries": n}."""
@@ -86,21 +100,28 @@ def delivery_events_purge(
         return {"delivery_events": events.count(), "webhook_deliveries": deliveries.count()}
     size = _batch(batch_size)
     return {
-        "delivery_events": in_batches(events, lambda rows: rows.delete()[0], batch_size=size),
+        "delivery_events": in_batches(
+            events, lambda rows: rows.delete()[0], batch_size=size, budget=budget
+        ),
         "webhook_deliveries": in_batches(
             deliveries,
             lambda rows: rows.delete()[1].get(WebhookDelivery._meta.label, 0),
             batch_size=size,
+            budget=budget,
         ),
     }
 
 
-def old_data_purge(*, dry_run: bool = False, batch_size: int | None = None) -> PurgeReport:
-    """Everything retention removes (the daily schedule and `manage.py purge_old_data`).
+def old_data_purge(
+    *, dry_run: bool = False, batch_size: int | None = None, seconds: float | None = None
+) -> PurgeReport:
+    """Everything retention removes (`manage.py purge_old_data`; the schedule goes through
+    `old_data_purge_scheduled`). `seconds`: stop between batches after that long.
 
     Delivery events go before the messages they point at (nothing left to unlink), messages
     before their events."""
-    kw = {"dry_run": dry_run, "batch_size": batch_size}
+    budget = Budget(seconds)
+    kw = {"dry_run": dry_run, "batch_size": batch_size, "budget": budget}
     bodies = webhook_bodies_purge(**kw)
     deliveries = delivery_events_purge(**kw)
     messages = returns_retention.messages_purge(**kw)
@@ -114,6 +135,20 @@ def old_data_purge(*, dry_run: bool = False, batch_size: int | None = None) -> P
         return_events=returns_retention.events_purge(**kw),
         customers=returns_retention.customers_purge(**kw),
         consent_records=returns_retention.consent_purge(**kw),
+        complete=not budget.cut,
     )
     logger.info("retention purge: %s", report.as_dict())
+    return report
+
+
+PURGE_TASK = "analytics.tasks.purge_old_data"
+
+
+def old_data_purge_scheduled() -> PurgeReport:
+    """The daily run, within half the task timeout (a killed task would count as failed);
+    when rows are left (a backlog, the first run), the rest is queued as another run."""
+    report = old_data_purge(seconds=settings.Q_TIMEOUT / 2)
+    if not report.complete:
+        with transaction.atomic():
+            enqueue_on_commit(PURGE_TASK)
     return report

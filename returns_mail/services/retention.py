@@ -26,6 +26,7 @@ finds nothing to do.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -51,17 +52,43 @@ logger = logging.getLogger(__name__)
 IN_FLIGHT = (MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.AMBIGUOUS)
 
 
-def in_batches(due: QuerySet, action: Callable[[QuerySet], int], *, batch_size: int) -> int:
+class Budget:
+    """How long a run may take (a task has Q_TIMEOUT seconds before the cluster kills it):
+    passes stop between batches once it is spent, and `cut` says work was left for later."""
+
+    def __init__(self, seconds: float | None = None):
+        self.until = None if seconds is None else time.monotonic() + seconds
+        self.batches = 0
+        self.cut = False
+
+    def spent(self) -> bool:
+        """Time is up; never before the run's first batch, so every run moves forward."""
+        return self.batches > 0 and self.until is not None and time.monotonic() >= self.until
+
+
+def in_batches(
+    due: QuerySet,
+    action: Callable[[QuerySet], int],
+    *,
+    batch_size: int,
+    budget: Budget | None = None,
+) -> int:
     """Call `action` on the rows of `due`, `batch_size` ids at a time in ascending id ranges
-    (the range's queryset repeats `due`'s condition); returns the sum of what it returned."""
+    (the range's queryset repeats `due`'s condition); returns the sum of what it returned.
+    Stops early, marking `budget.cut`, when the budget is spent and rows are left."""
     done, after = 0, None
     while True:
         page = due.order_by("pk") if after is None else due.filter(pk__gt=after).order_by("pk")
         ids = list(page.values_list("pk", flat=True)[:batch_size])
         if not ids:
             return done
+        if budget is not None and budget.spent():
+            budget.cut = True
+            return done
         done += action(due.filter(pk__gte=ids[0], pk__lte=ids[-1]))
         after = ids[-1]
+        if budget is not None:
+            budget.batches += 1
 
 
 def cutoff(days: int, now: datetime | None = None) -> datetime | None:
@@ -87,7 +114,11 @@ def messages_due(*, before: datetime) -> QuerySet[Message]:
 
 
 def messages_purge(
-    *, days: int | None = None, dry_run: bool = False, batch_size: int | None = None
+    *,
+    days: int | None = None,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    budget: Budget | None = None,
 ) -> dict[str, int]:
     """Delete old finished messages with their attempts: {"messages": n, "attempts": n}."""
     before = cutoff(_days(days, "RETENTION_MESSAGE_DAYS"))
@@ -107,7 +138,7 @@ def messages_purge(
         counts["attempts"] += by_model.get(Attempt._meta.label, 0)
         return by_model.get(Message._meta.label, 0)
 
-    counts["messages"] = in_batches(due, delete, batch_size=_batch(batch_size))
+    counts["messages"] = in_batches(due, delete, batch_size=_batch(batch_size), budget=budget)
     return counts
 
 
@@ -118,7 +149,11 @@ def events_due(*, before: datetime) -> QuerySet[ReturnEvent]:
 
 
 def events_purge(
-    *, days: int | None = None, dry_run: bool = False, batch_size: int | None = None
+    *,
+    days: int | None = None,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    budget: Budget | None = None,
 ) -> int:
     """Delete old return events none of whose messages is left (run after messages_purge)."""
     before = cutoff(_days(days, "RETENTION_MESSAGE_DAYS"))
@@ -127,7 +162,7 @@ def events_purge(
     due = events_due(before=before)
     if dry_run:
         return due.count()
-    return in_batches(due, _deleted(ReturnEvent), batch_size=_batch(batch_size))
+    return in_batches(due, _deleted(ReturnEvent), batch_size=_batch(batch_size), budget=budget)
 
 
 # --- customers --------------------------------------------------------------------------------
@@ -166,7 +201,11 @@ def _customer_expire(customer_id: int, before: datetime) -> bool:
 
 
 def customers_purge(
-    *, days: int | None = None, dry_run: bool = False, batch_size: int | None = None
+    *,
+    days: int | None = None,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    budget: Budget | None = None,
 ) -> int:
     """Erase customers with no event since the cutoff (keeping their suppressions); returns
     how many. Each is erased in its own transaction; one that is busy is left for later."""
@@ -178,10 +217,15 @@ def customers_purge(
         return due.count()
 
     def erase(rows: QuerySet) -> int:
-        ids = list(rows.values_list("pk", flat=True))
-        return sum(_customer_expire(pk, before) for pk in ids)
+        erased = 0
+        for pk in list(rows.values_list("pk", flat=True)):
+            if budget is not None and budget.spent():  # an erasure is many statements
+                budget.cut = True
+                break
+            erased += _customer_expire(pk, before)
+        return erased
 
-    return in_batches(due, erase, batch_size=_batch(batch_size))
+    return in_batches(due, erase, batch_size=_batch(batch_size), budget=budget)
 
 
 # --- consent history --------------------------------------------------------------------------
@@ -192,7 +236,11 @@ def _has_customer():
 
 
 def consent_purge(
-    *, days: int | None = None, dry_run: bool = False, batch_size: int | None = None
+    *,
+    days: int | None = None,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    budget: Budget | None = None,
 ) -> int:
     """Date the histories whose address has no customer record any more (and undate those
     whose customer came back), then delete those that have been without one for `days`."""
@@ -209,13 +257,15 @@ def consent_purge(
         ConsentRecord.objects.filter(customer_gone_at__isnull=False).filter(_has_customer()),
         lambda rows: rows.update(customer_gone_at=None),
         batch_size=size,
+        budget=budget,
     )
     in_batches(
         ConsentRecord.objects.filter(customer_gone_at__isnull=True).exclude(_has_customer()),
         lambda rows: rows.update(customer_gone_at=now),
         batch_size=size,
+        budget=budget,
     )
-    return in_batches(due, _deleted(ConsentRecord), batch_size=size)
+    return in_batches(due, _deleted(ConsentRecord), batch_size=size, budget=budget)
 
 
 def _batch(batch_size: int | None) -> int:

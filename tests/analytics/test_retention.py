@@ -138,6 +138,7 @@ def test_the_task_purges(rows):
         "return_events": 0,
         "customers": 0,
         "consent_records": 0,
+        "complete": True,
     }
 
 

@@ -161,8 +161,8 @@ def test_a_second_run_finds_nothing_to_do(world):
     assert everything() == after
     assert report.as_dict() == {
         **{key: 0 for key in report.as_dict()},
-        "webhook_bodies": 0,
         "dry_run": False,
+        "complete": True,
     }
 
 
@@ -293,3 +293,29 @@ def test_a_customer_coming_back_undates_the_history(customers, settings):
     assert old_data_purge().consent_records == 0
     carol.refresh_from_db()
     assert carol.customer_gone_at is None
+
+
+def test_a_run_out_of_time_stops_between_batches_and_says_so(world):
+    report = old_data_purge(batch_size=1, seconds=0)  # one batch, then time is up
+
+    assert not report.complete
+    assert report.delivery_events == 1  # the first pass's first batch
+    assert (report.messages, report.return_events) == (0, 0)
+    assert old_data_purge().complete
+
+
+def test_the_scheduled_run_queues_the_rest_when_out_of_time(
+    world, settings, django_capture_on_commit_callbacks
+):
+    from analytics.tasks import purge_old_data
+
+    settings.Q_TIMEOUT = 0
+    settings.RETENTION_BATCH_SIZE = 1
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        result = purge_old_data()
+
+    assert result["complete"] is False
+    assert queued, "the rest must be queued"
+    # The continuations (run inline here) finished the work.
+    assert not Message.objects.filter(pk=world["old_message"].pk).exists()
+    assert not ReturnEvent.objects.filter(pk=world["old_event"].pk).exists()
