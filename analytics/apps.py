@@ -17,4 +17,5 @@ class AnalyticsConfig(AppConfig):
         from analytics.services import (
             erasure,  # noqa: F401 - erases customers' events
             rollups,  # noqa: F401 - counts sends (message_transitioned)
+            subject_access,  # noqa: F401 - adds delivery events to customer exports
         )

@@ -1,17 +1,21 @@
-"""Customers (read-only: the returns data keeps them current) and erasing one, and the
-Mailchimp audience deletions an erasure owes."""
+"""Customers (read-only: the returns data keeps them current), exporting everything held about
+one (subject access) and erasing one, and the Mailchimp audience deletions an erasure owes."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.utils import timezone
 
 from config.admin_base import ViewOnlyAdmin
 from returns_mail.models import AudienceErasure, AudienceErasureStatus, Customer
+from returns_mail.roles import is_it_admin
 from returns_mail.services.erasure import (
     ErasureError,
     audience_erasure_retry,
     customer_erase,
 )
+from returns_mail.services.subject_access import ExportError, customer_export, export_json
 
 
 @admin.register(Customer)
@@ -27,8 +31,32 @@ class CustomerAdmin(ViewOnlyAdmin):
     list_filter = ("marketing_consent", "locale")
     search_fields = ("email", "name")
     show_full_result_count = False
-    actions = ("erase",)
+    actions = ("export", "erase")
     exclude = ("audience_sync_pending",)
+
+    def has_export_permission(self, request) -> bool:
+        return is_it_admin(request.user)
+
+    @admin.action(
+        description="Export everything held about the selected customer (JSON)",
+        permissions=["export"],
+    )
+    def export(self, request, queryset):
+        customers = list(queryset[:2])
+        if len(customers) != 1:
+            self.message_user(request, "Select exactly one customer to export.", messages.ERROR)
+            return None
+        customer = customers[0]
+        try:
+            document = customer_export(email=customer.email, actor=request.user)
+        except ExportError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
+        response = HttpResponse(export_json(document), content_type="application/json")
+        name = f"customer-{customer.pk}-{timezone.now():%Y%m%d-%H%M%S}.json"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Cache-Control"] = "no-store"  # personal data: never kept by a cache
+        return response
 
     def has_erase_permission(self, request) -> bool:
         return request.user.has_perm("returns_mail.delete_customer")
