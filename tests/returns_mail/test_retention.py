@@ -319,3 +319,37 @@ def test_the_scheduled_run_queues_the_rest_when_out_of_time(
     # The continuations (run inline here) finished the work.
     assert not Message.objects.filter(pk=world["old_message"].pk).exists()
     assert not ReturnEvent.objects.filter(pk=world["old_event"].pk).exists()
+
+
+@pytest.mark.parametrize(
+    "status", [MessageStatus.QUEUED, MessageStatus.SENDING, MessageStatus.AMBIGUOUS]
+)
+def test_an_old_message_in_flight_is_never_touched(world, status):
+    old = world["old_message"]
+    Message.objects.filter(pk=old.pk).update(status=status)
+    before = everything()["returns_mail.Message"]
+
+    report = old_data_purge()
+
+    assert (report.messages, report.attempts, report.return_events) == (0, 0, 0)
+    assert everything()["returns_mail.Message"] == before
+    assert Attempt.objects.filter(message=old).count() == 1
+    assert ReturnEvent.objects.filter(pk=world["old_event"].pk).exists()
+
+
+def test_a_recent_resend_of_an_old_message_stays_unlinked(world):
+    old = world["old_message"]
+    resend = Message.objects.create(
+        event=world["recent_event"],
+        recipient=RECENT,
+        template_version=old.template_version,
+        send_after=timezone.now(),
+        status=MessageStatus.SENT,
+        resend_of=old,
+    )
+
+    old_data_purge()
+
+    resend.refresh_from_db()
+    assert resend.resend_of_id is None
+    assert not Message.objects.filter(pk=old.pk).exists()
