@@ -25,6 +25,7 @@ from mailchimp_transactional.api_client import ApiClientError
 from providers.clients.base import ProviderClient, chunks, plain_json
 from providers.clients.capability_types import CampaignSending, Reporting, TemplateLanguage
 from providers.clients.requests_transport import LastResponse, describe_transport_failure
+from providers.clients.sender_auth_types import MANDRILL_PLAN, DnsRecord, DomainAuthentication
 from providers.clients.types import (
     CORRELATION_KEY,
     BatchEmail,
@@ -259,6 +260,35 @@ class MandrillClient(ProviderClient):
             edited_at=_mandrill_time(info.get("published_at") or info.get("updated_at")),
         )
 
+    # --- sender authentication: sending domains ----------------------------------------------
+    sender_auth = MANDRILL_PLAN
+
+    def domain_authentication(self, domain: str) -> DomainAuthentication:
+        """Mandrill's view of `domain` (`senders/domains`, a read: `check-domain` would add it):
+        SPF and DKIM valid, verified, `valid_signing`; the records to publish for what is not."""
+        domain = domain.lower()
+        answer = self._call("senders", "domains", {}) or []
+        if not isinstance(answer, list):
+            raise self.error(
+                f"unexpected answer to senders/domains: {str(answer)[:200]}", permanent=False
+            )
+        entry = next(
+            (
+                d
+                for d in answer
+                if isinstance(d, dict) and str(d.get("domain", "")).lower() == domain
+            ),
+            None,
+        )
+        if entry is None:
+            return DomainAuthentication(
+                domain=domain,
+                found=False,
+                detail=f"{domain} is not a sending domain of this Mailchimp Transactional "
+                "account (Settings, Domains, Sending domains)",
+            )
+        return _sending_domain(domain, entry)
+
     # --- building requests -------------------------------------------------------------------
     def _headers(self, extra, reply_to) -> dict[str, str]:
         headers = dict(extra)
@@ -367,6 +397,51 @@ class MandrillClient(ProviderClient):
                 retry_after=None if permanent else self._last.retry_after(),
             )
         return self._status_error(status, str(text)[:500])
+
+
+def _valid(entry: dict, name: str) -> tuple[bool, str]:
+    part = entry.get(name) if isinstance(entry.get(name), dict) else {}
+    return part.get("valid") is True, str(part.get("error") or "")
+
+
+def _sending_domain(domain: str, entry: dict) -> DomainAuthentication:
+    """A `sender_domain` as our verdict: SPF, DKIM (the rotatable `dkim2` or the legacy one),
+    verified, signing."""
+    records, problems = [], []
+    spf_ok, spf_error = _valid(entry, "spf")
+    dkim_ok, dkim_error = _valid(entry, "dkim")
+    dkim2_ok, dkim2_error = _valid(entry, "dkim2")
+    spf = DnsRecord("TXT", domain, "v=spf1 include:spf.mandrillapp.com ~all", spf_ok)
+    records.append(spf)
+    if not spf_ok:
+        problems.append("SPF not valid" + (f": {spf_error}" if spf_error else ""))
+    for option in MANDRILL_PLAN.dkim[:1]:
+        records += [
+            DnsRecord(r.type, r.host, r.value, dkim_ok or dkim2_ok).for_domain(domain)
+            for r in option.records
+        ]
+    if not (dkim_ok or dkim2_ok):
+        problems.append(
+            "DKIM not valid"
+            + (f": {dkim2_error or dkim_error}" if dkim2_error or dkim_error else "")
+        )
+    verified = bool(entry.get("verified_at"))
+    if not verified:
+        key = str(entry.get("verify_txt_key") or "")
+        records.append(DnsRecord("TXT", domain, f"mandrill_verify.{key}", False))
+        problems.append("the domain is not verified")
+    signing = entry.get("valid_signing") is True
+    if not signing and not problems:
+        problems.append("valid_signing is false")
+    valid = spf_ok and (dkim_ok or dkim2_ok) and verified and signing
+    return DomainAuthentication(
+        domain=domain,
+        found=True,
+        valid=valid,
+        detail="valid for signing" if valid else "; ".join(problems),
+        records=tuple(records),
+        problems=tuple(problems),
+    )
 
 
 def _mandrill_time(value: Any) -> datetime | None:

@@ -30,6 +30,7 @@ import sendgrid
 from providers.clients.base import REDACTED, ProviderClient, plain_json
 from providers.clients.capability_types import CampaignSending, TemplateLanguage
 from providers.clients.no_redirects import redirect_description
+from providers.clients.sender_auth_types import SENDGRID_PLAN, DnsRecord, DomainAuthentication
 from providers.clients.types import (
     CORRELATION_KEY,
     Address,
@@ -50,6 +51,8 @@ MAX_RECIPIENTS = 1000
 MAIL_SEND_SCOPE = "mail.send"
 # The Email Activity Feed answers at most this many messages and has no paging.
 ACTIVITY_LIMIT = 1000
+# Domain authentications per page (limit/offset paging).
+DOMAINS_PAGE = 50
 _BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+")
 
 
@@ -301,6 +304,39 @@ class SendGridClient(ProviderClient):
             edited_at=_sendgrid_time(version.get("updated_at")),
         )
 
+    # --- sender authentication: the domain authentication API ---------------------------------
+    sender_auth = SENDGRID_PLAN
+
+    def domain_authentication(self, domain: str) -> DomainAuthentication:
+        """SendGrid's authentication of `domain` (`GET /v3/whitelabel/domains?domain=`, paged by
+        limit/offset): its `valid` flag and the DNS records it asks for, each with its verdict."""
+        domain = domain.lower()
+        offset = 0
+        while True:
+            params = {"domain": domain, "limit": DOMAINS_PAGE, "offset": offset}
+            answer = self._call(
+                lambda api, params=params: api.whitelabel.domains.get(
+                    query_params=params, timeout=self.timeout
+                )
+            )
+            page = _json(answer.body)
+            if not isinstance(page, list):
+                raise self.error(
+                    f"unexpected answer to whitelabel/domains: {str(answer.body)[:200]}",
+                    permanent=False,
+                )
+            for entry in page:
+                if isinstance(entry, dict) and str(entry.get("domain", "")).lower() == domain:
+                    return _domain_authentication(domain, entry)
+            if len(page) < DOMAINS_PAGE:
+                return DomainAuthentication(
+                    domain=domain,
+                    found=False,
+                    detail=f"{domain} is not authenticated in SendGrid (Settings, Sender "
+                    "Authentication, Authenticate Your Domain)",
+                )
+            offset += DOMAINS_PAGE
+
     # --- helpers -----------------------------------------------------------------------------
     def _envelope(
         self, sender: Address | None, reply_to: Address | None, categories: Sequence[str]
@@ -390,6 +426,34 @@ class SendGridClient(ProviderClient):
             status=status,
             retry_after=retry_after_seconds(headers, status=status),
         )
+
+
+def _domain_authentication(domain: str, entry: dict[str, Any]) -> DomainAuthentication:
+    records, problems = [], []
+    dns = entry.get("dns") if isinstance(entry.get("dns"), dict) else {}
+    for name, record in dns.items():
+        if not isinstance(record, dict):
+            continue
+        valid = record.get("valid")
+        found = DnsRecord(
+            type=str(record.get("type") or "").upper(),
+            host=str(record.get("host") or ""),
+            value=str(record.get("data") or ""),
+            valid=valid if isinstance(valid, bool) else None,
+        )
+        records.append(found)
+        if valid is False:
+            problems.append(f"{name}: {found.type} {found.host} -> {found.value} not found")
+    valid = entry.get("valid") is True
+    detail = f"domain authentication {entry.get('id')} is " + ("valid" if valid else "not valid")
+    return DomainAuthentication(
+        domain=domain,
+        found=True,
+        valid=valid,
+        detail=detail,
+        records=tuple(records),
+        problems=tuple(problems),
+    )
 
 
 def _activity_query(key: str, value: str) -> str:
