@@ -107,12 +107,12 @@ def _dns_zone_server():
     server.stop()
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def dns_zone(_dns_zone_server, settings):
     """The loopback DNS server the sender-authentication checks ask (SENDER_AUTH_NAMESERVERS),
-    empty at the start of every test: `dns_zone.set_zone({...})` publishes records (see
-    providers/sandbox/dns.py for the zone's shape). A lookup may take 0.5 s before it counts as
-    "could not check"."""
+    for every test (none asks the real DNS), empty at the start: `dns_zone.set_zone({...})`
+    publishes records (see providers/sandbox/dns.py for the zone's shape). A lookup may take
+    0.5 s before it counts as "could not check"."""
     settings.SENDER_AUTH_NAMESERVERS = [("127.0.0.1", _dns_zone_server.port)]
     settings.SENDER_AUTH_DNS_TIMEOUT = 0.5
     _dns_zone_server.set_zone({})
