@@ -25,6 +25,8 @@ def complaint_rate_findings(rule: AlertRule, now: datetime) -> list[Finding]:
     percent (Gmail asks for under 0.1 %, and never 0.3 %)."""
     accounts = accounts_watched(rule)
     since, until = window(rule, now)
+    # Rollups are per hour sent: the hour the window starts in counts whole.
+    since = since.replace(minute=0, second=0, microsecond=0)
     per_account, _ = spam_rates(MetricFilters(start=since, end=until))
     findings = []
     for row in per_account:
