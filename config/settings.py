@@ -276,6 +276,10 @@ SMTP_EXTRA_PORTS = env_ports(
 # "could not check".
 SENDER_AUTH_NAMESERVERS = env_nameservers("SENDER_AUTH_NAMESERVERS")
 SENDER_AUTH_DNS_TIMEOUT = env.float("SENDER_AUTH_DNS_TIMEOUT", default=3.0)
+if SENDER_AUTH_DNS_TIMEOUT <= 0:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SENDER_AUTH_DNS_TIMEOUT must be more than 0 (seconds)")
 # CA bundle to trust for SMTP relays besides the system's (a private relay, the sandbox).
 SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
 # The public base of this site (e.g. https://mail.example.com): the links in emails (alert

@@ -66,7 +66,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         "is_active",
         "sandbox_mode",
         "last_check",
+        "sender_auth_state",
     )
+    list_select_related = ("sender_auth",)
     list_filter = ("kind", "purpose", "is_active", "sandbox_mode")
     search_fields = ("name", "from_email")
     actions = ("test_connection",)
@@ -172,6 +174,13 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     @admin.display(description="SMTP password")
     def smtp_password_status(self, obj):
         return secret_status(obj.smtp_password)
+
+    @admin.display(description="sender authentication")
+    def sender_auth_state(self, obj):
+        result = getattr(obj, "sender_auth", None)
+        if result is None:
+            return "not checked"
+        return f"{result.get_state_display()} · {result.domain}"
 
     @admin.display(description="last check", ordering="last_check_at")
     def last_check(self, obj):

@@ -377,3 +377,27 @@ def test_the_latest_result_replaces_the_previous(sendgrid, dns_zone):
 
     assert SenderAuthResult.objects.filter(account=sendgrid).count() == 1
     assert SenderAuthResult.objects.get(account=sendgrid).state == result.state == "pass"
+
+
+def test_the_daily_schedule_checks_every_active_account(
+    make_account, dns_zone, django_capture_on_commit_callbacks
+):
+    from django_q.models import Schedule
+
+    from config.task_guard import is_task_entry_point
+    from providers.tasks import check_sender_auth_all
+
+    schedule = Schedule.objects.get(func="providers.tasks.check_sender_auth_all")
+    active = make_account("smtp")
+    make_account("smtp", is_active=False)
+    dns_zone.set_zone(zone())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = check_sender_auth_all()
+
+    assert (schedule.schedule_type, schedule.repeats) == ("D", -1)
+    assert is_task_entry_point(schedule.func)
+    assert queued == 1
+    assert list(SenderAuthResult.objects.values_list("account_id", "state")) == [
+        (active.pk, "warn")  # an unknown relay: SPF present, DKIM selector unknown
+    ]
