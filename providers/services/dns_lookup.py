@@ -18,11 +18,16 @@ class DnsUnavailable(Exception):
 
 class DnsLookup:
     """One resolver for one checklist run; answers are cached for the run (the SPF lookup count
-    and the DKIM check may ask the same name twice)."""
+    and the DKIM check may ask the same name twice). After MAX_TIMEOUTS lookups timed out, the
+    rest are not asked: a run (and the admin's "Test connection") stays bounded when the DNS
+    does not answer at all."""
+
+    MAX_TIMEOUTS = 2
 
     def __init__(self, resolver: dns.resolver.Resolver | None = None):
         self._resolver = resolver
         self._cache: dict[tuple[str, str], list[str]] = {}
+        self._timeouts = 0
 
     def txt(self, name: str) -> list[str]:
         """The TXT strings at `name` (each record's pieces joined), [] when there are none."""
@@ -46,6 +51,10 @@ class DnsLookup:
         return self._resolver
 
     def _resolve(self, name: str, rdtype: str) -> list[str]:
+        if self._timeouts >= self.MAX_TIMEOUTS:
+            raise DnsUnavailable(
+                f"not asked for {name} ({rdtype}): {self._timeouts} lookups timed out already"
+            )
         resolver = self.resolver
         try:
             answer = resolver.resolve(name, rdtype, search=False)
@@ -54,6 +63,7 @@ class DnsLookup:
         except dns.resolver.NoNameservers as exc:  # every server said SERVFAIL or refused
             raise DnsUnavailable(f"no DNS server answered for {name} ({rdtype}): SERVFAIL") from exc
         except dns.exception.Timeout as exc:
+            self._timeouts += 1
             raise DnsUnavailable(
                 f"no DNS answer for {name} ({rdtype}) within {resolver.lifetime:g}s"
             ) from exc

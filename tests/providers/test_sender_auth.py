@@ -401,3 +401,15 @@ def test_the_daily_schedule_checks_every_active_account(
     assert list(SenderAuthResult.objects.values_list("account_id", "state")) == [
         (active.pk, "warn")  # an unknown relay: SPF present, DKIM selector unknown
     ]
+
+
+def test_a_dns_that_never_answers_is_given_up_after_two_timeouts(sendgrid, dns_zone):
+    dns_zone.set_zone(zone() | {DOMAIN: TIMEOUT, "s1._domainkey.shop.example": TIMEOUT})
+
+    result, items = check(sendgrid)
+
+    assert result.state == "unknown"
+    assert items["spf"]["state"] == items["dkim"]["state"] == items["dmarc"]["state"] == "unknown"
+    # _dmarc answers, but after two timeouts (SPF, DKIM) it is not asked.
+    assert items["dmarc"]["found"].startswith("Could not check: not asked for _dmarc")
+    assert ("_dmarc.shop.example", "TXT") not in dns_zone.queries
