@@ -63,7 +63,11 @@ def spf_items(lookup: DnsLookup, domain: str, plan: SenderAuthPlan) -> list[dict
         return [item("spf", label, FAIL, found, note=note)]
     record = records[0]
     terms = record.split()[1:]
-    if include and not _includes(terms, include):
+    try:
+        allowed = not include or _includes(lookup, terms, include, seen={domain.lower()})
+    except DnsUnavailable as problem:
+        return [_unknown("spf", label, problem)]
+    if not allowed:
         return [
             item(
                 "spf",
@@ -80,11 +84,25 @@ def spf_items(lookup: DnsLookup, domain: str, plan: SenderAuthPlan) -> list[dict
     return [item("spf", label, PASS, found, note=note), _spf_lookups(lookup, domain, record)]
 
 
-def _includes(terms: list[str], include: str) -> bool:
+def _includes(lookup: DnsLookup, terms: list[str], include: str, *, seen: set[str]) -> bool:
+    """Whether the record includes `include`, itself or through the records it includes (an
+    `include:_spf.shop.example` that includes the provider's counts)."""
     wanted = include.lower().rstrip(".")
+    nested = []
     for term in terms:
         lowered = term.lower().lstrip("+")
-        if lowered in (f"include:{wanted}", f"redirect={wanted}"):
+        name, _, target = lowered.partition(":" if lowered.startswith("include:") else "=")
+        if name not in ("include", "redirect"):
+            continue
+        if target == wanted:
+            return True
+        nested.append(target)
+    for target in nested:
+        if target in seen or len(seen) > SPF_MAX_LOOKUPS:
+            continue
+        seen.add(target)
+        found = spf_records(lookup, target)
+        if len(found) == 1 and _includes(lookup, found[0].split()[1:], include, seen=seen):
             return True
     return False
 

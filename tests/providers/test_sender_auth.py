@@ -413,3 +413,13 @@ def test_a_dns_that_never_answers_is_given_up_after_two_timeouts(sendgrid, dns_z
     # _dmarc answers, but after two timeouts (SPF, DKIM) it is not asked.
     assert items["dmarc"]["found"].startswith("Could not check: not asked for _dmarc")
     assert ("_dmarc.shop.example", "TXT") not in dns_zone.queries
+
+
+def test_the_provider_include_may_come_through_an_include_of_ours(sendgrid, dns_zone):
+    ours = {"_spf.shop.example": {"TXT": ["v=spf1 include:sendgrid.net ~all"]}}
+    dns_zone.set_zone(zone(spf="v=spf1 include:_spf.shop.example -all", extra=ours))
+
+    _, items = check(sendgrid)
+
+    assert items["spf"]["state"] == "pass"
+    assert items["spf_lookups"]["found"] == "2 of 10 DNS lookups."
