@@ -25,7 +25,8 @@ from mailchimp_transactional.api_client import ApiClientError
 from providers.clients.base import ProviderClient, chunks, plain_json
 from providers.clients.capability_types import CampaignSending, Reporting, TemplateLanguage
 from providers.clients.requests_transport import LastResponse, describe_transport_failure
-from providers.clients.sender_auth_types import MANDRILL_PLAN, DnsRecord, DomainAuthentication
+from providers.clients.sender_auth_types import MANDRILL_PLAN, DomainAuthentication
+from providers.clients.sender_domains import mandrill_sending_domain
 from providers.clients.types import (
     CORRELATION_KEY,
     BatchEmail,
@@ -287,7 +288,7 @@ class MandrillClient(ProviderClient):
                 detail=f"{domain} is not a sending domain of this Mailchimp Transactional "
                 "account (Settings, Domains, Sending domains)",
             )
-        return _sending_domain(domain, entry)
+        return mandrill_sending_domain(domain, entry)
 
     # --- building requests -------------------------------------------------------------------
     def _headers(self, extra, reply_to) -> dict[str, str]:
@@ -397,51 +398,6 @@ class MandrillClient(ProviderClient):
                 retry_after=None if permanent else self._last.retry_after(),
             )
         return self._status_error(status, str(text)[:500])
-
-
-def _valid(entry: dict, name: str) -> tuple[bool, str]:
-    part = entry.get(name) if isinstance(entry.get(name), dict) else {}
-    return part.get("valid") is True, str(part.get("error") or "")
-
-
-def _sending_domain(domain: str, entry: dict) -> DomainAuthentication:
-    """A `sender_domain` as our verdict: SPF, DKIM (the rotatable `dkim2` or the legacy one),
-    verified, signing."""
-    records, problems = [], []
-    spf_ok, spf_error = _valid(entry, "spf")
-    dkim_ok, dkim_error = _valid(entry, "dkim")
-    dkim2_ok, dkim2_error = _valid(entry, "dkim2")
-    spf = DnsRecord("TXT", domain, "v=spf1 include:spf.mandrillapp.com ~all", spf_ok)
-    records.append(spf)
-    if not spf_ok:
-        problems.append("SPF not valid" + (f": {spf_error}" if spf_error else ""))
-    for option in MANDRILL_PLAN.dkim[:1]:
-        records += [
-            DnsRecord(r.type, r.host, r.value, dkim_ok or dkim2_ok).for_domain(domain)
-            for r in option.records
-        ]
-    if not (dkim_ok or dkim2_ok):
-        problems.append(
-            "DKIM not valid"
-            + (f": {dkim2_error or dkim_error}" if dkim2_error or dkim_error else "")
-        )
-    verified = bool(entry.get("verified_at"))
-    if not verified:
-        key = str(entry.get("verify_txt_key") or "")
-        records.append(DnsRecord("TXT", domain, f"mandrill_verify.{key}", False))
-        problems.append("the domain is not verified")
-    signing = entry.get("valid_signing") is True
-    if not signing and not problems:
-        problems.append("valid_signing is false")
-    valid = spf_ok and (dkim_ok or dkim2_ok) and verified and signing
-    return DomainAuthentication(
-        domain=domain,
-        found=True,
-        valid=valid,
-        detail="valid for signing" if valid else "; ".join(problems),
-        records=tuple(records),
-        problems=tuple(problems),
-    )
 
 
 def _mandrill_time(value: Any) -> datetime | None:

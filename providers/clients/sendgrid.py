@@ -30,7 +30,8 @@ import sendgrid
 from providers.clients.base import REDACTED, ProviderClient, plain_json
 from providers.clients.capability_types import CampaignSending, TemplateLanguage
 from providers.clients.no_redirects import redirect_description
-from providers.clients.sender_auth_types import SENDGRID_PLAN, DnsRecord, DomainAuthentication
+from providers.clients.sender_auth_types import SENDGRID_PLAN, DomainAuthentication
+from providers.clients.sender_domains import sendgrid_domain
 from providers.clients.types import (
     CORRELATION_KEY,
     Address,
@@ -327,7 +328,7 @@ class SendGridClient(ProviderClient):
                 )
             for entry in page:
                 if isinstance(entry, dict) and str(entry.get("domain", "")).lower() == domain:
-                    return _domain_authentication(domain, entry)
+                    return sendgrid_domain(domain, entry)
             if len(page) < DOMAINS_PAGE:
                 return DomainAuthentication(
                     domain=domain,
@@ -426,34 +427,6 @@ class SendGridClient(ProviderClient):
             status=status,
             retry_after=retry_after_seconds(headers, status=status),
         )
-
-
-def _domain_authentication(domain: str, entry: dict[str, Any]) -> DomainAuthentication:
-    records, problems = [], []
-    dns = entry.get("dns") if isinstance(entry.get("dns"), dict) else {}
-    for name, record in dns.items():
-        if not isinstance(record, dict):
-            continue
-        valid = record.get("valid")
-        found = DnsRecord(
-            type=str(record.get("type") or "").upper(),
-            host=str(record.get("host") or ""),
-            value=str(record.get("data") or ""),
-            valid=valid if isinstance(valid, bool) else None,
-        )
-        records.append(found)
-        if valid is False:
-            problems.append(f"{name}: {found.type} {found.host} -> {found.value} not found")
-    valid = entry.get("valid") is True
-    detail = f"domain authentication {entry.get('id')} is " + ("valid" if valid else "not valid")
-    return DomainAuthentication(
-        domain=domain,
-        found=True,
-        valid=valid,
-        detail=detail,
-        records=tuple(records),
-        problems=tuple(problems),
-    )
 
 
 def _activity_query(key: str, value: str) -> str:
