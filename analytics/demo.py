@@ -34,6 +34,9 @@ DEFAULT_ALERT_RULES = [
     ("Credential check failing 3 minutes in a row", AlertKind.CHECK_FAILING, 3, 3),
     ("No webhook for 6 hours from an account that sent", AlertKind.WEBHOOK_SILENCE, 0, 360),
     ("Template sync drift", AlertKind.SYNC_DRIFT, 0, 60),
+    # Gmail advises under 0.1 %, and never 0.3 %, over a day of mail.
+    ("Spam-complaint rate over 0.1% in 24 hours", AlertKind.COMPLAINT_RATE, 0.1, 24 * 60),
+    ("Sender authentication check failing", AlertKind.SENDER_AUTH, 0, 24 * 60),
 ]
 
 

@@ -8,6 +8,7 @@ never shares a key with another machine.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Callable
@@ -84,6 +85,35 @@ def env_ports(name: str, default: list[int]) -> list[int]:
             )
         ports.append(int(item))
     return ports
+
+
+def env_nameservers(name: str) -> list[tuple[str, int]]:
+    """A comma-separated list of DNS servers, each an IP address with an optional port
+    (``127.0.0.1:5353``, ``[::1]:53``, ``9.9.9.9``; port 53 when none is given). Empty or
+    unset: none. A value that is not one stops the start with the variable named."""
+    servers = []
+    for item in env.str(name, default="").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, port = item, "53"
+        if item.startswith("["):  # [IPv6]:port
+            host, _, rest = item[1:].partition("]")
+            port = rest.removeprefix(":") or "53"
+        elif item.count(":") == 1:
+            host, _, port = item.partition(":")
+        try:
+            ipaddress.ip_address(host)
+            number = int(port)
+        except ValueError:
+            number = 0
+        if not 1 <= number <= 65535:
+            raise ImproperlyConfigured(
+                f"{name} must be comma-separated IP addresses, each with an optional :port; "
+                f"{item!r} is not one"
+            )
+        servers.append((host, number))
+    return servers
 
 
 def with_query_defaults(url: str, **defaults: str) -> str:

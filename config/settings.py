@@ -14,6 +14,7 @@ from config.env import (
     data_dir,
     dev_secret,
     env,
+    env_nameservers,
     env_ports,
     require_production_settings,
     with_query_defaults,
@@ -290,6 +291,16 @@ PROVIDER_ALLOW_LOOPBACK = env.bool("PROVIDER_ALLOW_LOOPBACK", default=DEBUG)
 SMTP_EXTRA_PORTS = env_ports(
     "SMTP_EXTRA_PORTS", default=[ESP_SANDBOX_PORT + 1] if PROVIDER_ALLOW_LOOPBACK else []
 )
+# Sender authentication checks (SPF, DKIM, DMARC of each account's sender domain): the DNS
+# servers asked, comma-separated IP[:port] (empty: the system's resolver; the tests and the demo
+# name a loopback server), and the seconds one lookup may take in all before it counts as
+# "could not check".
+SENDER_AUTH_NAMESERVERS = env_nameservers("SENDER_AUTH_NAMESERVERS")
+SENDER_AUTH_DNS_TIMEOUT = env.float("SENDER_AUTH_DNS_TIMEOUT", default=3.0)
+if SENDER_AUTH_DNS_TIMEOUT <= 0:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SENDER_AUTH_DNS_TIMEOUT must be more than 0 (seconds)")
 # CA bundle to trust for SMTP relays besides the system's (a private relay, the sandbox).
 SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
 # The public base of this site (e.g. https://mail.example.com): the links in emails (alert

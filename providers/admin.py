@@ -18,13 +18,21 @@ from providers.clients import Capability, account_can, cannot_message
 from providers.exceptions import ProviderError
 from providers.fields import UndecryptableSecret
 from providers.forms import ProviderAccountForm, SendTestEmailForm
-from providers.models import ProviderAccount, ProviderKind, SecretChange, webhook_secret_problem
+from providers.models import (
+    ProviderAccount,
+    ProviderKind,
+    SecretChange,
+    SenderAuthResult,
+    SenderAuthState,
+    webhook_secret_problem,
+)
 from providers.services.accounts import (
     account_check_credentials,
     account_secrets_set,
     account_send_test,
     webhook_url_secret_new,
 )
+from providers.services.sender_auth import sender_auth_check
 from providers.webhooks.refusals import refusals_count
 
 
@@ -58,7 +66,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         "is_active",
         "sandbox_mode",
         "last_check",
+        "sender_auth_state",
     )
+    list_select_related = ("sender_auth",)
     list_filter = ("kind", "purpose", "is_active", "sandbox_mode")
     search_fields = ("name", "from_email")
     actions = ("test_connection",)
@@ -165,6 +175,13 @@ class ProviderAccountAdmin(admin.ModelAdmin):
     def smtp_password_status(self, obj):
         return secret_status(obj.smtp_password)
 
+    @admin.display(description="sender authentication")
+    def sender_auth_state(self, obj):
+        result = getattr(obj, "sender_auth", None)
+        if result is None:
+            return "not checked"
+        return f"{result.get_state_display()} · {result.domain}"
+
     @admin.display(description="last check", ordering="last_check_at")
     def last_check(self, obj):
         if obj.last_check_at is None:
@@ -219,14 +236,29 @@ class ProviderAccountAdmin(admin.ModelAdmin):
             check = account_check_credentials(account_id=account.pk)
         except ProviderError as exc:
             self.message_user(request, f"{account.name}: {exc}", messages.ERROR)
-            return
-        level = messages.SUCCESS if check.ok else messages.ERROR
-        verdict = "connection ok" if check.ok else "connection failed"
-        self.message_user(
-            request,
-            f"{account.name}: {verdict} in {check.latency_ms:.0f} ms — {check.detail}",
-            level,
-        )
+        else:
+            level = messages.SUCCESS if check.ok else messages.ERROR
+            verdict = "connection ok" if check.ok else "connection failed"
+            self.message_user(
+                request,
+                f"{account.name}: {verdict} in {check.latency_ms:.0f} ms — {check.detail}",
+                level,
+            )
+        self._report_sender_auth(request, account)
+
+    def _report_sender_auth(self, request, account):
+        """The sender-authentication checklist, run with every connection test."""
+        result = sender_auth_check(account_id=account.pk)
+        failing = [i["label"] for i in result.items if i["state"] == SenderAuthState.FAIL]
+        unknown = [i["label"] for i in result.items if i["state"] == SenderAuthState.UNKNOWN]
+        words = f"{account.name}: sender authentication of {result.domain}: "
+        words += result.get_state_display().lower()
+        if failing:
+            words += f" ({', '.join(failing)}; the records to publish are on the account's page)"
+        elif unknown:
+            words += f" ({', '.join(unknown)} could not be checked)"
+        levels = {SenderAuthState.PASS: messages.SUCCESS, SenderAuthState.FAIL: messages.ERROR}
+        self.message_user(request, words, levels.get(result.state, messages.WARNING))
 
     def get_urls(self):
         return [
@@ -265,6 +297,9 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         extra_context = {
             **(extra_context or {}),
             "can_send_test": account is not None and account_can(account, Capability.SEND),
+            "sender_auth": SenderAuthResult.objects.filter(account=account).first()
+            if account is not None
+            else None,
         }
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -298,3 +298,43 @@ class SecretChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field} of {self.account_id} at {self.changed_at:%Y-%m-%d %H:%M}"
+
+
+class SenderAuthState(models.TextChoices):
+    """A sender-authentication check's verdict. UNKNOWN: the DNS or the provider could not be
+    asked (a timeout, SERVFAIL): neither a pass nor a failure."""
+
+    PASS = "pass", "Pass"
+    WARN = "warn", "Warning"
+    FAIL = "fail", "Fail"
+    UNKNOWN = "unknown", "Could not check"
+
+
+class SenderAuthResult(models.Model):
+    """The latest sender-authentication checklist of an account's sender domain (SPF, DKIM,
+    DMARC, the provider's own domain status), replaced at every run.
+
+    `items`: [{"key", "label", "state", "found", "publish": [{"type", "host", "value"}],
+    "note"}], in checklist order (providers/services/sender_auth.py writes them)."""
+
+    account = models.OneToOneField(
+        ProviderAccount, on_delete=models.CASCADE, related_name="sender_auth"
+    )
+    domain = models.CharField(max_length=255)
+    state = models.CharField(max_length=8, choices=SenderAuthState.choices)
+    items = models.JSONField(default=list)
+    note = models.TextField(blank=True, help_text="What limits the checks for this account.")
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=SenderAuthState.values), name="sender_auth_state_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain}: {self.state} at {self.checked_at:%Y-%m-%d %H:%M}"
+
+    def failing_items(self) -> list[dict]:
+        return [item for item in self.items if item.get("state") == SenderAuthState.FAIL]

@@ -98,6 +98,29 @@ def esp_sandbox(_esp_sandbox_server, settings):
     _esp_sandbox_server.reset()
 
 
+@pytest.fixture(scope="session")
+def _dns_zone_server():
+    from providers.sandbox.dns import DnsZoneServer
+
+    server = DnsZoneServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def dns_zone(_dns_zone_server, settings):
+    """The loopback DNS server the sender-authentication checks ask (SENDER_AUTH_NAMESERVERS),
+    for every test (none asks the real DNS), empty at the start: `dns_zone.set_zone({...})`
+    publishes records (see providers/sandbox/dns.py for the zone's shape). A lookup may take
+    0.5 s before it counts as "could not check"."""
+    settings.SENDER_AUTH_NAMESERVERS = [("127.0.0.1", _dns_zone_server.port)]
+    settings.SENDER_AUTH_DNS_TIMEOUT = 0.5
+    _dns_zone_server.set_zone({})
+    _dns_zone_server.queries.clear()
+    yield _dns_zone_server
+    _dns_zone_server.set_zone({})
+
+
 TEST_SMTP_PASSWORD = "SG.smtp-relay-password-0001"
 SANDBOX_PREFIX = {
     "sendgrid": "sendgrid",

@@ -62,8 +62,9 @@ class AlertRuleForm(forms.ModelForm):
         account, notify = cleaned.get("account"), cleaned.get("notify_account")
         if threshold is not None and threshold < 0:
             self.add_error("threshold", "The threshold cannot be negative.")
-        if kind == AlertKind.BOUNCE_RATE and threshold is not None and threshold > 100:
-            self.add_error("threshold", "A bounce rate threshold is a percentage (0 to 100).")
+        rates = (AlertKind.BOUNCE_RATE, AlertKind.COMPLAINT_RATE)
+        if kind in rates and threshold is not None and threshold > 100:
+            self.add_error("threshold", "A rate threshold is a percentage (0 to 100).")
         if kind == AlertKind.CHECK_FAILING and threshold is not None and threshold < 1:
             self.add_error("threshold", "Failing checks in a row: at least 1.")
         if (
@@ -101,9 +102,13 @@ class AlertRuleAdmin(admin.ModelAdmin):
             {
                 "fields": ("threshold", "window_minutes", "min_volume"),
                 "description": "Bounce rate: percent over the window, judged with at least "
-                "the minimum volume of outcomes. Failed sends: more than threshold in the "
-                "window. Check failing: that many failed credential checks in a row. Webhook "
-                "silence: mail accepted in the window but no webhook. Sync drift: no threshold.",
+                "the minimum volume of outcomes. Complaint rate: spam complaints over delivered "
+                "of the mail sent in the window, in percent (0.1 is Gmail's advice; 0.3 its "
+                "and Yahoo's limit), with at least the minimum volume delivered. Failed sends: "
+                "more than threshold in the window. Check failing: that many failed credential "
+                "checks in a row. Webhook silence: mail accepted in the window but no webhook. "
+                "Sync drift and sender authentication (a check of SPF, DKIM, DMARC or the "
+                "provider's domain status starting to fail): no threshold.",
             },
         ),
         ("Notification", {"fields": ("notify_account", "recipients")}),

@@ -12,6 +12,8 @@ class AlertKind(models.TextChoices):
     CHECK_FAILING = "check_failing", "Credential check failing threshold times in a row"
     WEBHOOK_SILENCE = "webhook_silence", "No webhook in the window from an account that sent"
     SYNC_DRIFT = "sync_drift", "Template sync drift or failure"
+    COMPLAINT_RATE = "complaint_rate", "Spam-complaint rate over threshold % in the window"
+    SENDER_AUTH = "sender_auth", "Sender authentication check failing (SPF, DKIM, DMARC)"
 
 
 class AlertRule(models.Model):
@@ -26,11 +28,15 @@ class AlertRule(models.Model):
         help_text="Empty: every account (each one alerts on its own).",
     )
     threshold = models.FloatField(
-        default=0, help_text="Bounce rate: percent. Failed sends: count. Checks: failures in a row."
+        default=0,
+        help_text="Bounce and complaint rates: percent. Failed sends: count. Checks: failures "
+        "in a row.",
     )
     window_minutes = models.PositiveIntegerField(default=60)
     min_volume = models.PositiveIntegerField(
-        default=20, help_text="Bounce rate: judged only with at least this many outcomes."
+        default=20,
+        help_text="Bounce and complaint rates: judged only with at least this many outcomes "
+        "(complaint rate: delivered emails).",
     )
     enabled = models.BooleanField(default=True)
     notify_account = models.ForeignKey(

@@ -17,7 +17,8 @@ Definitions (rates are fractions 0..1, and None when their base is zero: "no dat
 - **Email Delivery Rate** = delivered / (delivered + bounced + rejected): of the mail with a
   reported outcome; pending mail is left out instead of counting as undelivered.
 - **Bounce** (hard + soft), **complaint** and **unsubscribe** rates are over sent (less the
-  mail with no report).
+  mail with no report). The **spam-complaint rate** is complaints over delivered, as Gmail
+  and Yahoo count it against their 0.3 % limit (selectors/complaints.py).
 - **Unique open and click rates** are over delivered: the rollups count each message's first
   open and first click once. Mailchimp Transactional (Mandrill) reports no delivery event, so
   for its accounts delivered is what it sent minus bounces and rejections (summed per row in
@@ -120,6 +121,11 @@ class Counts:
         return self._rate(self.complained, self.sent - self.unreported)
 
     @property
+    def spam_rate(self):
+        """Complaints over delivered: the spam-complaint rate as Gmail and Yahoo count it."""
+        return self._rate(self.complained, self.delivered)
+
+    @property
     def unsubscribe_rate(self):
         return self._rate(self.unsubscribed, self.sent - self.unreported)
 
@@ -174,6 +180,12 @@ def rollups(filters: MetricFilters) -> QuerySet[Rollup]:
 
 def totals(filters: MetricFilters) -> Counts:
     return Counts.from_sums(rollups(filters).aggregate(**_sums()))
+
+
+def totals_by_account(filters: MetricFilters) -> dict[int, Counts]:
+    """The filters' totals per account id (0: mail that reached no account), one query."""
+    rows = rollups(filters).values("account_id").annotate(**_sums()).order_by()
+    return {row["account_id"]: Counts.from_sums(row) for row in rows}
 
 
 @dataclass(frozen=True)

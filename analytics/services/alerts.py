@@ -9,8 +9,7 @@ import logging
 import math
 import uuid
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -30,11 +29,18 @@ from analytics.models import (
     HealthComponent,
     WebhookDelivery,
 )
+from analytics.services.alert_findings import (
+    Finding,
+    account_finding,
+    accounts_watched,
+    open_subjects,
+    window,
+)
+from analytics.services.alerts_reputation import complaint_rate_findings, sender_auth_findings
 from config.public_url import absolute_url
 from providers.clients import Reporting, client_for, kinds_reporting
 from providers.clients.base import scrub_secrets
 from providers.clients.types import Address, OutgoingEmail
-from providers.models import ProviderAccount
 from providers.webhooks.types import DeliveryEventType
 from returns_mail.models import Attempt, Message, MessageStatus
 from returns_mail.roles import IT_ADMINS
@@ -47,16 +53,6 @@ logger = logging.getLogger(__name__)
 DELIVERY_WEBHOOKS = (Reporting.EACH_EMAIL, Reporting.OUTCOMES_ONLY)
 NO_ACCOUNT_SUBJECT = "no-account"
 ALERT_CATEGORY = "returns-mail-alert"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One subject for which a rule fires now."""
-
-    subject: str
-    value: float | None
-    detail: str
-    account_id: int | None = None
 
 
 # --- evaluation ------------------------------------------------------------------------------
@@ -85,7 +81,7 @@ def alerts_evaluate(*, now: datetime | None = None) -> dict[str, int]:
 def alert_rule_apply(*, rule: AlertRule, findings: list[Finding], now: datetime) -> Counter:
     """Open an alert for each new firing subject, refresh the open ones, resolve the cleared."""
     counts: Counter[str] = Counter()
-    open_alerts = _open_subjects(rule)
+    open_alerts = open_subjects(rule)
     for finding in findings:
         fields = {"last_seen_at": now, "value": finding.value, "detail": finding.detail}
         if finding.subject not in open_alerts:
@@ -107,10 +103,6 @@ def alert_rule_apply(*, rule: AlertRule, findings: list[Finding], now: datetime)
     return counts
 
 
-def _open_subjects(rule: AlertRule) -> set[str]:
-    return set(rule.alerts.filter(resolved_at__isnull=True).values_list("subject", flat=True))
-
-
 def _resolve_cleared(rule: AlertRule, firing: set[str], now: datetime) -> int:
     return (
         Alert.objects.filter(rule=rule, resolved_at__isnull=True)
@@ -128,25 +120,11 @@ def alerts_resolve(*, alert_ids: list[int], now: datetime | None = None) -> int:
 
 
 # --- conditions: rule -> the subjects it fires for now --------------------------------------
-def _accounts(rule: AlertRule, *, kinds=None) -> dict[int, ProviderAccount]:
-    """The active accounts the rule watches: its own, or all (each alerts on its own)."""
-    accounts = ProviderAccount.objects.filter(is_active=True)
-    if rule.account_id:
-        accounts = accounts.filter(pk=rule.account_id)
-    if kinds:
-        accounts = accounts.filter(kind__in=kinds)
-    return {a.pk: a for a in accounts}
-
-
-def _window(rule: AlertRule, now: datetime) -> tuple[datetime, datetime]:
-    return now - timedelta(minutes=rule.window_minutes), now
-
-
 def bounce_rate_findings(rule: AlertRule, now: datetime) -> list[Finding]:
     """Bounces / (delivered + bounced + rejected) over the window, with at least min_volume
     outcomes, above `threshold` percent."""
-    accounts = _accounts(rule)
-    since, until = _window(rule, now)
+    accounts = accounts_watched(rule)
+    since, until = window(rule, now)
     bounced = DeliveryEventType.BOUNCED
     rows = (
         DeliveryEvent.objects.filter(
@@ -166,7 +144,7 @@ def bounce_rate_findings(rule: AlertRule, now: datetime) -> list[Finding]:
         if rate > rule.threshold:
             account = accounts[row["account_id"]]
             findings.append(
-                _account_finding(
+                account_finding(
                     account,
                     rate,
                     f"Bounce rate {rate:g}% ({row['bounces']} of {row['outcomes']} outcomes) in "
@@ -180,8 +158,8 @@ def bounce_rate_findings(rule: AlertRule, now: datetime) -> list[Finding]:
 def failed_sends_findings(rule: AlertRule, now: datetime) -> list[Finding]:
     """Messages that became failed in the window: more than `threshold` per account. A rule for
     every account also counts failures that never reached an account (no active route)."""
-    accounts = _accounts(rule)
-    since, until = _window(rule, now)
+    accounts = accounts_watched(rule)
+    since, until = window(rule, now)
     failed = Message.objects.filter(
         status=MessageStatus.FAILED, status_changed_at__gt=since, status_changed_at__lte=until
     )
@@ -201,7 +179,7 @@ def failed_sends_findings(rule: AlertRule, now: datetime) -> list[Finding]:
         if account is None:
             findings.append(Finding(NO_ACCOUNT_SUBJECT, row["failed"], detail))
         else:
-            findings.append(_account_finding(account, row["failed"], detail))
+            findings.append(account_finding(account, row["failed"], detail))
     return findings
 
 
@@ -209,7 +187,7 @@ def check_failing_findings(rule: AlertRule, now: datetime) -> list[Finding]:
     """The account's last `threshold` credential checks all failed."""
     needed = max(1, math.ceil(rule.threshold))
     findings = []
-    for account in _accounts(rule).values():
+    for account in accounts_watched(rule).values():
         last = list(
             HealthCheck.objects.filter(
                 component=HealthComponent.PROVIDER, account=account, checked_at__lte=now
@@ -219,7 +197,7 @@ def check_failing_findings(rule: AlertRule, now: datetime) -> list[Finding]:
         )
         if len(last) == needed and not any(ok for ok, _ in last):
             findings.append(
-                _account_finding(
+                account_finding(
                     account,
                     needed,
                     f"The last {needed} credential checks of {account.name} failed; "
@@ -234,10 +212,10 @@ def webhook_silence_findings(rule: AlertRule, now: datetime) -> list[Finding]:
     Sandbox-mode accounts are skipped: the provider delivers nothing, so it reports nothing."""
     accounts = {
         pk: a
-        for pk, a in _accounts(rule, kinds=kinds_reporting(*DELIVERY_WEBHOOKS)).items()
+        for pk, a in accounts_watched(rule, kinds=kinds_reporting(*DELIVERY_WEBHOOKS)).items()
         if not a.sandbox_mode
     }
-    since, until = _window(rule, now)
+    since, until = window(rule, now)
     sends = dict(
         Attempt.objects.filter(
             account_id__in=accounts, outcome="sent", started_at__gt=since, started_at__lte=until
@@ -252,7 +230,7 @@ def webhook_silence_findings(rule: AlertRule, now: datetime) -> list[Finding]:
         ).values_list("account_id", flat=True)
     )
     return [
-        _account_finding(
+        account_finding(
             accounts[account_id],
             sent,
             f"{accounts[account_id].name} accepted {sent} emails in the last "
@@ -283,16 +261,14 @@ def sync_drift_findings(rule: AlertRule, now: datetime) -> list[Finding]:
     return findings
 
 
-def _account_finding(account: ProviderAccount, value: float, detail: str) -> Finding:
-    return Finding(str(account.pk), value, detail, account.pk)
-
-
 CONDITIONS = {
     AlertKind.BOUNCE_RATE: bounce_rate_findings,
     AlertKind.FAILED_SENDS: failed_sends_findings,
     AlertKind.CHECK_FAILING: check_failing_findings,
     AlertKind.WEBHOOK_SILENCE: webhook_silence_findings,
     AlertKind.SYNC_DRIFT: sync_drift_findings,
+    AlertKind.COMPLAINT_RATE: complaint_rate_findings,
+    AlertKind.SENDER_AUTH: sender_auth_findings,
 }
 
 

@@ -96,8 +96,9 @@ def pct_value(value):
     return round(value * 100, 2) if isinstance(value, int | float) else None
 
 
-def chart_spec(kind, labels, datasets, *, x, y, unit, y_max=None) -> dict:
-    return {
+def chart_spec(kind, labels, datasets, *, x, y, unit, y_max=None, reference=None) -> dict:
+    """`reference`: (label, value), a horizontal line drawn across the chart (a limit)."""
+    spec = {
         "type": kind,
         "labels": labels,
         "datasets": [{"label": label, "data": data} for label, data in datasets],
@@ -106,3 +107,6 @@ def chart_spec(kind, labels, datasets, *, x, y, unit, y_max=None) -> dict:
         "unit": unit,
         "y_max": y_max,
     }
+    if reference is not None:
+        spec["reference"] = {"label": reference[0], "value": reference[1]}
+    return spec

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from analytics.selectors import metrics, uptime
 from analytics.selectors.metrics import Counts
+from analytics.views import spam
 from analytics.views.auth import dashboard
 from analytics.views.common import (
     bucket_label,
@@ -82,6 +83,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             unit="%",
             y_max=100,
         ),
+        "spam": spam.spam_series_chart(filters, points),
     }
     tables = [  # the first is the CSV export's default
         Table(
@@ -207,6 +209,7 @@ def _kpis(
             [counts.complaint_rate],
             f"{counts.complained:,} complaints of {reported:,} sent",
         ),
+        spam.spam_metric(counts),
         Metric(
             "unsubscribe_rate",
             "Unsubscribe rate",
@@ -340,6 +343,8 @@ def providers(request: HttpRequest) -> HttpResponse:
             "Call latency: real send attempts of the last 24 hours.",
         ),
     ]
+    spam_tables, spam_chart = spam.spam_tables_and_chart(filters)
+    tables += spam_tables
     chart_metrics = [m for m in comparison if m.key.endswith("_rate")]
     charts = {
         "providers": chart_spec(
@@ -352,7 +357,8 @@ def providers(request: HttpRequest) -> HttpResponse:
             x="Metric",
             y="Share of emails (%)",
             unit="%",
-        )
+        ),
+        "spam": spam_chart,
     }
     return page_respond(
         request, "analytics/providers.html", "providers", form, filters, tables, charts=charts

@@ -24,6 +24,19 @@ def _pct_csv(value):
     return "" if value is None else f"{value * 100:.2f}"
 
 
+def pct_fine_html(value):
+    """A small rate (the spam-complaint rate, judged against 0.1 % and 0.3 %): two decimals."""
+    if value is NOT_REPORTED:
+        return str(NOT_REPORTED)
+    return "—" if value is None else f"{value * 100:.2f} %"
+
+
+def _pct_fine_csv(value):
+    if value is NOT_REPORTED:
+        return str(NOT_REPORTED)
+    return "" if value is None else f"{value * 100:.3f}"
+
+
 def duration_unit(seconds: float) -> tuple[str, int]:
     """The largest unit (name, seconds) in which `seconds` is at least 1 (seconds below)."""
     return next((unit for unit in DURATION_UNITS if seconds >= unit[1]), DURATION_UNITS[-1])
@@ -47,6 +60,7 @@ def _when_html(value):
 FORMATS: dict[str, tuple[Callable, Callable]] = {
     "int": (lambda v: f"{v:,}", lambda v: v),
     "pct": (pct_html, _pct_csv),
+    "pct_fine": (pct_fine_html, _pct_fine_csv),
     "seconds": (duration_html, lambda v: "" if v is None else f"{v:.1f}"),
     "ms": (
         lambda v: "—" if v is None else f"{v:.0f} ms",
@@ -150,7 +164,7 @@ class Metric:
 
 
 # A metric row's unit: in the CSV, its values' unit; in HTML, durations show their own.
-UNITS = {"pct": "%", "seconds": "s (approx.)", "ms": "ms", "int": "emails"}
+UNITS = {"pct": "%", "pct_fine": "%", "seconds": "s (approx.)", "ms": "ms", "int": "emails"}
 UNITS_HTML = {**UNITS, "seconds": "approx. (as shown)"}
 FORMATS["unit"] = (lambda kind: UNITS_HTML.get(kind, ""), lambda kind: UNITS.get(kind, ""))
 

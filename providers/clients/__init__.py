@@ -16,6 +16,7 @@ from providers.clients.capabilities import (
     kinds_storing_templates,
     kinds_syncing_audience,
     kinds_that_can,
+    sender_auth_plan,
     syncs_audience,
     template_language,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "kinds_storing_templates",
     "kinds_syncing_audience",
     "kinds_that_can",
+    "sender_auth_plan",
     "subscriber_hash",
     "syncs_audience",
     "template_language",

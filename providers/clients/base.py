@@ -22,6 +22,11 @@ from providers.clients.capability_types import (
     Reporting,
     TemplateLanguage,
 )
+from providers.clients.sender_auth_types import (
+    UNKNOWN_RELAY_PLAN,
+    DomainAuthentication,
+    SenderAuthPlan,
+)
 from providers.clients.types import (
     Address,
     BatchEmail,
@@ -72,7 +77,11 @@ def client_class(kind: str) -> type[ProviderClient]:
 
 
 # The interface method that provides each capability: a client can do what it implements.
-_PROVIDED_BY = {Capability.SEND: "send", Capability.SEND_BATCH: "send_batch"}
+_PROVIDED_BY = {
+    Capability.SEND: "send",
+    Capability.SEND_BATCH: "send_batch",
+    Capability.DOMAIN_AUTHENTICATION: "domain_authentication",
+}
 
 
 class ProviderClient:
@@ -100,6 +109,9 @@ class ProviderClient:
     template_purposes: ClassVar[frozenset[str]] = frozenset()
     #: It keeps an audience of our customers, synced from the customer table.
     syncs_audience: ClassVar[bool] = False
+    #: What it needs published at the sender domain (SPF include, DKIM records); see
+    #: `sender_auth_plan`.
+    sender_auth: ClassVar[SenderAuthPlan] = UNKNOWN_RELAY_PLAN
 
     @classmethod
     def can(cls, capability: Capability) -> bool:
@@ -137,6 +149,16 @@ class ProviderClient:
     def fetch_template(self, remote_id: str) -> RemoteTemplate | None:
         """The provider's current copy of a pushed template (None: it no longer exists)."""
         raise self.unsupported("templates")
+
+    # --- sender authentication ---------------------------------------------------------------
+    def sender_auth_plan(self) -> SenderAuthPlan:
+        """What the sender domain must publish for this account (the kind's plan by default)."""
+        return self.sender_auth
+
+    def domain_authentication(self, domain: str) -> DomainAuthentication:
+        """The provider's own view of `domain`'s authentication
+        (Capability.DOMAIN_AUTHENTICATION)."""
+        raise self.unsupported("domain authentication status", Capability.DOMAIN_AUTHENTICATION)
 
     # --- helpers for implementations ---------------------------------------------------------
     @property

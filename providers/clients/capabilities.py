@@ -28,18 +28,23 @@ keeps an audience of our customers      no          no                yes       
   (`syncs_audience`)
 webhook URL probe                       none        unsigned HEAD     GET with the     (no
   (`providers.webhooks.probe_answer`)                                 URL secret       webhooks)
+reports a sender domain's               yes         yes               no               no
+  authentication
+  (Capability.DOMAIN_AUTHENTICATION)
+sender domain checks                    SPF, DKIM,  SPF, DKIM, DMARC  DMARC only       the
+  (`sender_auth_plan`)                  DMARC                                          relay's
 ======================================  ==========  ================  ===============  ========
 
-SEND and SEND_BATCH follow from the methods a client implements; the rest are ClassVars on
-`base.ProviderClient`, overridden by each client class (tests/providers/test_capabilities.py
-holds this table as data).
+SEND, SEND_BATCH and DOMAIN_AUTHENTICATION follow from the methods a client implements; the rest
+are ClassVars on `base.ProviderClient`, overridden by each client class
+(tests/providers/test_capabilities.py holds this table as data).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from providers.clients.base import CLIENTS, client_class
+from providers.clients.base import CLIENTS, client_class, client_for
 from providers.clients.capability_types import (
     CampaignSending,
     Capability,
@@ -49,6 +54,7 @@ from providers.clients.capability_types import (
 
 if TYPE_CHECKING:
     from providers.clients.base import ProviderClient
+    from providers.clients.sender_auth_types import SenderAuthPlan
     from providers.models import ProviderAccount
 
 
@@ -125,3 +131,10 @@ def syncs_audience(account: ProviderAccount) -> bool:
 
 def kinds_syncing_audience() -> list[str]:
     return [kind for kind in CLIENTS if client_class(kind).syncs_audience]
+
+
+# --- sender authentication -------------------------------------------------------------------
+def sender_auth_plan(account: ProviderAccount) -> SenderAuthPlan:
+    """What the account's sender domain must publish (SPF include, DKIM records), and which
+    checks apply (an SMTP account's depend on its relay host)."""
+    return client_for(account).sender_auth_plan()

@@ -9,6 +9,9 @@ class Capability(StrEnum):
 
     SEND = "send"  # one email: the outbox, test emails, alert emails
     SEND_BATCH = "send_batch"  # many recipients in one request: campaigns and their tests
+    # The provider reports its own view of a sender domain's authentication (SendGrid domain
+    # authentication, Mandrill sending domains).
+    DOMAIN_AUTHENTICATION = "domain_authentication"
 
 
 class Reporting(StrEnum):

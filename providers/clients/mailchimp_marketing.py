@@ -53,6 +53,7 @@ from providers.clients.requests_transport import (
     TransportFailure,
     describe_transport_failure,
 )
+from providers.clients.sender_auth_types import MAILCHIMP_MARKETING_PLAN
 from providers.clients.types import (
     CredentialCheck,
     RemoteTemplate,
@@ -94,6 +95,8 @@ class MailchimpMarketingClient(ProviderClient):
     template_language = TemplateLanguage.MERGE_TAGS
     template_purposes = frozenset({"promotional"})  # its templates serve campaigns only
     syncs_audience = True
+    # Its sending is Mailchimp's: only the From domain's DMARC is ours to check.
+    sender_auth = MAILCHIMP_MARKETING_PLAN
 
     def __init__(self, account, *, timeout: float | None = None):
         super().__init__(account, timeout=timeout)

@@ -25,6 +25,8 @@ from mailchimp_transactional.api_client import ApiClientError
 from providers.clients.base import ProviderClient, chunks, plain_json
 from providers.clients.capability_types import CampaignSending, Reporting, TemplateLanguage
 from providers.clients.requests_transport import LastResponse, describe_transport_failure
+from providers.clients.sender_auth_types import MANDRILL_PLAN, DomainAuthentication
+from providers.clients.sender_domains import mandrill_sending_domain
 from providers.clients.types import (
     CORRELATION_KEY,
     BatchEmail,
@@ -258,6 +260,35 @@ class MandrillClient(ProviderClient):
             text=str(info.get("publish_text") or ""),
             edited_at=_mandrill_time(info.get("published_at") or info.get("updated_at")),
         )
+
+    # --- sender authentication: sending domains ----------------------------------------------
+    sender_auth = MANDRILL_PLAN
+
+    def domain_authentication(self, domain: str) -> DomainAuthentication:
+        """Mandrill's view of `domain` (`senders/domains`, a read: `check-domain` would add it):
+        SPF and DKIM valid, verified, `valid_signing`; the records to publish for what is not."""
+        domain = domain.lower()
+        answer = self._call("senders", "domains", {}) or []
+        if not isinstance(answer, list):
+            raise self.error(
+                f"unexpected answer to senders/domains: {str(answer)[:200]}", permanent=False
+            )
+        entry = next(
+            (
+                d
+                for d in answer
+                if isinstance(d, dict) and str(d.get("domain", "")).lower() == domain
+            ),
+            None,
+        )
+        if entry is None:
+            return DomainAuthentication(
+                domain=domain,
+                found=False,
+                detail=f"{domain} is not a sending domain of this Mailchimp Transactional "
+                "account (Settings, Domains, Sending domains)",
+            )
+        return mandrill_sending_domain(domain, entry)
 
     # --- building requests -------------------------------------------------------------------
     def _headers(self, extra, reply_to) -> dict[str, str]:

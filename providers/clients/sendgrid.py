@@ -30,6 +30,8 @@ import sendgrid
 from providers.clients.base import REDACTED, ProviderClient, plain_json
 from providers.clients.capability_types import CampaignSending, TemplateLanguage
 from providers.clients.no_redirects import redirect_description
+from providers.clients.sender_auth_types import SENDGRID_PLAN, DomainAuthentication
+from providers.clients.sender_domains import sendgrid_domain
 from providers.clients.types import (
     CORRELATION_KEY,
     Address,
@@ -50,6 +52,8 @@ MAX_RECIPIENTS = 1000
 MAIL_SEND_SCOPE = "mail.send"
 # The Email Activity Feed answers at most this many messages and has no paging.
 ACTIVITY_LIMIT = 1000
+# Domain authentications per page (limit/offset paging).
+DOMAINS_PAGE = 50
 _BEARER = re.compile(r"(Bearer\s+)[^\s'\",}]+")
 
 
@@ -300,6 +304,39 @@ class SendGridClient(ProviderClient):
             text="" if generated else str(version.get("plain_content") or ""),
             edited_at=_sendgrid_time(version.get("updated_at")),
         )
+
+    # --- sender authentication: the domain authentication API ---------------------------------
+    sender_auth = SENDGRID_PLAN
+
+    def domain_authentication(self, domain: str) -> DomainAuthentication:
+        """SendGrid's authentication of `domain` (`GET /v3/whitelabel/domains?domain=`, paged by
+        limit/offset): its `valid` flag and the DNS records it asks for, each with its verdict."""
+        domain = domain.lower()
+        offset = 0
+        while True:
+            params = {"domain": domain, "limit": DOMAINS_PAGE, "offset": offset}
+            answer = self._call(
+                lambda api, params=params: api.whitelabel.domains.get(
+                    query_params=params, timeout=self.timeout
+                )
+            )
+            page = _json(answer.body)
+            if not isinstance(page, list):
+                raise self.error(
+                    f"unexpected answer to whitelabel/domains: {str(answer.body)[:200]}",
+                    permanent=False,
+                )
+            for entry in page:
+                if isinstance(entry, dict) and str(entry.get("domain", "")).lower() == domain:
+                    return sendgrid_domain(domain, entry)
+            if len(page) < DOMAINS_PAGE:
+                return DomainAuthentication(
+                    domain=domain,
+                    found=False,
+                    detail=f"{domain} is not authenticated in SendGrid (Settings, Sender "
+                    "Authentication, Authenticate Your Domain)",
+                )
+            offset += DOMAINS_PAGE
 
     # --- helpers -----------------------------------------------------------------------------
     def _envelope(

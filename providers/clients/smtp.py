@@ -11,6 +11,7 @@ import logging
 import smtplib
 import socket
 import ssl
+from dataclasses import replace
 from email.utils import formataddr, make_msgid
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.core.mail.backends.smtp import EmailBackend
 
 from providers.clients.base import ProviderClient
 from providers.clients.capability_types import Reporting
+from providers.clients.sender_auth_types import MANDRILL_PLAN, SENDGRID_PLAN, SenderAuthPlan
 from providers.clients.types import (
     CORRELATION_HEADER,
     CORRELATION_KEY,
@@ -33,6 +35,9 @@ from providers.models import SmtpSecurity
 
 logger = logging.getLogger(__name__)
 
+# Relay hosts whose provider's SPF include and DKIM records are known (host or its domain).
+RELAY_PLANS = (("sendgrid.net", SENDGRID_PLAN), ("mandrillapp.com", MANDRILL_PLAN))
+
 
 class _Backend(EmailBackend):
     """Django's SMTP backend, also trusting SMTP_CA_FILE (a private relay's or the sandbox's CA)."""
@@ -45,6 +50,16 @@ class _Backend(EmailBackend):
 class SmtpClient(ProviderClient):
     kind = "smtp"
     reporting = Reporting.NOTHING
+
+    # --- sender authentication: the relay's plan ----------------------------------------------
+    def sender_auth_plan(self) -> SenderAuthPlan:
+        """The plan of the provider behind the relay host when it is a known one (SendGrid's,
+        Mandrill's); otherwise only "an SPF record exists" can be checked."""
+        host = (self.account.smtp_host or "").strip().lower().rstrip(".")
+        for suffix, plan in RELAY_PLANS:
+            if host == suffix or host.endswith("." + suffix):
+                return replace(plan, provider=f"{plan.provider} (SMTP relay {host})")
+        return self.sender_auth
 
     def _backend(self) -> _Backend:
         account = self.account

@@ -8,7 +8,7 @@ no webhooks); a key containing "revoked" is refused. Recipients steer the outcom
 `+tokens` in the local part (see `mandrill_events.py`). Templates live in
 `sandbox.state["mandrill"][<api key>]["templates"]`, keyed by slug. Sends are recorded with
 what each recipient's email would be (`rendered`, see `mandrill_render.py`), and indexed for
-`messages/search` (`mandrill_search.py`).
+`messages/search` (`mandrill_search.py`). Sending domains: `mandrill_senders.py`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from providers.sandbox import mandrill_senders as senders
 from providers.sandbox.core import SandboxRequest, SandboxResponse
 from providers.sandbox.mandrill_events import EMAIL_RE, local_tokens, post_message_events
 from providers.sandbox.mandrill_render import rendered_messages, with_rendered_subjects
@@ -357,7 +358,20 @@ def templates_list(body: dict, state: dict):
     ], None
 
 
+def _senders_call(handler):
+    """A sending-domain call, its refusals answered in Mandrill's ValidationError shape."""
+
+    def call(body: dict, state: dict):
+        try:
+            return handler(body, state)
+        except senders.DomainRefused as refused:
+            raise validation({"domain": str(refused)}) from None
+
+    return call
+
+
 CALLS = {
+    **{call: _senders_call(handler) for call, handler in senders.CALLS.items()},
     ("messages", "send"): messages_send,
     ("messages", "send-template"): messages_send_template,
     ("messages", "search"): messages_search,

@@ -4,7 +4,8 @@
 Endpoints: `POST /v3/mail/send` (recorded with what each personalization's email would be:
 `rendered`, see sendgrid_render); `GET /v3/scopes`, `/v3/user/account`, `/v3/user/username`;
 `GET /v3/user/webhooks/event/settings/signed[/{id}]`; dynamic templates (sendgrid_templates);
-the Email Activity Feed `GET /v3/messages` (sendgrid_activity).
+the Email Activity Feed `GET /v3/messages` (sendgrid_activity); domain authentication
+`/v3/whitelabel/domains` (sendgrid_domains).
 
 Keys behave like real ones: a Bearer token that does not start with "SG." or contains
 "revoked" gets 401; one containing "noscope" lacks `mail.send` (403 on mail/send); one
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from providers.sandbox import sendgrid_domains as domains
 from providers.sandbox import sendgrid_templates as templates
 from providers.sandbox.core import SandboxRequest, SandboxResponse
 from providers.sandbox.sendgrid_activity import activity_index, messages
@@ -67,6 +69,8 @@ SCOPES = (
     "user.account.read",
     "user.username.read",
     "user.webhooks.event.settings.read",
+    "whitelabel.create",
+    "whitelabel.read",
 )
 
 UNAUTHORIZED = "The provided authorization grant is invalid, expired, or revoked"
@@ -104,6 +108,7 @@ class SendGridApp:
                 {"GET": self._signed},
             ),
             *templates.ROUTES,
+            *domains.ROUTES,
         ]
 
     def public_key(self) -> str:

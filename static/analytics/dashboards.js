@@ -36,6 +36,20 @@
         spanGaps: false
       };
     });
+    if (spec.reference) {
+      // A limit (e.g. Gmail's 0.3 % spam rate): a dashed line across the chart.
+      datasets.push({
+        type: "line",
+        label: spec.reference.label,
+        data: spec.labels.map(function () { return spec.reference.value; }),
+        borderColor: "#b00020",
+        backgroundColor: "#b00020",
+        borderDash: [6, 4],
+        borderWidth: 2,
+        pointRadius: 0,
+        fill: false
+      });
+    }
     var y = {
       beginAtZero: true,
       title: { display: true, text: spec.y_title },

@@ -23,11 +23,9 @@ _numbers = count(1)
 
 
 def account(kind: str, name: str | None = None, **fields) -> ProviderAccount:
+    fields.setdefault("from_email", "returns@shop.example")
     return ProviderAccount.objects.create(
-        name=name or f"{kind} {next(_numbers)}",
-        kind=kind,
-        from_email="returns@shop.example",
-        **fields,
+        name=name or f"{kind} {next(_numbers)}", kind=kind, **fields
     )
 
 

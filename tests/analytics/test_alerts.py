@@ -542,7 +542,7 @@ def test_only_one_open_alert_per_rule_and_subject_even_in_a_race(make_account, m
     with pytest.raises(IntegrityError), transaction.atomic():
         Alert.objects.create(rule=rule, subject=str(account.pk), last_seen_at=ago(0))
     # Another evaluation opened it between our read and our insert.
-    monkeypatch.setattr(alert_services, "_open_subjects", lambda rule: set())
+    monkeypatch.setattr(alert_services, "open_subjects", lambda rule: set())
     now = timezone.now()
 
     counts = alert_rule_apply(
@@ -677,7 +677,7 @@ def test_bad_rule_input_is_a_form_error_and_saves_nothing(client, it_admin, make
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert errors["recipients"] == ["Not an email address: not-an-address."]
-    assert errors["threshold"] == ["A bounce rate threshold is a percentage (0 to 100)."]
+    assert errors["threshold"] == ["A rate threshold is a percentage (0 to 100)."]
     assert "notify_account" in errors
     assert not AlertRule.objects.exists()
 

@@ -17,7 +17,7 @@ from analytics.models import LatencyBin, Period
 from tests.analytics import factories as f
 from tests.e2e.browser import Journey, open_journey
 
-PAGES_WITH_CHARTS = {"": 3, "providers/": 1, "breakdown/": 1}
+PAGES_WITH_CHARTS = {"": 4, "providers/": 2, "breakdown/": 1}
 WAIT_MS = 20_000
 
 # The chart boxes' `data-rendered` states, in page order.

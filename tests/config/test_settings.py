@@ -164,3 +164,31 @@ def test_a_smtp_extra_port_that_is_no_port_is_refused(manage, child_env, value):
 
     assert proc.returncode != 0
     assert "SMTP_EXTRA_PORTS must be comma-separated port numbers" in proc.stderr
+
+
+def test_sender_auth_nameservers_are_ip_addresses_with_optional_ports(child_env):
+    def servers(value: str):
+        env = child_env(DEBUG="true", SENDER_AUTH_NAMESERVERS=value)
+        return settings_of(env, "SENDER_AUTH_NAMESERVERS")["SENDER_AUTH_NAMESERVERS"]
+
+    assert servers("") == []  # the system's resolver
+    assert servers("127.0.0.1:5353, 9.9.9.9, [::1]:53") == [
+        ["127.0.0.1", 5353],
+        ["9.9.9.9", 53],
+        ["::1", 53],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SENDER_AUTH_NAMESERVERS": "dns.example"}, "SENDER_AUTH_NAMESERVERS must be"),
+        ({"SENDER_AUTH_NAMESERVERS": "127.0.0.1:0"}, "'127.0.0.1:0' is not one"),
+        ({"SENDER_AUTH_DNS_TIMEOUT": "0"}, "SENDER_AUTH_DNS_TIMEOUT must be more than 0"),
+    ],
+)
+def test_bad_sender_auth_dns_settings_are_refused(manage, child_env, env, message):
+    proc = manage("check", env=child_env(DEBUG="true", **env))
+
+    assert proc.returncode != 0
+    assert message in proc.stderr

@@ -310,8 +310,10 @@ def test_test_connection_button_checks_and_records_the_answer(client, it_admin, 
     assert account.last_check_ok is True
     assert account.last_check_latency_ms > 0
     assert account.last_check_at is not None
-    [message] = [str(m) for m in response.context["messages"]]
+    [message, sender_auth] = [str(m) for m in response.context["messages"]]
     assert message.startswith(f"{account.name}: connection ok in ")
+    # The sender-authentication checklist runs with it (nothing published in the test DNS).
+    assert sender_auth.startswith(f"{account.name}: sender authentication of shop.example: fail")
 
 
 def test_test_connection_action_reports_a_failure_in_the_providers_words(
@@ -328,7 +330,7 @@ def test_test_connection_action_reports_a_failure_in_the_providers_words(
     account.refresh_from_db()
     assert account.last_check_ok is False
     assert "535" in account.last_check_detail
-    [message] = [str(m) for m in response.context["messages"]]
+    [message, _sender_auth] = [str(m) for m in response.context["messages"]]
     assert "connection failed" in message
     assert "revoked-00000000000" not in response.content.decode()
 

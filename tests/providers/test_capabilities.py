@@ -34,8 +34,12 @@ from providers.exceptions import ProviderConfigurationError
 pytestmark = pytest.mark.django_db
 
 CAN = {
-    "sendgrid": {Capability.SEND, Capability.SEND_BATCH},
-    "mailchimp_transactional": {Capability.SEND, Capability.SEND_BATCH},
+    "sendgrid": {Capability.SEND, Capability.SEND_BATCH, Capability.DOMAIN_AUTHENTICATION},
+    "mailchimp_transactional": {
+        Capability.SEND,
+        Capability.SEND_BATCH,
+        Capability.DOMAIN_AUTHENTICATION,
+    },
     "smtp": {Capability.SEND},
     "mailchimp_marketing": set(),
 }

@@ -51,3 +51,45 @@ def test_port_zero_serves_on_the_ports_written_to_the_port_file(tmp_path, child_
     assert smtp_status == 250
     assert f"ESP sandbox on http://127.0.0.1:{ports['http']}/" in output
     assert f"SMTP on 127.0.0.1:{ports['smtp']}" in output
+
+
+def test_it_serves_the_sender_auth_zone_and_provider_domains(tmp_path, child_env):
+    import dns.nameserver
+    import dns.resolver
+
+    port_file, auth_file = tmp_path / "ports.json", tmp_path / "sender-auth.json"
+    auth_file.write_text(
+        json.dumps(
+            {
+                "zone": {"_dmarc.shop.example": {"TXT": ["v=DMARC1; p=reject"]}},
+                "domains": [{"provider": "sendgrid", "key": "SG.k.k", "domain": "shop.example"}],
+            }
+        )
+    )
+    command = ["esp_sandbox", "--port", "0", "--port-file", str(port_file), "--dns-port", "0"]
+    process = subprocess.Popen(
+        [sys.executable, str(PROJECT_DIR / "manage.py"), *command, "--sender-auth", str(auth_file)],
+        cwd=PROJECT_DIR,
+        env=child_env(DEBUG="true"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        ports = _wait_for(port_file, process)
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = [dns.nameserver.Do53Nameserver("127.0.0.1", ports["dns"])]
+        answer = resolver.resolve("_dmarc.shop.example", "TXT", lifetime=5)
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{ports['http']}/sendgrid/v3/whitelabel/domains?domain=shop.example",
+            headers={"Authorization": "Bearer SG.k.k"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            domains = json.load(response)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0]
+
+    assert [b"".join(r.strings) for r in answer] == [b"v=DMARC1; p=reject"]
+    assert [(d["domain"], d["valid"]) for d in domains] == [("shop.example", True)]
+    assert f"DNS on 127.0.0.1:{ports['dns']}" in output

@@ -154,6 +154,42 @@ def test_it_admin_tests_the_connection_of_every_demo_account(running_demo):
     assert response.text.count("connection ok in") == 4, response.text
 
 
+def test_it_admin_sees_each_demo_accounts_sender_authentication_checklist(running_demo):
+    session = _admin_session(running_demo)
+    listing_url = f"{running_demo['base']}/admin/providers/provideraccount/"
+    listing = session.get(listing_url, timeout=10).text
+    ids = dict(
+        (name, pk)
+        for pk, name in re.findall(
+            r'href="/admin/providers/provideraccount/(\d+)/change/[^"]*">([^<]+)<', listing
+        )
+    )
+    session.post(  # "Test connection" runs the checklist against the demo's loopback DNS
+        listing_url,
+        data={
+            "action": "test_connection",
+            "_selected_action": list(ids.values()),
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        headers={"Referer": listing_url},
+        timeout=60,
+    )
+
+    def page(name):
+        return session.get(f"{listing_url}{ids[name]}/change/", timeout=10).text
+
+    sendgrid = page("Demo SendGrid (sandbox)")
+    mandrill = page("Demo Mailchimp Transactional (sandbox)")
+    marketing = page("Demo Mailchimp Marketing (sandbox)")
+    assert "Sender authentication of demo-shop.example: Pass" in sendgrid
+    assert '<tr class="sender-auth-pass" data-check="provider">' in sendgrid
+    assert "Sender authentication of demo-shop.example: Pass" in mandrill
+    # The news domain deliberately publishes no DMARC record: the page says what to publish.
+    assert "Sender authentication of news.demo-outlet.example: Fail" in marketing
+    assert '<tr class="sender-auth-fail" data-check="dmarc">' in marketing
+    assert "<code>_dmarc.news.demo-outlet.example</code> <code>v=DMARC1; p=none</code>" in marketing
+
+
 def _wait_for_text(session, url, text, timeout=90.0) -> str:
     deadline = time.monotonic() + timeout
     while True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from importlib import import_module
 from pathlib import Path
@@ -49,6 +50,10 @@ class Command(BaseCommand):
                 module.seed(out=self.stdout)
         if setup_only:
             return
+        # Settings an app's demo services need the other processes to have (the DNS server the
+        # sender-authentication checks ask): inherited by every process started below.
+        for module in modules:
+            os.environ.update(getattr(module, "environment", dict)())
         # The apps' services (the ESP sandbox) first: the worker sends through them at once.
         commands = []
         for module in modules:
