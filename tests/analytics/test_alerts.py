@@ -653,7 +653,7 @@ def test_it_admins_edit_rules_with_recipients_one_a_line(client, it_admin, make_
     response = client.post(reverse("admin:analytics_alertrule_add"), data)
 
     assert response.status_code == 302
-    rule = AlertRule.objects.get()
+    rule = AlertRule.objects.get(name="Bounces")
     assert rule.recipients == ["it@shop.example", "oncall@shop.example"]
     assert rule.notify_account == notify
     page = client.get(reverse("admin:analytics_alertrule_change", args=[rule.pk]))
@@ -679,7 +679,7 @@ def test_bad_rule_input_is_a_form_error_and_saves_nothing(client, it_admin, make
     assert errors["recipients"] == ["Not an email address: not-an-address."]
     assert errors["threshold"] == ["A rate threshold is a percentage (0 to 100)."]
     assert "notify_account" in errors
-    assert not AlertRule.objects.exists()
+    assert not AlertRule.objects.filter(name="Bad").exists()
 
 
 @pytest.mark.parametrize(
@@ -708,12 +708,12 @@ def test_webhook_silence_is_watched_only_on_accounts_whose_provider_posts_delive
 
     if accepted:
         assert response.status_code == 302
-        assert AlertRule.objects.get().account == account
+        assert AlertRule.objects.get(name="Silence").account == account
     else:
         assert response.context["adminform"].form.errors == {
             "account": ["This account's provider sends no delivery webhooks."]
         }
-        assert not AlertRule.objects.exists()
+        assert not AlertRule.objects.filter(name="Silence").exists()
 
 
 def test_health_checks_are_listed_read_only_and_filter_by_ok(client, it_admin, make_account):
