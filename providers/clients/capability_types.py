@@ -9,6 +9,11 @@ class Capability(StrEnum):
 
     SEND = "send"  # one email: the outbox, test emails, alert emails
     SEND_BATCH = "send_batch"  # many recipients in one request: campaigns and their tests
+    # Read the provider's own suppression lists (bounces, complaints, unsubscribes), page by
+    # page, to import them into ours.
+    LIST_SUPPRESSIONS = "list_suppressions"
+    # Put addresses on the provider's unsubscribe list: our unsubscribes mirrored there.
+    ADD_UNSUBSCRIBES = "add_unsubscribes"
 
 
 class Reporting(StrEnum):

@@ -30,6 +30,7 @@ import sendgrid
 from providers.clients.base import REDACTED, ProviderClient, plain_json
 from providers.clients.capability_types import CampaignSending, TemplateLanguage
 from providers.clients.no_redirects import redirect_description
+from providers.clients.sendgrid_suppressions import SendGridSuppressions
 from providers.clients.types import (
     CORRELATION_KEY,
     Address,
@@ -103,7 +104,7 @@ def batch_chunks(recipients: Sequence[BatchRecipient]) -> list[list[BatchRecipie
     return chunks
 
 
-class SendGridClient(ProviderClient):
+class SendGridClient(SendGridSuppressions, ProviderClient):
     kind = "sendgrid"
     default_base_url = "https://api.sendgrid.com"
     campaigns = CampaignSending.BATCHES
