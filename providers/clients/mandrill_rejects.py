@@ -30,6 +30,13 @@ REASONS = {
 }
 
 
+# Starts the comment of every address `unsubscribes_add` lists: read back, such an entry is an
+# unsubscribe (promotional mail only), not a "custom" entry made by hand (all mail), so an
+# unsubscribe mirrored here and imported again stays what it was. (Whether Mandrill returns
+# the comment as `detail` is unconfirmed; the sandbox does.)
+MIRRORED_MARK = "[unsubscribe]"
+
+
 class MandrillRejects:
     def suppressions_listed(
         self, *, since: datetime | None = None, resume_from: Mapping[str, Any] | None = None
@@ -55,6 +62,8 @@ class MandrillRejects:
             kind, bounce_kind = REASONS.get(
                 str(item.get("reason") or ""), (DeliveryEventType.DENYLIST_ADDED, "")
             )
+            if str(item.get("detail") or "").startswith(MIRRORED_MARK):
+                kind, bounce_kind = DeliveryEventType.UNSUBSCRIBED, ""
             entries.append(
                 ListedSuppression(
                     email=str(item["email"]),
@@ -73,9 +82,7 @@ class MandrillRejects:
         """One `rejects/add` per address (Mandrill takes no more per call)."""
         calls = 0
         for email in dict.fromkeys(e.strip().lower() for e in emails if e.strip()):
-            body = {"email": email}
-            if comment:
-                body["comment"] = comment[:COMMENT_LIMIT]
+            body = {"email": email, "comment": f"{MIRRORED_MARK} {comment}".strip()[:COMMENT_LIMIT]}
             self._call("rejects", "add", body)
             calls += 1
         return calls

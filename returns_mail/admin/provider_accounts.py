@@ -1,0 +1,62 @@
+"""The provider account admin, extended with what returns_mail keeps per account: the import of
+its own suppression lists (when it last ran and how many it added, an "Import suppressions now"
+action), and an import queued when an account is connected (added, or made active again).
+
+`providers` cannot know of returns_mail (the import layers), so its admin is registered again
+here as a subclass: providers' admin module is imported first (INSTALLED_APPS order)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from config.admin_base import ReadOnlyInline
+from providers.admin import ProviderAccountAdmin
+from providers.models import ProviderAccount
+from returns_mail.models import SuppressionImport
+from returns_mail.services.suppression_import import suppressions_import_on_commit
+
+
+class SuppressionImportInline(ReadOnlyInline):
+    model = SuppressionImport
+    fields = (
+        "last_finished_at",
+        "last_read",
+        "last_added",
+        "total_added",
+        "running_until",
+        "retry_at",
+        "error",
+    )
+    readonly_fields = fields
+    verbose_name = "suppression import (the provider's own lists)"
+    verbose_name_plural = "suppression import (the provider's own lists)"
+
+
+class ProviderAccountWithSuppressionsAdmin(ProviderAccountAdmin):
+    actions = (*ProviderAccountAdmin.actions, "import_suppressions_now")
+    inlines = (*ProviderAccountAdmin.inlines, SuppressionImportInline)
+
+    @admin.action(description="Import suppressions now", permissions=["change"])
+    def import_suppressions_now(self, request, queryset):
+        queued = [account for account in queryset if suppressions_import_on_commit(account)]
+        if queued:
+            names = ", ".join(account.name for account in queued)
+            self.message_user(request, f"Suppression import queued for {names}.", messages.SUCCESS)
+        left = len(queryset) - len(queued)
+        if left:
+            self.message_user(
+                request,
+                f"{left} account(s) not imported: inactive, or their provider keeps no "
+                "suppression lists we can read.",
+                messages.WARNING,
+            )
+
+    def save_model(self, request, obj, form, change):
+        was_active = change and ProviderAccount.objects.filter(pk=obj.pk, is_active=True).exists()
+        super().save_model(request, obj, form, change)
+        if obj.is_active and not was_active:  # connected: added, or made active again
+            suppressions_import_on_commit(obj)
+
+
+admin.site.unregister(ProviderAccount)
+admin.site.register(ProviderAccount, ProviderAccountWithSuppressionsAdmin)
