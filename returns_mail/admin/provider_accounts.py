@@ -1,6 +1,7 @@
 """The provider account admin, extended with what returns_mail keeps per account: the import of
-its own suppression lists (when it last ran and how many it added, an "Import suppressions now"
-action), and an import queued when an account is connected (added, or made active again).
+its own suppression lists (when it last ran and how many it added, shown on the change page; an
+"Import suppressions now" action), and an import queued when an account is connected (added,
+or made active again).
 
 `providers` cannot know of returns_mail (the import layers), so its admin is registered again
 here as a subclass: providers' admin module is imported first (INSTALLED_APPS order)."""
@@ -8,33 +9,47 @@ here as a subclass: providers' admin module is imported first (INSTALLED_APPS or
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.utils import timezone
 
-from config.admin_base import ReadOnlyInline
 from providers.admin import ProviderAccountAdmin
 from providers.models import ProviderAccount
 from returns_mail.models import SuppressionImport
 from returns_mail.services.suppression_import import suppressions_import_on_commit
 
 
-class SuppressionImportInline(ReadOnlyInline):
-    model = SuppressionImport
-    fields = (
-        "last_finished_at",
-        "last_read",
-        "last_added",
-        "total_added",
-        "running_until",
-        "retry_at",
-        "error",
-    )
-    readonly_fields = fields
-    verbose_name = "suppression import (the provider's own lists)"
-    verbose_name_plural = "suppression import (the provider's own lists)"
-
-
 class ProviderAccountWithSuppressionsAdmin(ProviderAccountAdmin):
     actions = (*ProviderAccountAdmin.actions, "import_suppressions_now")
-    inlines = (*ProviderAccountAdmin.inlines, SuppressionImportInline)
+    readonly_fields = (*ProviderAccountAdmin.readonly_fields, "suppression_import")
+    fieldsets = (
+        *ProviderAccountAdmin.fieldsets,
+        ("Suppression import (the provider's own lists)", {"fields": ("suppression_import",)}),
+    )
+
+    @admin.display(description="last import")
+    def suppression_import(self, account) -> str:
+        state = None
+        if account.pk:
+            state = SuppressionImport.objects.filter(account_id=account.pk).first()
+        if state is None:
+            return "never imported"
+        parts = []
+        if state.last_finished_at:
+            when = timezone.localtime(state.last_finished_at).strftime("%Y-%m-%d %H:%M")
+            parts.append(f"last complete {when}")
+        else:
+            parts.append("never complete")
+        parts.append(
+            f"last run read {state.last_read}, added {state.last_added}; "
+            f"{state.total_added} added in all"
+        )
+        if state.running_until and state.running_until > timezone.now():
+            parts.append("running now")
+        if state.retry_at:
+            when = timezone.localtime(state.retry_at).strftime("%Y-%m-%d %H:%M")
+            parts.append(f"paused, again at {when}")
+        if state.error:
+            parts.append(f"last error: {state.error[:300]}")
+        return " · ".join(parts)
 
     @admin.action(description="Import suppressions now", permissions=["change"])
     def import_suppressions_now(self, request, queryset):
