@@ -70,9 +70,9 @@ def unsubscribes_mirror(*, suppression_ids: Iterable[int]) -> int:
     how many accounts took some. Raises the first transient provider error (after trying
     every account), leaving them pending."""
     rows = list(
-        Suppression.objects.filter(
-            pk__in=list(suppression_ids), scope=SuppressionScope.PROMOTIONAL
-        ).values_list("pk", "email", "source_account_id")
+        Suppression.objects.filter(pk__in=list(suppression_ids), scope=SuppressionScope.PROMOTIONAL)
+        .order_by("pk")
+        .values_list("pk", "email", "source_account_id")
     )
     if not rows:
         return 0
