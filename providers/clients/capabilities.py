@@ -9,6 +9,10 @@ send one email                          yes         yes               no        
   (Capability.SEND, `account_can`)
 send a batch                            yes         yes               no               no
   (Capability.SEND_BATCH)
+read its own suppression lists          yes         yes (rejects,     yes (cleaned,    no
+  (Capability.LIST_SUPPRESSIONS)                    max 1,000)        unsubscribed)
+add our unsubscribes to its list        yes         yes (rejects/add) yes (member PUT) no
+  (Capability.ADD_UNSUBSCRIBES)
 how campaigns go out                    BATCHES     BATCHES           PROVIDER_        NONE
   (`campaigns`, `campaign_sending`)                                   CAMPAIGN
 concurrent campaign runners             2           2                 (n/a)            (n/a)
@@ -30,9 +34,10 @@ webhook URL probe                       none        unsigned HEAD     GET with t
   (`providers.webhooks.probe_answer`)                                 URL secret       webhooks)
 ======================================  ==========  ================  ===============  ========
 
-SEND and SEND_BATCH follow from the methods a client implements; the rest are ClassVars on
-`base.ProviderClient`, overridden by each client class (tests/providers/test_capabilities.py
-holds this table as data).
+SEND, SEND_BATCH, LIST_SUPPRESSIONS and ADD_UNSUBSCRIBES follow from the methods a client
+implements (`send`, `send_batch`, `suppressions_listed`, `unsubscribes_add`); the rest are
+ClassVars on `base.ProviderClient`, overridden by each client class
+(tests/providers/test_capabilities.py holds this table as data).
 """
 
 from __future__ import annotations
