@@ -37,6 +37,8 @@ class MailchimpAudienceSuppressions:
     ) -> Iterator[SuppressionPage]:
         audience = self._audience("")
         resume = dict(resume_from or {})
+        if resume.get("done"):  # stopped after the last page: nothing left
+            return
         names = [name for name, _ in STATUSES]
         start = resume.get("status") if resume.get("status") in names else names[0]
         offset = int(resume.get("offset") or 0)

@@ -42,6 +42,8 @@ class MandrillRejects:
         self, *, since: datetime | None = None, resume_from: Mapping[str, Any] | None = None
     ) -> Iterator[SuppressionPage]:
         """The whole deny list, unexpired entries only, in one page (no time filter)."""
+        if (resume_from or {}).get("done"):  # stopped after its one page: nothing left
+            return
         answer = self._call("rejects", "list", {"include_expired": False})
         if answer is None:  # the SDK turns an empty list (falsy JSON) into "no body"
             answer = []

@@ -44,11 +44,9 @@ class SendGridSuppressions:
         names = [name for name, _ in LISTS]
         start = resume.get("list") or names[0]
         offset = int(resume.get("offset") or 0)
-        skipping = start in names  # a group's resume point skips every time-filtered list
-        for name, (kind, bounce_kind) in LISTS:
-            if skipping and name != start:
-                continue
-            skipping = False
+        # A group's resume point comes after every time-filtered list.
+        lists = LISTS[names.index(start) :] if start in names else ()
+        for name, (kind, bounce_kind) in lists:
             yield from self._time_list(name, kind, bounce_kind, since=since, offset=offset)
             offset = 0
         yield from self._group_lists(start if start.startswith(GROUP_PREFIX) else "", offset)

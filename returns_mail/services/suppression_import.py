@@ -7,7 +7,8 @@ with the account as their source and the reason and scope a webhook reporting th
 would give (`suppression.suppression_effect`); an imported unsubscribe is recorded as a
 withdrawal of consent. Each page also records where the provider's listing stands, so a run
 stopped by a rate limit (or any transient error) keeps what it imported and resumes after its
-last page: a one-off schedule runs it again once the provider's Retry-After has passed.
+last page: a one-off schedule runs it again once the provider's Retry-After has passed. A run
+also stops after RUN_SECONDS (the task timeout) and queues its own continuation.
 
 A complete run remembers when it started: the next asks only for what was listed since (an
 hour's margin), where the provider filters by time (SendGrid's lists, the audience's members);
@@ -17,6 +18,7 @@ the others are read whole, and what is suppressed already is left as it is.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -24,7 +26,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.queue import enqueue_each_on_commit, enqueue_later
+from config.queue import enqueue, enqueue_each_on_commit, enqueue_later
 from providers.clients import Capability, account_can, client_for, kinds_that_can
 from providers.clients.suppression_types import ListedSuppression
 from providers.exceptions import ProviderError
@@ -53,6 +55,9 @@ LEASE = timedelta(minutes=30)
 SINCE_MARGIN = timedelta(hours=1)
 # When the provider names no delay.
 RETRY_DEFAULT = timedelta(minutes=5)
+# A run starts no page after this long, well inside the task timeout (Q_TIMEOUT, 60 s by
+# default): it queues its continuation, which resumes after the last page imported.
+RUN_SECONDS = 40
 MAX_EMAIL = 254
 
 
@@ -65,6 +70,7 @@ class ImportReport:
     skipped: str = ""  # why nothing ran
     error: str = ""
     retry_in: float | None = None  # seconds, when a transient error stopped the run
+    continued: bool = False  # out of time: a new task carries on from the last page
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -108,6 +114,8 @@ def suppressions_import(*, account_id: int) -> ImportReport:
         _run(account, state, report)
     finally:
         SuppressionImport.objects.filter(pk=state.pk).update(running_until=None)
+    if report.continued:  # queued once the account is released, or the next run is refused
+        enqueue(IMPORT_TASK, account.pk)
     return report
 
 
@@ -135,6 +143,7 @@ def _claim(account: ProviderAccount) -> SuppressionImport | None:
 def _run(account: ProviderAccount, state: SuppressionImport, report: ImportReport) -> None:
     since = state.complete_since - SINCE_MARGIN if state.complete_since else None
     client = client_for(account)
+    deadline = time.monotonic() + RUN_SECONDS
     try:
         for page in client.suppressions_listed(since=since, resume_from=state.resume or None):
             added = _import_page(account, page.entries)
@@ -148,6 +157,9 @@ def _run(account: ProviderAccount, state: SuppressionImport, report: ImportRepor
                 total_added=F("total_added") + added,
                 running_until=timezone.now() + LEASE,
             )
+            if time.monotonic() >= deadline:
+                report.continued = True
+                return
     except ProviderError as exc:
         _stopped(account, state, report, exc)
         return

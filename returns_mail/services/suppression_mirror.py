@@ -2,11 +2,12 @@
 
 A promotional suppression, from any source (a webhook, an unsubscribe link, the admin, a CSV,
 the API, another provider's list), is written with `mirror_pending` set. The webhooks ring a
-task per suppression on commit; a sweep every minute takes whatever is still pending, 500 at a
-time. Each active account whose provider takes unsubscribes (`Capability.ADD_UNSUBSCRIBES`)
-gets the addresses in as few calls as its API allows: SendGrid into each unsubscribe group our
-campaigns on it name (else its global unsubscribes), Mandrill onto its deny list, the Mailchimp
-audience as unsubscribed members. Never to the account that reported the address (it has it).
+task per suppression on commit; a sweep every minute takes whatever is still pending, BATCH at
+a time, for at most SWEEP_SECONDS a run. Each active account whose provider takes unsubscribes
+(`Capability.ADD_UNSUBSCRIBES`) gets the addresses in as few calls as its API allows: SendGrid
+into each unsubscribe group our campaigns on it name (else its global unsubscribes), Mandrill
+onto its deny list, the Mailchimp audience as unsubscribed members. Never to the account that
+reported the address (it has it).
 
 Provider calls are idempotent, so a failure leaves the flag set and raises: the task or the
 next sweep repeats the whole batch. An account that refuses for good (a revoked key) is logged
@@ -16,6 +17,7 @@ and passed over, or one broken account would hold every unsubscribe back forever
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from contextlib import suppress
@@ -35,10 +37,11 @@ from returns_mail.models import Campaign, Suppression, SuppressionScope
 
 logger = logging.getLogger(__name__)
 
-BATCH = 500
-# Batches one sweep mirrors at most: the rest waits a minute (each batch can be 500 calls to a
-# provider that takes one address per call).
-SWEEP_BATCHES = 20
+# Suppressions per batch: one call each to a provider that takes one address per call.
+BATCH = 100
+# A sweep starts no batch after this long, well inside the task timeout (Q_TIMEOUT, 60 s by
+# default): the rest waits for the next minute's sweep.
+SWEEP_SECONDS = 40
 LOCK_KEY = "returns_mail:unsubscribes-mirror"
 LOCK_SECONDS = 10 * 60
 COMMENT = "unsubscribed from promotional mail (Returns Mail)"
@@ -108,9 +111,9 @@ def unsubscribes_mirror_pending() -> int:
         acquired, token = True, ""
     if not acquired:
         return 0
-    done = 0
+    done, deadline = 0, time.monotonic() + SWEEP_SECONDS
     try:
-        for _ in range(SWEEP_BATCHES):
+        while time.monotonic() < deadline:
             ids = list(
                 Suppression.objects.filter(mirror_pending=True)
                 .order_by("pk")

@@ -233,3 +233,24 @@ def test_audience_members_cleaned_and_unsubscribed_are_read_1000_a_page(make_acc
     assert pages[1].resume == {"status": "unsubscribed", "offset": 1000}
     # Only members changed since: none changed in the future.
     assert emails_of(listed(account, since=datetime.now(UTC) + timedelta(hours=1))) == []
+
+
+def test_sendgrid_listing_resumed_at_a_group_reads_no_list_again(make_account, esp_sandbox):
+    account = make_account("sendgrid")
+    seed_sendgrid(esp_sandbox, list="bounces", emails=["b@example.com"])
+    seed_sendgrid(esp_sandbox, list="group", group_id=3, emails=["g3@example.com"])
+    seed_sendgrid(esp_sandbox, list="group", group_id=5, emails=["g5@example.com"])
+
+    pages = listed(account, resume_from={"list": "group:5", "offset": 0})
+
+    assert emails_of(pages) == ["g5@example.com"]
+
+
+@pytest.mark.parametrize("kind", ["mailchimp_transactional", "mailchimp_marketing"])
+def test_a_listing_resumed_after_its_last_page_reads_nothing(make_account, esp_sandbox, kind):
+    account = make_account(kind)
+
+    pages = listed(account)
+
+    assert pages[-1].resume == {"done": True}
+    assert listed(account, resume_from=pages[-1].resume) == []

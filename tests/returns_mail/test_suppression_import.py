@@ -309,3 +309,23 @@ def test_the_admin_action_imports_now(
     assert f"Suppression import queued for {account.name}" in html
     assert "1 account(s) not imported" in html
     assert rows(account) == {("h@example.com", ALL): R.HARD_BOUNCE}
+
+
+def test_a_run_out_of_time_queues_its_continuation_from_the_last_page(
+    make_account, esp_sandbox, monkeypatch
+):
+    from returns_mail.services import suppression_import
+
+    account = make_account("sendgrid")
+    seed(esp_sandbox, "sendgrid", list="bounces", emails=[f"b{i}@example.com" for i in range(700)])
+    monkeypatch.setattr(suppression_import, "RUN_SECONDS", 0)  # one page a task
+
+    first = tasks.import_suppressions(account.pk)  # continuations run inline in tests
+
+    assert first["continued"]
+    assert first["pages"] == 1
+    assert Suppression.objects.count() == 700
+    state = SuppressionImport.objects.get(account=account)
+    assert state.last_finished_at is not None
+    assert state.resume == {}
+    assert state.total_added == 700
