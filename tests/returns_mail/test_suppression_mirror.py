@@ -181,3 +181,11 @@ def test_a_later_audience_sync_does_not_resubscribe_a_mirrored_unsubscribe(accou
 
     assert member["status"] == "unsubscribed"
     assert member["merge_fields"]["FNAME"] == "Eve"
+
+
+def test_the_sweep_runs_every_minute_from_the_migrations(db):
+    from django_q.models import Schedule
+
+    sweep = Schedule.objects.get(func="returns_mail.tasks.mirror_unsubscribes")
+
+    assert (sweep.schedule_type, sweep.minutes, sweep.repeats) == (Schedule.MINUTES, 1, -1)
