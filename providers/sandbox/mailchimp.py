@@ -11,7 +11,9 @@ State lives in `sandbox.state["mailchimp"][<api key>]`. Members and merge fields
 Audience webhooks: with a target for the key, every upserted member whose local part carries
 `+unsubscribe`, `+cleaned` or `+profile` (or who draws one by the target's `rates`) produces one
 form-encoded POST with PHP-bracketed keys, as Mailchimp sends them. No signature: the target URL
-carries the secret.
+carries the secret. Without a target, a `+unsubscribe` or `+cleaned` member still becomes
+unsubscribed or cleaned (what `GET /lists/{id}/members?status=` lists); tests seed such
+members through `seed_suppressions`.
 """
 
 from __future__ import annotations

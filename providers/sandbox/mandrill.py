@@ -8,7 +8,8 @@ no webhooks); a key containing "revoked" is refused. Recipients steer the outcom
 `+tokens` in the local part (see `mandrill_events.py`). Templates live in
 `sandbox.state["mandrill"][<api key>]["templates"]`, keyed by slug. Sends are recorded with
 what each recipient's email would be (`rendered`, see `mandrill_render.py`), and indexed for
-`messages/search` (`mandrill_search.py`).
+`messages/search` (`mandrill_search.py`). The deny list (`rejects/*`, `mandrill_rejects.py`)
+holds what simulated mail bounced, reported or unsubscribed.
 """
 
 from __future__ import annotations

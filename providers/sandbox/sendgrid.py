@@ -4,7 +4,9 @@
 Endpoints: `POST /v3/mail/send` (recorded with what each personalization's email would be:
 `rendered`, see sendgrid_render); `GET /v3/scopes`, `/v3/user/account`, `/v3/user/username`;
 `GET /v3/user/webhooks/event/settings/signed[/{id}]`; dynamic templates (sendgrid_templates);
-the Email Activity Feed `GET /v3/messages` (sendgrid_activity).
+the Email Activity Feed `GET /v3/messages` (sendgrid_activity); the suppression lists and
+unsubscribe groups (`/v3/suppression/...`, `/v3/asm/...`: sendgrid_suppressions), which
+accepted mail fills as its simulated bounces, spam reports and unsubscribes happen.
 
 Keys behave like real ones: a Bearer token that does not start with "SG." or contains
 "revoked" gets 401; one containing "noscope" lacks `mail.send` (403 on mail/send); one
