@@ -389,7 +389,8 @@ def _merge_fields_ready(account: ProviderAccount) -> bool:
 # --- unsubscribes reported by the other providers -------------------------------------------
 def unsubscribes_mirror_on_commit(emails: Iterable[str]) -> None:
     """Queue, for after the commit, the mirroring of the promotional suppressions of `emails`
-    (an unsubscribe at SendGrid, say) to the audiences: one task per suppression."""
+    (an unsubscribe at SendGrid, say) to the other providers: one task per suppression (the
+    minute's sweep catches any the queue loses: services/suppression_mirror.py)."""
     ids = Suppression.objects.filter(
         email__in=set(emails), scope=SuppressionScope.PROMOTIONAL
     ).values_list("pk", flat=True)

@@ -329,3 +329,16 @@ def test_a_run_out_of_time_queues_its_continuation_from_the_last_page(
     assert state.last_finished_at is not None
     assert state.resume == {}
     assert state.total_added == 700
+
+
+def test_a_rate_limit_at_mandrill_pauses_the_import_until_its_delay(make_account, esp_sandbox):
+    account = make_account("mailchimp_transactional")
+    seed(esp_sandbox, "mailchimp_transactional", reason="spam", emails=["s@example.com"])
+    key = TEST_KEYS["mailchimp_transactional"]
+    esp_sandbox.faults.add(key, Fault("429", times=1, retry_after=20))
+
+    paused = tasks.import_suppressions(account.pk)
+
+    assert (paused["added"], paused["complete"], paused["retry_in"]) == (0, False, 20)
+    assert not Suppression.objects.exists()
+    assert tasks.import_suppressions(account.pk)["added"] == 1
