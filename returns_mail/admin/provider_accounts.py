@@ -1,7 +1,7 @@
 """The provider account admin, extended with what returns_mail keeps per account: the import of
 its own suppression lists (when it last ran and how many it added, shown on the change page; an
 "Import suppressions now" action), and an import queued when an account is connected (added,
-or made active again).
+made active again, or given a new API key).
 
 `providers` cannot know of returns_mail (the import layers), so its admin is registered again
 here as a subclass: providers' admin module is imported first (INSTALLED_APPS order)."""
@@ -68,9 +68,11 @@ class ProviderAccountWithSuppressionsAdmin(ProviderAccountAdmin):
 
     def save_model(self, request, obj, form, change):
         was_active = change and ProviderAccount.objects.filter(pk=obj.pk, is_active=True).exists()
+        new_key = bool(form.secrets().get("api_key"))
         super().save_model(request, obj, form, change)
-        if obj.is_active and not was_active:  # connected: added, or made active again
-            suppressions_import_on_commit(obj)
+        # Connected: added, made active again, or given a new API key (another account, maybe).
+        if obj.is_active and (not was_active or new_key):
+            suppressions_import_on_commit(obj, from_scratch=new_key)
 
 
 admin.site.unregister(ProviderAccount)

@@ -90,10 +90,13 @@ def suppressions_import_all() -> int:
     return len(ids)
 
 
-def suppressions_import_on_commit(account: ProviderAccount) -> bool:
-    """Queue an import of a newly connected account after the commit, if it can be imported."""
+def suppressions_import_on_commit(account: ProviderAccount, *, from_scratch: bool = False) -> bool:
+    """Queue an import of a newly connected account after the commit, if it can be imported;
+    `from_scratch` (a new API key: maybe another provider account) reads the lists whole."""
     if not account.is_active or not account_can(account, Capability.LIST_SUPPRESSIONS):
         return False
+    if from_scratch:
+        SuppressionImport.objects.filter(account=account).update(complete_since=None, resume={})
     enqueue_each_on_commit(IMPORT_TASK, [account.pk])
     return True
 

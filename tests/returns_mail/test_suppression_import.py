@@ -289,6 +289,15 @@ def test_reactivating_an_account_imports_and_an_unchanged_one_does_not(
         assert post_form(client, change_url, from_name="Renamed", **fields).status_code == 302
     assert not Suppression.objects.exists()  # already active: saving is no reconnection
 
+    new_key = "SG.another-key-0002"
+    listed_long_ago = {"list": "bounces", "emails": ["b@x.com"], "created": 1_600_000_000}
+    esp_sandbox.seed_suppressions("sendgrid", new_key, listed_long_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_form(client, change_url, new_api_key=new_key, **fields)
+    assert response.status_code == 302
+    # A new key (maybe another SendGrid account): its lists are read whole.
+    assert rows(account) == {("b@x.com", ALL): R.HARD_BOUNCE}
+
 
 def test_the_admin_action_imports_now(
     client, make_account, esp_sandbox, django_capture_on_commit_callbacks
