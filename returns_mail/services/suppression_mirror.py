@@ -85,13 +85,8 @@ def unsubscribes_mirror(*, suppression_ids: Iterable[int]) -> int:
         if not emails:
             continue
         try:
-            client_for(account).unsubscribes_add(
-                emails=emails, comment=COMMENT, groups=unsubscribe_groups(account)
-            )
+            _add(account, emails)
         except ProviderError as exc:
-            if exc.permanent:  # asking again cannot help: logged, not retried
-                logger.warning("unsubscribes not mirrored to account %s: %s", account.pk, exc)
-                continue
             failed.append(exc)
             continue
         reached += 1
@@ -99,6 +94,30 @@ def unsubscribes_mirror(*, suppression_ids: Iterable[int]) -> int:
         raise failed[0]
     Suppression.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(mirror_pending=False)
     return reached
+
+
+def _add(account: ProviderAccount, emails: list[str]) -> None:
+    """Raises only a transient error. A permanent one (asking again cannot help) is logged; on
+    a batch it is retried address by address, so one address the provider refuses (malformed,
+    say) does not keep the others off its list."""
+    client, groups = client_for(account), unsubscribe_groups(account)
+    try:
+        client.unsubscribes_add(emails=emails, comment=COMMENT, groups=groups)
+        return
+    except ProviderError as exc:
+        if not exc.permanent:
+            raise
+        refused_content = exc.status == 400 or getattr(exc, "code", "") == "ValidationError"
+        if len(emails) == 1 or not refused_content:  # a revoked key: every call would fail
+            logger.warning("unsubscribes not mirrored to account %s: %s", account.pk, exc)
+            return
+    for email in emails:
+        try:
+            client.unsubscribes_add(emails=[email], comment=COMMENT, groups=groups)
+        except ProviderError as exc:
+            if not exc.permanent:
+                raise
+            logger.warning("unsubscribe not mirrored to account %s: %s", account.pk, exc)
 
 
 def unsubscribes_mirror_pending() -> int:

@@ -254,3 +254,20 @@ def test_a_listing_resumed_after_its_last_page_reads_nothing(make_account, esp_s
 
     assert pages[-1].resume == {"done": True}
     assert listed(account, resume_from=pages[-1].resume) == []
+
+
+def test_the_control_endpoint_seeds_a_keys_lists_and_refuses_what_it_cannot(
+    make_account, esp_sandbox
+):
+    import requests
+
+    account = make_account("sendgrid")
+    url = f"{esp_sandbox.url}/_sandbox/suppressions"
+    body = {"provider": "sendgrid", "key": TEST_KEYS["sendgrid"], "list": "spam_reports"}
+
+    seeded = requests.post(url, json={**body, "emails": ["s@example.com"]}, timeout=5)
+    refused = requests.post(url, json={**body, "list": "nope", "emails": []}, timeout=5)
+
+    assert (seeded.status_code, seeded.json()) == (201, {"listed": 1})
+    assert refused.status_code == 400
+    assert emails_of(listed(account)) == ["s@example.com"]

@@ -189,3 +189,21 @@ def test_the_sweep_runs_every_minute_from_the_migrations(db):
     sweep = Schedule.objects.get(func="returns_mail.tasks.mirror_unsubscribes")
 
     assert (sweep.schedule_type, sweep.minutes, sweep.repeats) == (Schedule.MINUTES, 1, -1)
+
+
+def test_an_address_a_provider_refuses_does_not_keep_the_others_off_its_list(
+    make_account, esp_sandbox
+):
+    make_account("sendgrid")
+    suppression_add(email="good@example.com", reason="unsubscribe", scope=PROMO)
+    # Stored before any check (a webhook's address): SendGrid refuses it.
+    Suppression.objects.create(
+        email="not-an-address", reason="unsubscribe", scope=PROMO, mirror_pending=True
+    )
+
+    assert tasks.mirror_unsubscribes() == 2
+
+    assert sendgrid_posts(esp_sandbox) == [
+        ("/v3/asm/suppressions/global", {"recipient_emails": ["good@example.com"]})
+    ]
+    assert not Suppression.objects.filter(mirror_pending=True).exists()
