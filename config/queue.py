@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 from django_q.brokers import Broker, get_broker
 from django_q.brokers.redis_broker import Redis
-from django_q.tasks import async_task
+from django_q.models import Schedule
+from django_q.tasks import async_task, schedule
 
 _local = threading.local()
 
@@ -29,6 +31,12 @@ def _broker() -> Broker:
 def enqueue(func: str, *args, **kwargs) -> None:
     """Queue ``func(*args)`` now: from an on-commit callback (the row is committed already)."""
     async_task(func, *args, broker=_broker(), **kwargs)
+
+
+def enqueue_later(func: str, *args, at: datetime) -> None:
+    """Queue ``func(*args)`` once, at `at`: a one-off schedule row the cluster's scheduler
+    turns into a task then (through the task guard like any other), and deletes."""
+    schedule(func, *args, schedule_type=Schedule.ONCE, repeats=-1, next_run=at)
 
 
 def enqueue_on_commit(func: str, *args, **kwargs) -> None:

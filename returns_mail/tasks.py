@@ -10,6 +10,8 @@ from returns_mail.services import (
     erasure,
     messages,
     sending,
+    suppression_import,
+    suppression_mirror,
 )
 
 
@@ -40,8 +42,24 @@ def sync_audiences() -> dict:
 
 
 def unsubscribe_mirror(suppression_id: int) -> int:
-    """Queued by webhooks reporting an unsubscribe: mirror it to the Mailchimp audiences."""
+    """Queued by webhooks reporting an unsubscribe: mirror it to the other providers."""
     return audience.unsubscribe_mirror(suppression_id=suppression_id)
+
+
+def mirror_unsubscribes() -> int:
+    """Only the schedule runs it (every minute): the unsubscribes not yet mirrored."""
+    return suppression_mirror.unsubscribes_mirror_pending()
+
+
+def import_suppressions(account_id: int) -> dict:
+    """Queued when an account is connected, daily, by the admin, and again after a rate
+    limit: import the account's own suppression lists."""
+    return suppression_import.suppressions_import(account_id=account_id).as_dict()
+
+
+def import_suppressions_all() -> int:
+    """Only the schedule runs it (daily): one import task per account."""
+    return suppression_import.suppressions_import_all()
 
 
 def campaign_prepare(campaign_id: int) -> None:

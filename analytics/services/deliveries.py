@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from dataclasses import replace
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -29,8 +28,8 @@ from analytics.services.rollups import Increments, effect_count, message_cohort
 from providers.clients import syncs_audience
 from providers.models import ProviderAccount
 from providers.webhooks import parse
-from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
-from returns_mail.models import Attempt, Message, SuppressionReason, SuppressionScope
+from providers.webhooks.types import DeliveryEventType, NormalizedEvent, ParsedBatch
+from returns_mail.models import Attempt, Message, SuppressionScope
 from returns_mail.services.audience import unsubscribes_mirror_on_commit
 from returns_mail.services.customers import customers_apply_audience_events
 from returns_mail.services.lifecycle import (
@@ -40,6 +39,7 @@ from returns_mail.services.lifecycle import (
 )
 from returns_mail.services.suppression import (
     SuppressionEntry,
+    suppression_effect,
     suppressions_add,
     suppressions_lift_for_source,
 )
@@ -280,26 +280,10 @@ def _count(effect: EventEffect, increments: Increments) -> None:
         increments.latency(cohort, LatencyBin.Metric.LEAD, lead)
 
 
-# What an event means for the address: (scope, reason) of the suppression it adds.
-_SUPPRESSES = {
-    T.COMPLAINED: (SuppressionScope.ALL, SuppressionReason.COMPLAINT),
-    T.UNSUBSCRIBED: (SuppressionScope.PROMOTIONAL, SuppressionReason.UNSUBSCRIBE),
-}
-
-
 def _suppression_of(event: NormalizedEvent) -> tuple[str, str] | None:
-    """Hard bounces and complaints stop all mail to the address, unsubscribes promotional mail.
-    A deny-list entry suppresses as the event that listed it would, and one made by hand all
-    mail; a soft bounce's entry does not (the provider lifts it once it expires)."""
-    if event.type == T.DENYLIST_ADDED:
-        if not event.cause:
-            return SuppressionScope.ALL, SuppressionReason.PROVIDER_DENY_LIST
-        return _suppression_of(replace(event, type=event.cause))
-    if event.type == T.BOUNCED:
-        if event.bounce_kind != BounceKind.HARD:
-            return None
-        return SuppressionScope.ALL, SuppressionReason.HARD_BOUNCE
-    return _SUPPRESSES.get(event.type)
+    """What the event means for the address (returns_mail's reading, shared with the import
+    of the providers' own lists)."""
+    return suppression_effect(type=event.type, bounce_kind=event.bounce_kind, cause=event.cause)
 
 
 def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent]) -> None:

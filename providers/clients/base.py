@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from importlib import import_module
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -27,6 +28,7 @@ from providers.clients.sender_auth_types import (
     DomainAuthentication,
     SenderAuthPlan,
 )
+from providers.clients.suppression_types import SuppressionPage
 from providers.clients.types import (
     Address,
     BatchEmail,
@@ -81,6 +83,8 @@ _PROVIDED_BY = {
     Capability.SEND: "send",
     Capability.SEND_BATCH: "send_batch",
     Capability.DOMAIN_AUTHENTICATION: "domain_authentication",
+    Capability.LIST_SUPPRESSIONS: "suppressions_listed",
+    Capability.ADD_UNSUBSCRIBES: "unsubscribes_add",
 }
 
 
@@ -139,6 +143,23 @@ class ProviderClient:
 
     def check_credentials(self) -> CredentialCheck:
         raise NotImplementedError
+
+    def suppressions_listed(
+        self, *, since: datetime | None = None, resume_from: Mapping[str, Any] | None = None
+    ) -> Iterator[SuppressionPage]:
+        """The provider's suppression lists, page by page (each page's `resume` given back as
+        `resume_from` continues after it). `since`: only entries listed from then on, where the
+        provider can filter by time (others are read whole). A rate limit or any failure is
+        raised between pages: the pages already yielded stay good."""
+        raise self.unsupported("reading suppression lists", Capability.LIST_SUPPRESSIONS)
+
+    def unsubscribes_add(
+        self, *, emails: Sequence[str], comment: str = "", groups: Sequence[int] = ()
+    ) -> int:
+        """Put `emails` on the provider's unsubscribe list (idempotent: one already there stays
+        as it is); `groups`: the unsubscribe groups promotional mail uses, where the provider
+        has them. Returns how many calls it took."""
+        raise self.unsupported("adding unsubscribes", Capability.ADD_UNSUBSCRIBES)
 
     def push_template(
         self, template: TemplateContent, *, remote_id: str = ""

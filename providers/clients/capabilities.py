@@ -9,6 +9,10 @@ send one email                          yes         yes               no        
   (Capability.SEND, `account_can`)
 send a batch                            yes         yes               no               no
   (Capability.SEND_BATCH)
+read its own suppression lists          yes         yes (rejects,     yes (cleaned,    no
+  (Capability.LIST_SUPPRESSIONS)                    max 1,000)        unsubscribed)
+add our unsubscribes to its list        yes         yes (rejects/add) yes (member PUT) no
+  (Capability.ADD_UNSUBSCRIBES)
 how campaigns go out                    BATCHES     BATCHES           PROVIDER_        NONE
   (`campaigns`, `campaign_sending`)                                   CAMPAIGN
 concurrent campaign runners             2           2                 (n/a)            (n/a)
@@ -35,8 +39,10 @@ sender domain checks                    SPF, DKIM,  SPF, DKIM, DMARC  DMARC only
   (`sender_auth_plan`)                  DMARC                                          relay's
 ======================================  ==========  ================  ===============  ========
 
-SEND, SEND_BATCH and DOMAIN_AUTHENTICATION follow from the methods a client implements; the rest
-are ClassVars on `base.ProviderClient`, overridden by each client class
+SEND, SEND_BATCH, DOMAIN_AUTHENTICATION, LIST_SUPPRESSIONS and ADD_UNSUBSCRIBES follow from
+the methods a client implements (`send`, `send_batch`, `domain_authentication`,
+`suppressions_listed`, `unsubscribes_add`); the rest are ClassVars on `base.ProviderClient`,
+overridden by each client class
 (tests/providers/test_capabilities.py holds this table as data).
 """
 

@@ -12,6 +12,11 @@ class Capability(StrEnum):
     # The provider reports its own view of a sender domain's authentication (SendGrid domain
     # authentication, Mandrill sending domains).
     DOMAIN_AUTHENTICATION = "domain_authentication"
+    # Read the provider's own suppression lists (bounces, complaints, unsubscribes), page by
+    # page, to import them into ours.
+    LIST_SUPPRESSIONS = "list_suppressions"
+    # Put addresses on the provider's unsubscribe list: our unsubscribes mirrored there.
+    ADD_UNSUBSCRIBES = "add_unsubscribes"
 
 
 class Reporting(StrEnum):

@@ -48,6 +48,7 @@ from providers.clients.mailchimp_marketing_types import (
     batch_entry,
     subscriber_hash,
 )
+from providers.clients.mailchimp_suppressions import MailchimpAudienceSuppressions
 from providers.clients.requests_transport import (
     LastResponse,
     TransportFailure,
@@ -83,7 +84,7 @@ def connection_slots(api_key: str) -> threading.BoundedSemaphore:
         return _slots[ident]
 
 
-class MailchimpMarketingClient(ProviderClient):
+class MailchimpMarketingClient(MailchimpAudienceSuppressions, ProviderClient):
     kind = "mailchimp_marketing"
     reporting = Reporting.NOTHING
     instead = {

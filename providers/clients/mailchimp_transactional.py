@@ -24,6 +24,7 @@ from mailchimp_transactional.api_client import ApiClientError
 
 from providers.clients.base import ProviderClient, chunks, plain_json
 from providers.clients.capability_types import CampaignSending, Reporting, TemplateLanguage
+from providers.clients.mandrill_rejects import MandrillRejects
 from providers.clients.requests_transport import LastResponse, describe_transport_failure
 from providers.clients.sender_auth_types import MANDRILL_PLAN, DomainAuthentication
 from providers.clients.sender_domains import mandrill_sending_domain
@@ -86,7 +87,7 @@ def name_is_permanent(name: str, status: int | None) -> bool:
     return is_permanent_status(status)
 
 
-class MandrillClient(ProviderClient):
+class MandrillClient(MandrillRejects, ProviderClient):
     kind = "mailchimp_transactional"
     reporting = Reporting.OUTCOMES_ONLY
     default_base_url = "https://mandrillapp.com"

@@ -32,6 +32,7 @@ from providers.clients.capability_types import CampaignSending, TemplateLanguage
 from providers.clients.no_redirects import redirect_description
 from providers.clients.sender_auth_types import SENDGRID_PLAN, DomainAuthentication
 from providers.clients.sender_domains import sendgrid_domain
+from providers.clients.sendgrid_suppressions import SendGridSuppressions
 from providers.clients.types import (
     CORRELATION_KEY,
     Address,
@@ -107,7 +108,7 @@ def batch_chunks(recipients: Sequence[BatchRecipient]) -> list[list[BatchRecipie
     return chunks
 
 
-class SendGridClient(ProviderClient):
+class SendGridClient(SendGridSuppressions, ProviderClient):
     kind = "sendgrid"
     default_base_url = "https://api.sendgrid.com"
     campaigns = CampaignSending.BATCHES

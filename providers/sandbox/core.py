@@ -96,6 +96,7 @@ class Fault:
     retry_after: int = 1  # seconds, for 429
     delay: float = 0.0  # seconds, for slow
     probability: float = 1.0  # chance that a matching request is hit
+    after: int = 0  # matching requests let through first (a fault on the third page, say)
 
     def __post_init__(self):
         if self.kind not in FAULT_KINDS:
@@ -126,6 +127,9 @@ class FaultBook:
             for candidate_key in (key or "", "*"):
                 for fault in self._faults.get(candidate_key, []):
                     if fault.times is not None and fault.times <= 0:
+                        continue
+                    if fault.after > 0:
+                        fault.after -= 1
                         continue
                     if self._rng.random() >= fault.probability:
                         continue

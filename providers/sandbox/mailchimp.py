@@ -11,7 +11,9 @@ State lives in `sandbox.state["mailchimp"][<api key>]`. Members and merge fields
 Audience webhooks: with a target for the key, every upserted member whose local part carries
 `+unsubscribe`, `+cleaned` or `+profile` (or who draws one by the target's `rates`) produces one
 form-encoded POST with PHP-bracketed keys, as Mailchimp sends them. No signature: the target URL
-carries the secret.
+carries the secret. Without a target, a `+unsubscribe` or `+cleaned` member still becomes
+unsubscribed or cleaned (what `GET /lists/{id}/members?status=` lists); tests seed such
+members through `seed_suppressions`.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ ROUTES = [
     ("GET", r"/lists/(?P<list_id>[^/]+)", get_list),
     ("POST", r"/lists/(?P<list_id>[^/]+)", audience.batch_members),
     ("PUT", r"/lists/(?P<list_id>[^/]+)/members/(?P<slot>[^/]+)", audience.put_member),
+    ("GET", r"/lists/(?P<list_id>[^/]+)/members", audience.list_members),
     ("GET", r"/lists/(?P<list_id>[^/]+)/members/(?P<slot>[^/]+)", audience.get_member),
     ("PATCH", r"/lists/(?P<list_id>[^/]+)/members/(?P<slot>[^/]+)", audience.patch_member),
     (
@@ -291,19 +294,30 @@ class MailchimpMarketingApp:
             return SandboxResponse(204)
         return SandboxResponse.json(status, payload)
 
+    def seed_suppressions(self, sandbox: Sandbox, key: str, body: dict) -> dict:
+        """For tests: members of `audience` with `status` (see audience.seed_members)."""
+        with sandbox.lock:
+            account = sandbox.state["mailchimp"].setdefault(key, new_account_state())
+            ctx = Context(request=None, body=body, account=account)
+            try:
+                return {"listed": audience.seed_members(ctx, body)}
+            except Problem as problem:
+                raise ValueError(problem.detail) from None
+
     # --- audience webhooks -------------------------------------------------------------------
     def _post_audience_events(self, sandbox: Sandbox, key: str, members: list[dict]) -> None:
         target = sandbox.webhook_target("mailchimp", key)
-        if target is None:
-            return
         for member in members:
-            event = _event_for(member, target.rates, self._rng)
+            # Without a webhook target only the `+token` members do something (no rates).
+            event = _event_for(member, target.rates if target else {}, self._rng)
             if event is None:
                 continue
             with sandbox.lock:
                 if event in ("unsubscribe", "cleaned"):  # what the subscriber did sticks
                     member["status"] = "unsubscribed" if event == "unsubscribe" else "cleaned"
                 fields = audience_event_fields(event, member)
+            if target is None:
+                continue
             headers = {
                 "Content-Type": "application/x-www-form-urlencoded",
                 "User-Agent": "MailChimp",

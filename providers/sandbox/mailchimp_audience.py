@@ -25,6 +25,7 @@ INVALID_DETAIL = (
     "'errors' array."
 )
 BATCH_LIMIT = 500
+MEMBERS_PAGE_LIMIT = 1000
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
 MERGE_TYPES = ("text", "number", "address", "phone", "date", "url", "imageurl", "radio",
                "dropdown", "birthday", "zip")  # fmt: skip
@@ -248,6 +249,58 @@ def put_member(ctx: Context, list_id: str, slot: str):
     _apply(member, body, merge)
     ctx.upserted.append(member)
     return 200, copy.deepcopy(member)
+
+
+def _query_int(ctx: Context, name: str, default: int) -> int:
+    try:
+        return int(ctx.request.query.get(name, [str(default)])[-1])
+    except ValueError:
+        raise invalid(name, f"{name} must be an integer") from None
+
+
+def list_members(ctx: Context, list_id: str):
+    """Members, oldest first: `status`, `since_last_changed` (ISO 8601), `count` (at most
+    1,000) and `offset`, as Mailchimp pages them."""
+    aud = audience(ctx, list_id)
+    count, offset = _query_int(ctx, "count", 10), _query_int(ctx, "offset", 0)
+    if not 1 <= count <= MEMBERS_PAGE_LIMIT:
+        raise invalid("count", f"count must be between 1 and {MEMBERS_PAGE_LIMIT}")
+    if offset < 0:
+        raise invalid("offset", "offset must not be negative")
+    status = ctx.request.query.get("status", [""])[-1]
+    if status:
+        _status(status, "status")
+    since = ctx.request.query.get("since_last_changed", [""])[-1]
+    if since:
+        try:
+            since_at = datetime.fromisoformat(since)
+        except ValueError:
+            raise invalid("since_last_changed", "Use ISO 8601 time format") from None
+    members = [
+        m
+        for m in aud["members"].values()
+        if (not status or m["status"] == status)
+        and (not since or datetime.fromisoformat(m["last_changed"]) >= since_at)
+    ]
+    return 200, {
+        "members": copy.deepcopy(members[offset : offset + count]),
+        "list_id": aud["id"],
+        "total_items": len(members),
+        "_links": [],
+    }
+
+
+def seed_members(ctx: Context, body: dict) -> int:
+    """For tests: members of `audience` with `status` (unsubscribed, cleaned...)."""
+    emails, status = body.get("emails"), _status(body.get("status"), "status")
+    if not isinstance(emails, list) or not all(isinstance(e, str) for e in emails):
+        raise ValueError("emails must be a list of addresses")
+    aud = audience(ctx, str(body.get("audience") or ""))
+    for email in emails:
+        member = aud["members"].get(subscriber_hash(email)) or _new_member(ctx, aud, email, status)
+        member["status"] = status
+        aud["members"][member["id"]] = member
+    return len(emails)
 
 
 def get_member(ctx: Context, list_id: str, slot: str):

@@ -8,7 +8,8 @@ no webhooks); a key containing "revoked" is refused. Recipients steer the outcom
 `+tokens` in the local part (see `mandrill_events.py`). Templates live in
 `sandbox.state["mandrill"][<api key>]["templates"]`, keyed by slug. Sends are recorded with
 what each recipient's email would be (`rendered`, see `mandrill_render.py`), and indexed for
-`messages/search` (`mandrill_search.py`). Sending domains: `mandrill_senders.py`.
+`messages/search` (`mandrill_search.py`). Sending domains: `mandrill_senders.py`. The deny list
+(`rejects/*`, `mandrill_rejects.py`) holds what simulated mail bounced, reported or unsubscribed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from providers.sandbox import mandrill_rejects as rejects
 from providers.sandbox import mandrill_senders as senders
 from providers.sandbox.core import SandboxRequest, SandboxResponse
 from providers.sandbox.mandrill_events import EMAIL_RE, local_tokens, post_message_events
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
 
 PATH_RE = re.compile(r"^/api/1\.[03]/(?P<group>[a-z]+)/(?P<method>[a-z0-9-]+)\.json$")
 ASYNC_ABOVE = 10  # more recipients than this are always queued, as Mandrill does
-ERROR_CODES = {"Invalid_Key": -1, "ValidationError": -2, "Unknown_Template": 5}
+ERROR_CODES = {"Invalid_Key": -1, "ValidationError": -2, "Invalid_Reject": 4, "Unknown_Template": 5}
 FAULTS = {
     429: ("Too_Many_Requests", "Too many requests; slow down"),
     500: ("GeneralError", "An unexpected error occurred processing your request."),
@@ -139,8 +141,12 @@ class MandrillApp:
             deliveries = with_rendered_subjects(deliveries, rendered)
         sandbox.record("mandrill", request, key=key, body=params, **extra)
         if deliveries and not key.startswith("test-"):
-            post_message_events(sandbox, key, deliveries)
+            rejects.list_from_events(sandbox, key, post_message_events(sandbox, key, deliveries))
         return SandboxResponse.json(200, result)
+
+    def seed_suppressions(self, sandbox: Sandbox, key: str, body: dict) -> dict:
+        """For tests: put addresses on the key's deny list (see mandrill_rejects.seed)."""
+        return rejects.seed(sandbox, key, body)
 
 
 # --- messages ----------------------------------------------------------------------------------
@@ -385,3 +391,16 @@ CALLS = {
     ("templates", "delete"): templates_delete,
     ("templates", "list"): templates_list,
 }
+
+
+def _rejects_call(handler):
+    def call(body: dict, state: dict):
+        try:
+            return handler(body, state)
+        except rejects.RejectError as error:
+            raise MandrillError(error.name, error.message) from None
+
+    return call
+
+
+CALLS.update({call: _rejects_call(handler) for call, handler in rejects.CALLS.items()})

@@ -169,14 +169,16 @@ def deny_list_event(action: str, email: str, msg: dict, ts: int) -> dict:
     }
 
 
-def post_message_events(sandbox: Sandbox, key: str, deliveries: list) -> None:
-    """Post the events of accepted recipients to the key's webhook target, if it has one."""
+def post_message_events(sandbox: Sandbox, key: str, deliveries: list) -> list[dict]:
+    """The events of accepted recipients, posted to the key's webhook target if it has one
+    (without one, only the `+token` recipients have an outcome). Returns them."""
     target = sandbox.webhook_target("mandrill", key)
-    if target is None:
-        return
+    rates = target.rates if target is not None else {}
     events = []
     for entry, message, template in deliveries:
-        events += build_events(entry, message, template, event_kinds(entry, target.rates))
+        events += build_events(entry, message, template, event_kinds(entry, rates))
+    if target is None:
+        return events
     for start in range(0, len(events), EVENTS_PER_POST):
         payload = json.dumps(events[start : start + EVENTS_PER_POST])
         headers = {
@@ -186,3 +188,4 @@ def post_message_events(sandbox: Sandbox, key: str, deliveries: list) -> None:
         }
         body = urlencode({"mandrill_events": payload}).encode("ascii")
         sandbox.post_webhook(target.delay, target.url, body, headers)
+    return events

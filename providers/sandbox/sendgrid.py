@@ -5,7 +5,9 @@ Endpoints: `POST /v3/mail/send` (recorded with what each personalization's email
 `rendered`, see sendgrid_render); `GET /v3/scopes`, `/v3/user/account`, `/v3/user/username`;
 `GET /v3/user/webhooks/event/settings/signed[/{id}]`; dynamic templates (sendgrid_templates);
 the Email Activity Feed `GET /v3/messages` (sendgrid_activity); domain authentication
-`/v3/whitelabel/domains` (sendgrid_domains).
+`/v3/whitelabel/domains` (sendgrid_domains); the suppression lists and unsubscribe groups
+(`/v3/suppression/...`, `/v3/asm/...`: sendgrid_suppressions), which accepted mail fills as its
+simulated bounces, spam reports and unsubscribes happen.
 
 Keys behave like real ones: a Bearer token that does not start with "SG." or contains
 "revoked" gets 401; one containing "noscope" lacks `mail.send` (403 on mail/send); one
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from providers.sandbox import sendgrid_domains as domains
+from providers.sandbox import sendgrid_suppressions as suppressions
 from providers.sandbox import sendgrid_templates as templates
 from providers.sandbox.core import SandboxRequest, SandboxResponse
 from providers.sandbox.sendgrid_activity import activity_index, messages
@@ -109,6 +112,7 @@ class SendGridApp:
             ),
             *templates.ROUTES,
             *domains.ROUTES,
+            *suppressions.ROUTES,
         ]
 
     def public_key(self) -> str:
@@ -204,14 +208,28 @@ class SendGridApp:
         )
         if not sandbox_mode:  # sandbox mode sends nothing, so the activity feed shows nothing
             activity_index(sandbox, key).add(body, message_id)
-        target = None if sandbox_mode else sandbox.webhook_target(self.name, key)
+        if sandbox_mode:  # nothing sent: nothing bounces, nothing is reported
+            return SandboxResponse(200, b"", {"X-Message-Id": message_id})
+        target = sandbox.webhook_target(self.name, key)
+        # Without a webhook target only the `+token` recipients have an outcome (no rates), and
+        # the seeded draws of the targets' rates stay as they were.
         if target is not None:
             events = build_events(body, message_id, rates=target.rates, rng=self._rng)
+        else:
+            events = build_events(body, message_id, rates={}, rng=random.Random(0))  # noqa: S311
+        group_id = (body.get("asm") or {}).get("group_id")
+        suppressions.suppress_from_events(sandbox, key, events, group_id)
+        if target is not None:
             for payload in event_batches(events):
                 sandbox.post_webhook(
                     target.delay, target.url, payload, signed_headers(self._signing_key, payload)
                 )
-        return SandboxResponse(200 if sandbox_mode else 202, b"", {"X-Message-Id": message_id})
+        return SandboxResponse(202, b"", {"X-Message-Id": message_id})
+
+    # --- suppressions ------------------------------------------------------------------------
+    def seed_suppressions(self, sandbox: Sandbox, key: str, body: dict) -> dict:
+        """For tests: put addresses on the key's lists (see sendgrid_suppressions.seed)."""
+        return suppressions.seed(sandbox, key, body)
 
     # --- account -----------------------------------------------------------------------------
     def _scopes(self, request, sandbox, key: str) -> SandboxResponse:

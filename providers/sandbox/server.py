@@ -7,6 +7,8 @@ Control endpoints (JSON):
                              "delay", "probability"}      ("key": "*" hits every key)
   DELETE /_sandbox/faults
   POST   /_sandbox/webhooks {"provider", "key", "url", "secret", "delay", "rates"}
+  POST   /_sandbox/suppressions {"provider", "key", ...}   put addresses on the key's own
+                             suppression lists (each provider's `seed_suppressions` says what)
   POST   /_sandbox/reset    forget records, state, faults and webhook targets
   GET    /_sandbox/concurrency   per provider and key: requests in flight, peak, refused (429)
   DELETE /_sandbox/concurrency   forget the peaks
@@ -214,6 +216,13 @@ class EspSandbox:
             if hasattr(app, "reset_concurrency"):
                 app.reset_concurrency()
 
+    def seed_suppressions(self, provider: str, key: str, body: dict) -> dict:
+        """Put addresses on `key`'s own suppression lists at `provider` (for tests)."""
+        app = self.apps.get(provider)
+        if app is None or not hasattr(app, "seed_suppressions"):
+            raise ValueError(f"{provider!r} keeps no suppression lists here")
+        return app.seed_suppressions(self, key, body)
+
     # --- webhooks ----------------------------------------------------------------------------
     def set_webhook_target(self, provider: str, key: str, target: WebhookTarget) -> None:
         with self.lock:
@@ -272,6 +281,10 @@ class EspSandbox:
                 raise ValueError(f"unknown provider {provider!r}")
             self.set_webhook_target(provider, key, WebhookTarget(**body))
             return SandboxResponse.json(201, {"provider": provider, "key": key_hint(key)})
+        if route == ("POST", "/suppressions"):
+            body = request.json()
+            provider, key = body.pop("provider"), body.pop("key")
+            return SandboxResponse.json(201, self.seed_suppressions(provider, key, body))
         if route == ("GET", "/webhooks/log"):
             return SandboxResponse.json(200, {"posts": list(self.webhooks.log)})
         if route == ("POST", "/reset"):

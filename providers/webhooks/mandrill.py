@@ -20,6 +20,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from providers.clients.mandrill_rejects import MIRRORED_MARK
 from providers.clients.types import CORRELATION_KEY
 from providers.webhooks.common import (
     FORM_CONTENT_TYPE,
@@ -249,6 +250,8 @@ def _sync_event(item: dict[str, Any], received_at: datetime) -> NormalizedEvent:
         event_type = DENY_LIST_ACTIONS.get(action, DeliveryEventType.UNKNOWN)
         if event_type == DeliveryEventType.DENYLIST_ADDED:
             cause, bounce_kind = DENY_LIST_CAUSES.get(text(reject.get("reason")), ("", ""))
+            if text(reject.get("detail")).startswith(MIRRORED_MARK):  # our unsubscribe, mirrored
+                cause, bounce_kind = DeliveryEventType.UNSUBSCRIBED, ""
     return NormalizedEvent(
         type=event_type,
         provider_event=provider_event,

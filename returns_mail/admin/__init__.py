@@ -11,6 +11,7 @@ from returns_mail.admin import (  # noqa: F401 - importing registers the model a
     customers,
     events,
     messages,
+    provider_accounts,
     rules,
     segments,
     suppression,

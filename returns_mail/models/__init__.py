@@ -18,7 +18,12 @@ from returns_mail.models.events import EventTypeSetting, ReturnEvent
 from returns_mail.models.outbox import AccountCircuit, Attempt, Message, MessageStatus
 from returns_mail.models.rules import RoutingMode, RuleAccount, TriggerRule
 from returns_mail.models.segments import Segment
-from returns_mail.models.suppression import Suppression, SuppressionReason, SuppressionScope
+from returns_mail.models.suppression import (
+    Suppression,
+    SuppressionImport,
+    SuppressionReason,
+    SuppressionScope,
+)
 
 __all__ = [
     "AccountCircuit",
@@ -46,6 +51,7 @@ __all__ = [
     "RuleAccount",
     "Segment",
     "Suppression",
+    "SuppressionImport",
     "SuppressionReason",
     "SuppressionScope",
     "TriggerRule",

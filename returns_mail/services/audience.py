@@ -14,7 +14,8 @@ unsubscribed or cleaned in an audience is never sent a status again: it is upser
 (PUT with `status_if_new` only), since a batch entry always carries a status.
 
 An unsubscribe another provider's webhook reports (SendGrid's, say) is mirrored to every
-audience, one member PUT per audience (`unsubscribe_mirror`)."""
+audience, one member PUT per address, and to the other providers' unsubscribe lists
+(`unsubscribe_mirror`, services/suppression_mirror.py)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ from returns_mail.models import (
     Suppression,
     SuppressionScope,
 )
+from returns_mail.services.suppression_mirror import unsubscribes_mirror
 
 logger = logging.getLogger(__name__)
 
@@ -387,7 +389,8 @@ def _merge_fields_ready(account: ProviderAccount) -> bool:
 # --- unsubscribes reported by the other providers -------------------------------------------
 def unsubscribes_mirror_on_commit(emails: Iterable[str]) -> None:
     """Queue, for after the commit, the mirroring of the promotional suppressions of `emails`
-    (an unsubscribe at SendGrid, say) to the audiences: one task per suppression."""
+    (an unsubscribe at SendGrid, say) to the other providers: one task per suppression (the
+    minute's sweep catches any the queue loses: services/suppression_mirror.py)."""
     ids = Suppression.objects.filter(
         email__in=set(emails), scope=SuppressionScope.PROMOTIONAL
     ).values_list("pk", flat=True)
@@ -395,14 +398,8 @@ def unsubscribes_mirror_on_commit(emails: Iterable[str]) -> None:
 
 
 def unsubscribe_mirror(*, suppression_id: int) -> int:
-    """Unsubscribe the address in every active Mailchimp Marketing audience; returns how many.
-    A provider error is raised, so the task is retried (a member PUT is idempotent)."""
-    suppression = Suppression.objects.filter(pk=suppression_id).first()
-    if suppression is None:
-        return 0
-    audiences = audience_accounts()
-    for account in audiences:
-        client_for(account).member_upsert(
-            email=suppression.email, status="unsubscribed", status_if_new="unsubscribed"
-        )
-    return len(audiences)
+    """Mirror the promotional suppression to every active provider that takes unsubscribes
+    but the one that reported it (services/suppression_mirror.py); returns how many accounts
+    took it. A transient provider error is raised, so the task is retried (the calls are
+    idempotent)."""
+    return unsubscribes_mirror(suppression_ids=[suppression_id])

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from returns_mail.models import Suppression, SuppressionScope
+from providers.webhooks.types import BounceKind, DeliveryEventType
+from returns_mail.models import Suppression, SuppressionReason, SuppressionScope
 
 logger = logging.getLogger(__name__)
 
@@ -27,15 +28,47 @@ def is_suppressed(email: str, *, purpose: str) -> bool:
     return email.strip().lower() in suppressed_emails([email])[purpose]
 
 
+# What a provider event means for the address: (scope, reason) of the suppression it adds.
+_SUPPRESSES = {
+    DeliveryEventType.COMPLAINED: (SuppressionScope.ALL, SuppressionReason.COMPLAINT),
+    DeliveryEventType.UNSUBSCRIBED: (SuppressionScope.PROMOTIONAL, SuppressionReason.UNSUBSCRIBE),
+}
+
+
+def suppression_effect(
+    *, type: str, bounce_kind: str = "", cause: str = ""
+) -> tuple[str, str] | None:
+    """The (scope, reason) a provider's event calls for, whether a webhook reported it or the
+    provider's own list holds it: hard bounces and complaints stop all mail to the address,
+    unsubscribes promotional mail. A deny-list entry suppresses as the event that listed it
+    (`cause`) would, and one made by hand all mail; a soft bounce suppresses nothing (the
+    provider lifts its entry once it expires)."""
+    if type == DeliveryEventType.DENYLIST_ADDED:
+        if not cause:
+            return SuppressionScope.ALL, SuppressionReason.PROVIDER_DENY_LIST
+        return suppression_effect(type=cause, bounce_kind=bounce_kind)
+    if type == DeliveryEventType.BOUNCED:
+        if bounce_kind != BounceKind.HARD:
+            return None
+        return SuppressionScope.ALL, SuppressionReason.HARD_BOUNCE
+    return _SUPPRESSES.get(type)
+
+
 def suppression_add(
     *, email: str, reason: str, scope: str = SuppressionScope.ALL, note: str = "", actor=None
 ) -> Suppression:
-    """Add (or keep) a suppression; idempotent per (email, scope)."""
+    """Add (or keep) a suppression; idempotent per (email, scope). A new promotional one is
+    mirrored to the providers' unsubscribe lists (services/suppression_mirror.py)."""
     email = email.strip().lower()
     try:
         with transaction.atomic():
             return Suppression.objects.create(
-                email=email, reason=reason, scope=scope, note=note, created_by=actor
+                email=email,
+                reason=reason,
+                scope=scope,
+                note=note,
+                created_by=actor,
+                mirror_pending=scope == SuppressionScope.PROMOTIONAL,
             )
     except IntegrityError:
         return Suppression.objects.get(email=email, scope=scope)
@@ -49,10 +82,13 @@ class SuppressionEntry:
     note: str = ""
 
 
-def suppressions_add(entries: Iterable[SuppressionEntry], *, source_account=None) -> None:
-    """Add many suppressions in one INSERT, as reported by `source_account`'s webhooks (None:
-    by hand or through the API). An (email, scope) suppressed already keeps its entry as it
-    is: its reason, note and source."""
+def suppressions_add(
+    entries: Iterable[SuppressionEntry], *, source_account=None, actor=None
+) -> None:
+    """Add many suppressions in one INSERT, as reported by `source_account` (its webhooks or
+    its own lists; None: by hand, `actor`, or through the API). An (email, scope) suppressed
+    already keeps its entry as it is: its reason, note and source. New promotional ones are
+    mirrored to the other providers' unsubscribe lists (services/suppression_mirror.py)."""
     Suppression.objects.bulk_create(
         [
             Suppression(
@@ -61,6 +97,8 @@ def suppressions_add(entries: Iterable[SuppressionEntry], *, source_account=None
                 reason=entry.reason,
                 note=entry.note[:255],
                 source_account=source_account,
+                created_by=actor,
+                mirror_pending=entry.scope == SuppressionScope.PROMOTIONAL,
             )
             for entry in entries
         ],

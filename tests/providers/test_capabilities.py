@@ -33,15 +33,22 @@ from providers.exceptions import ProviderConfigurationError
 
 pytestmark = pytest.mark.django_db
 
+LISTS = {Capability.LIST_SUPPRESSIONS, Capability.ADD_UNSUBSCRIBES}
 CAN = {
-    "sendgrid": {Capability.SEND, Capability.SEND_BATCH, Capability.DOMAIN_AUTHENTICATION},
+    "sendgrid": {
+        Capability.SEND,
+        Capability.SEND_BATCH,
+        Capability.DOMAIN_AUTHENTICATION,
+        *LISTS,
+    },
     "mailchimp_transactional": {
         Capability.SEND,
         Capability.SEND_BATCH,
         Capability.DOMAIN_AUTHENTICATION,
+        *LISTS,
     },
     "smtp": {Capability.SEND},
-    "mailchimp_marketing": set(),
+    "mailchimp_marketing": LISTS,
 }
 
 
@@ -55,6 +62,14 @@ def test_each_kind_can_what_its_client_implements(make_account, kind):
 def test_kinds_that_can_send_one_email():
     assert kinds_that_can(Capability.SEND) == ["sendgrid", "mailchimp_transactional", "smtp"]
     assert kinds_that_can(Capability.SEND_BATCH) == ["sendgrid", "mailchimp_transactional"]
+    assert kinds_that_can(Capability.LIST_SUPPRESSIONS) == [
+        "sendgrid",
+        "mailchimp_marketing",
+        "mailchimp_transactional",
+    ]
+    assert kinds_that_can(Capability.ADD_UNSUBSCRIBES) == kinds_that_can(
+        Capability.LIST_SUPPRESSIONS
+    )
 
 
 def test_what_a_client_cannot_do_is_refused_with_what_to_use_instead(make_account, esp_sandbox):

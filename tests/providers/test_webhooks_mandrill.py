@@ -559,6 +559,17 @@ def test_a_deny_list_reason_becomes_the_event_that_listed_the_address(reason, ca
     assert (event.type, event.cause, event.bounce_kind) == ("denylist_add", cause, bounce_kind)
 
 
+def test_a_deny_list_entry_we_added_for_an_unsubscribe_stays_an_unsubscribe():
+    from providers.clients.mandrill_rejects import MIRRORED_MARK
+
+    detail = f"{MIRRORED_MARK} unsubscribed from promotional mail"
+    raw = {**DENY_LISTED, "reject": {"email": "a@x.example", "reason": "custom", "detail": detail}}
+
+    (event,) = parse_events([raw])
+
+    assert (event.type, event.cause, event.bounce_kind) == ("denylist_add", "unsubscribed", "")
+
+
 def test_a_sync_event_without_ts_is_dated_when_received():
     # As real deny-list removals come: no ts, and last_event_at is when the address last
     # bounced, not when the list changed.
