@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from config.csp import BASE_DIRECTIVES as BASE_CSP_DIRECTIVES
 from config.env import (
@@ -275,6 +276,22 @@ SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
 # emails link to the admin) are absolute from it (config/public_url.py). Unset with DEBUG off:
 # a system check warns. WEBHOOK_BASE_URL, its former name, is read when this one is unset.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="") or env.str("WEBHOOK_BASE_URL", default="")
+# One-click unsubscribe (RFC 8058): how long the signed link in a promotional email works (days),
+# and the mailto address its List-Unsubscribe header offers besides the https link (empty: no
+# mailto, e.g. when nothing reads that mailbox). Default: unsubscribe@ the public base's host.
+UNSUBSCRIBE_LINK_MAX_AGE_DAYS = env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=90)
+if UNSUBSCRIBE_LINK_MAX_AGE_DAYS < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("UNSUBSCRIBE_LINK_MAX_AGE_DAYS must be at least 1 (days)")
+UNSUBSCRIBE_MAILTO = env.str(
+    "UNSUBSCRIBE_MAILTO",
+    default=(
+        f"unsubscribe@{_host}"
+        if (_host := urlsplit(PUBLIC_BASE_URL).hostname) and "." in _host
+        else ""
+    ),
+)
 # The base as the providers reach it, for the webhook URLs shown in the admin and the URL
 # Mandrill signs: PUBLIC_BASE_URL unless the providers come in by another address; empty: the
 # request's own.
