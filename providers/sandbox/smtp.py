@@ -22,6 +22,8 @@ RECORDED_HEADERS = (
     "X-SMTPAPI",
     "X-MC-Metadata",
     "X-MC-Tags",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
 )
 
 
