@@ -240,10 +240,11 @@ def customers_apply_audience_events(
     *, account: ProviderAccount, events: Sequence[NormalizedEvent]
 ) -> int:
     """A Mailchimp Marketing account's audience webhooks, into the customers: unsubscribe and
-    cleaned set the member's status (and take away marketing consent); profile updates the name
-    and locale from the merge fields it carries. Returns how many customers it changed. The
-    suppressions are not written here but by returns_mail.services.suppression (which the
-    analytics webhook handling calls)."""
+    cleaned set the member's status and withdraw marketing consent (services/consent.py: the
+    history, the promotional suppression, the flag); a subscribe is recorded in the history
+    only; profile updates the name and locale from the merge fields it carries. Returns how
+    many customers it changed. The other suppressions an event calls for (a bounce's, a
+    complaint's) are written by the analytics webhook handling."""
     changed = 0
     for event in events:
         email = event.recipient.strip().lower()

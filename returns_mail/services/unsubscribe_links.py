@@ -90,7 +90,7 @@ def unsubscribe_links(*, email: str, ref: str, locale: str = "") -> UnsubscribeL
         uris.append(f"<{https}>")
     if settings.UNSUBSCRIBE_MAILTO:
         uris.append(
-            f"<mailto:{settings.UNSUBSCRIBE_MAILTO}?subject={quote(f'unsubscribe {token}')}>"
+            f"<mailto:{settings.UNSUBSCRIBE_MAILTO}?subject={quote(f'unsubscribe {token}', safe=':')}>"
         )
     headers: dict[str, str] = {}
     if uris:
