@@ -89,9 +89,8 @@ def unsubscribe_links(*, email: str, ref: str, locale: str = "") -> UnsubscribeL
     if https:
         uris.append(f"<{https}>")
     if settings.UNSUBSCRIBE_MAILTO:
-        uris.append(
-            f"<mailto:{settings.UNSUBSCRIBE_MAILTO}?subject={quote(f'unsubscribe {token}', safe=':')}>"
-        )
+        subject = quote(f"unsubscribe {token}", safe=":")
+        uris.append(f"<mailto:{settings.UNSUBSCRIBE_MAILTO}?subject={subject}>")
     headers: dict[str, str] = {}
     if uris:
         headers["List-Unsubscribe"] = ", ".join(uris)
