@@ -290,3 +290,15 @@ def test_links_and_headers_of_one_email(settings):
 
     subject = link_subject(value)
     assert (subject.email, subject.ref, subject.locale) == ("ada@example.com", REF, "de")
+
+
+def test_the_customer_admin_page_shows_the_consent_history(admin_client, customer, client):
+    one_click(client, token())
+
+    response = admin_client.get(f"/admin/returns_mail/customer/{customer.pk}/change/")
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Consent history" in body
+    assert "<td>withdrawn</td><td>One-click unsubscribe</td>" in body
+    assert f"<td>message {REF}</td>" in body
