@@ -132,3 +132,26 @@ def test_the_context_has_the_links_for_promotional_mail_only(layout, make_templa
     assert "Unsubscribe" not in plain.html
     assert "/u/" not in plain.html
     assert "evil" not in plain.html
+
+
+def test_the_installed_default_layout_gains_the_links(layout, bare_layout):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module(
+        "templates_lib.migrations.0003_default_layout_shows_unsubscribe_links"
+    )
+    current = layout.html
+    old = current.replace(migration.LINKS, "")
+    assert old != current
+    Layout.objects.filter(pk=layout.pk).update(html=old)
+    edited = bare_layout.html
+
+    migration.add_links(apps, None)
+    migration.add_links(apps, None)  # twice: nothing more
+
+    layout.refresh_from_db()
+    bare_layout.refresh_from_db()
+    assert layout.html == current
+    assert bare_layout.html == edited  # not the default layout: left alone
