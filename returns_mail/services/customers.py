@@ -128,17 +128,14 @@ def _consents_from_events(event_ids: Sequence[int]) -> None:
         .values_list("pk", "customer_email", "marketing_consent", "occurred_at")
     )
     for pk, email, granted, occurred_at in events:
-        record = consent_grant if granted else consent_record_only
-        record(
+        # consent_record, not consent_grant / consent_withdraw: this source only states.
+        consent_record(
             email=email,
+            granted=granted,
             source=ConsentSource.RETURN_EVENT,
             at=occurred_at,
             detail=f"event {pk}",
         )
-
-
-def consent_record_only(*, email: str, source: str, at, detail: str) -> None:
-    consent_record(email=email, granted=False, source=source, at=at, detail=detail)
 
 
 def _customer_refresh(email: str) -> Customer:
