@@ -6,8 +6,8 @@
 Mailchimp audiences (and whatever else the mirror covers) told after the commit.
 
 `consent_grant` records that consent was given. Whether it also lifts the unsubscribe depends on
-who gave it: only the customer themself, on the preference page (or an administrator acting on
-the customer's word), lifts the promotional *unsubscribe* suppression; a complaint, a bounce or
+who gave it: only the customer themself, on the preference page, lifts the promotional
+*unsubscribe* suppression; a complaint, a bounce or
 an all-mail suppression is never lifted here. A grant from the returns system's event (its
 `marketing_consent` flag) or from a Mailchimp subscribe is history only: the customer's own
 withdrawal wins until the customer opts in again.
@@ -35,7 +35,7 @@ from returns_mail.services.audience import audience_sync_ring, unsubscribes_mirr
 from returns_mail.services.suppression import SuppressionEntry, suppressions_add
 
 # Sources speaking for the customer themself: their grant lifts their own unsubscribe.
-CUSTOMERS_OWN_WORD = (ConsentSource.PREFERENCE_PAGE, ConsentSource.ADMIN)
+CUSTOMERS_OWN_WORD = (ConsentSource.PREFERENCE_PAGE,)
 
 
 def consent_record(
