@@ -7,8 +7,8 @@ Mailchimp audiences (and whatever else the mirror covers) told after the commit.
 
 `consent_grant` records that consent was given. Whether it also lifts the unsubscribe depends on
 who gave it: only the customer themself, on the preference page, lifts the promotional
-*unsubscribe* suppression; a complaint, a bounce or
-an all-mail suppression is never lifted here. A grant from the returns system's event (its
+*unsubscribe* suppression; a complaint, a bounce or an all-mail suppression is never lifted
+here. A grant from the returns system's event (its
 `marketing_consent` flag) or from a Mailchimp subscribe is history only: the customer's own
 withdrawal wins until the customer opts in again.
 
