@@ -284,13 +284,13 @@ if UNSUBSCRIBE_LINK_MAX_AGE_DAYS < 1:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("UNSUBSCRIBE_LINK_MAX_AGE_DAYS must be at least 1 (days)")
+_public_host = urlsplit(PUBLIC_BASE_URL).hostname or ""
 UNSUBSCRIBE_MAILTO = env.str(
     "UNSUBSCRIBE_MAILTO",
-    default=(
-        f"unsubscribe@{_host}"
-        if (_host := urlsplit(PUBLIC_BASE_URL).hostname) and "." in _host
-        else ""
-    ),
+    # A domain, not an IP address or a single-label name like localhost.
+    default=f"unsubscribe@{_public_host}"
+    if "." in _public_host and not _public_host.replace(".", "").isdigit()
+    else "",
 )
 # The base as the providers reach it, for the webhook URLs shown in the admin and the URL
 # Mandrill signs: PUBLIC_BASE_URL unless the providers come in by another address; empty: the
