@@ -55,7 +55,7 @@ def _detail(subject: LinkSubject) -> str:
 
 @never_cache
 @csrf_exempt  # RFC 8058: the provider's POST carries no cookie; the signed token authorises
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request, token: str):
     subject, locale, error = _subject(request, token)
     if error is not None:
@@ -74,7 +74,7 @@ def unsubscribe(request, token: str):
 
 
 @never_cache
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request, token: str):
     subject, locale, error = _subject(request, token)
     if error is not None:

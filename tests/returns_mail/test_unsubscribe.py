@@ -302,3 +302,9 @@ def test_the_customer_admin_page_shows_the_consent_history(admin_client, custome
     assert "Consent history" in body
     assert "<td>withdrawn</td><td>One-click unsubscribe</td>" in body
     assert f"<td>message {REF}</td>" in body
+
+
+def test_a_link_checkers_head_changes_nothing(client, customer):
+    assert client.head(f"/u/{token()}").status_code == 200
+    assert client.put(f"/u/{token()}").status_code == 405
+    assert rows() == {"suppressions": [], "history": []}
