@@ -19,7 +19,7 @@ API clients send only their bearer token, so outside the API they are anonymous.
 
 What the product does (an outcome per role):
 - `public`: 200 for everyone: the probes, and the site root (links to the admin, the dashboards
-  and the API docs) and its favicon.
+  and the API docs) and its favicon; the unsubscribe and preference pages (with a valid token).
 - `api-docs`: Swagger UI: IT admins (session) and API clients (their bearer token, any scope)
   200; without either, redirect to the admin login; logged in without the role 403. Everyone
   gets 200 when `API_DOCS_PUBLIC` is set (off by default).
@@ -168,6 +168,10 @@ URL_POLICIES: tuple[tuple[str, str], ...] = (
     ("favicon", "public"),
     ("healthz", "public"),
     ("readyz", "public"),
+    # The unsubscribe and preference pages of promotional emails: the signed token in the URL
+    # is the authority (a bad one is 400, an expired one 410).
+    ("unsubscribe", "public"),
+    ("unsubscribe-preferences", "public"),
     ("metrics", "metrics"),
     ("api-schema", "api-schema"),
     ("api-docs", "api-docs"),

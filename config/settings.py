@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -307,6 +308,22 @@ SMTP_CA_FILE = env.str("SMTP_CA_FILE", default="")
 # emails link to the admin) are absolute from it (config/public_url.py). Unset with DEBUG off:
 # a system check warns. WEBHOOK_BASE_URL, its former name, is read when this one is unset.
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="") or env.str("WEBHOOK_BASE_URL", default="")
+# One-click unsubscribe (RFC 8058): how long the signed link in a promotional email works (days),
+# and the mailto address its List-Unsubscribe header offers besides the https link (empty: no
+# mailto, e.g. when nothing reads that mailbox). Default: unsubscribe@ the public base's host.
+UNSUBSCRIBE_LINK_MAX_AGE_DAYS = env.int("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", default=90)
+if UNSUBSCRIBE_LINK_MAX_AGE_DAYS < 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("UNSUBSCRIBE_LINK_MAX_AGE_DAYS must be at least 1 (days)")
+_public_host = urlsplit(PUBLIC_BASE_URL).hostname or ""
+UNSUBSCRIBE_MAILTO = env.str(
+    "UNSUBSCRIBE_MAILTO",
+    # A domain, not an IP address or a single-label name like localhost.
+    default=f"unsubscribe@{_public_host}"
+    if "." in _public_host and not _public_host.replace(".", "").isdigit()
+    else "",
+)
 # The base as the providers reach it, for the webhook URLs shown in the admin and the URL
 # Mandrill signs: PUBLIC_BASE_URL unless the providers come in by another address; empty: the
 # request's own.

@@ -17,4 +17,6 @@ urlpatterns = [
     path("api/", include("returns_mail.api.docs")),
     path("analytics/", include("analytics.urls")),
     path("webhooks/", include("analytics.webhooks.urls")),
+    # The public unsubscribe and preference pages promotional emails link to (u/<token>).
+    path("", include("returns_mail.unsubscribe.urls")),
 ]

@@ -36,6 +36,7 @@ from templates_lib.rendering import render_version
 from templates_lib.services.sync import template_sync_check
 from templates_lib.services.templates import (
     NothingToPublish,
+    TemplateInvalid,
     layout_changed,
     syncs_schedule,
     template_publish,
@@ -183,6 +184,9 @@ class TemplateAdmin(admin.ModelAdmin):
         except NothingToPublish as exc:
             self.message_user(request, f"Nothing published: {exc}.", messages.WARNING)
             return
+        except TemplateInvalid as exc:
+            self.message_user(request, f"Not published: {exc}", messages.ERROR)
+            return
         if saved is not None and saved.pk == version.pk:
             self.message_user(request, f"Saved and published version {version.number}.")
         else:
@@ -254,7 +258,11 @@ class TemplateAdmin(admin.ModelAdmin):
         elif version.pk == template.active_version_id:
             self.message_user(request, f"Version {version.number} is already the active one.")
         else:
-            syncs = template_publish(version=version, actor=request.user)
+            try:
+                syncs = template_publish(version=version, actor=request.user)
+            except TemplateInvalid as exc:
+                self.message_user(request, f"Not published: {exc}", messages.ERROR)
+                return HttpResponseRedirect(change_url)
             self.message_user(
                 request,
                 f"Published version {version.number}; pushing it to {len(syncs)} provider copies.",

@@ -11,7 +11,7 @@ from providers.models import ProviderAccount
 from templates_lib.catalogue import event_type_choices, sample_context
 from templates_lib.models import Layout, Template, TemplateTranslation
 from templates_lib.stored_events import stored_event_context
-from templates_lib.validation import layout_errors, template_errors
+from templates_lib.validation import layout_errors, template_errors, unsubscribe_errors
 
 CODE = forms.Textarea(attrs={"rows": 20, "cols": 100, "style": "font-family: monospace"})
 
@@ -61,8 +61,16 @@ class TemplateForm(forms.ModelForm):
                     html=cleaned.get("html", ""),
                     text=cleaned.get("text", ""),
                     event_keys=cleaned.get("event_types", []),
+                    purpose=cleaned.get("purpose", ""),
                 ),
             )
+            layout = cleaned.get("layout")
+            if missing := unsubscribe_errors(
+                purpose=cleaned.get("purpose", ""),
+                html=cleaned.get("html", ""),
+                layout_html=layout.html if layout is not None else "",
+            ):
+                self.add_error("html", missing)
         return cleaned
 
 
@@ -89,8 +97,15 @@ class TranslationFormSet(forms.BaseInlineFormSet):
                     html=form.cleaned_data.get("html", ""),
                     text=form.cleaned_data.get("text", ""),
                     event_keys=template.event_types,
+                    purpose=template.purpose,
                 ),
             )
+            if missing := unsubscribe_errors(
+                purpose=template.purpose,
+                html=form.cleaned_data.get("html", ""),
+                layout_html=template.layout.html if template.layout_id else "",
+            ):
+                form.add_error("html", missing)
 
 
 class LayoutForm(forms.ModelForm):

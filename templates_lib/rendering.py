@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from providers.clients.types import TemplateContent
+from providers.models import Purpose
 from templates_lib import handlebars
 from templates_lib.html import DOCUMENT, email_html, html_to_text
 from templates_lib.models import Layout, TemplateVersion
@@ -74,15 +76,35 @@ def render_prepared(prepared: PreparedTemplate, context: dict[str, Any]) -> Rend
     )
 
 
-def template_context(version: TemplateVersion, context: dict[str, Any]) -> dict[str, Any]:
-    """The event's variables plus the layout's brand."""
-    return {**context, "brand": version.layout.brand()}
+# Variables promotional mail gets besides the event's: the recipient's own links (returns_mail
+# signs them). Transactional mail never has them.
+UNSUBSCRIBE_VARIABLES = ("unsubscribe_url", "preferences_url")
+
+
+def template_context(
+    version: TemplateVersion,
+    context: dict[str, Any],
+    *,
+    unsubscribe: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The event's variables plus the layout's brand, and for a promotional template the
+    recipient's `unsubscribe_url` and `preferences_url` (from `unsubscribe`)."""
+    values = {k: v for k, v in context.items() if k not in UNSUBSCRIBE_VARIABLES}
+    values["brand"] = version.layout.brand()
+    if unsubscribe and version.template.purpose == Purpose.PROMOTIONAL:
+        values.update({k: unsubscribe[k] for k in UNSUBSCRIBE_VARIABLES if unsubscribe.get(k)})
+    return values
 
 
 def render_version(
-    version: TemplateVersion, context: dict[str, Any], locale: str | None = None
+    version: TemplateVersion,
+    context: dict[str, Any],
+    locale: str | None = None,
+    *,
+    unsubscribe: Mapping[str, str] | None = None,
 ) -> RenderedEmail:
-    return render_prepared(prepare(version, locale), template_context(version, context))
+    values = template_context(version, context, unsubscribe=unsubscribe)
+    return render_prepared(prepare(version, locale), values)
 
 
 def render_subject(

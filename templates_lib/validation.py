@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from templates_lib import handlebars
 from templates_lib.catalogue import CATALOGUE, allowed_variables
 from templates_lib.html import disallowed_html
-from templates_lib.rendering import BODY_TAG
+from templates_lib.rendering import BODY_TAG, UNSUBSCRIBE_VARIABLES
+
+PROMOTIONAL = "promotional"
+# `{{unsubscribe_url}}` or `{{{unsubscribe_url}}}` as a value shown (an `{{#if}}` alone is not).
+_UNSUBSCRIBE_SHOWN = re.compile(r"\{\{\{?\s*unsubscribe_url\s*\}?\}\}")
+UNSUBSCRIBE_MISSING = (
+    "A promotional template must show an unsubscribe link: put {{unsubscribe_url}} in its HTML "
+    '(e.g. <a href="{{unsubscribe_url}}">Unsubscribe</a>) or use a layout that does.'
+)
 
 
 def source_errors(source: str, allowed: set[str], event_keys: Iterable[str]) -> list[str]:
@@ -30,13 +39,36 @@ def source_errors(source: str, allowed: set[str], event_keys: Iterable[str]) -> 
     return errors
 
 
+def shows_unsubscribe_link(html: str) -> bool:
+    return bool(_UNSUBSCRIBE_SHOWN.search(html or ""))
+
+
+def unsubscribe_errors(*, purpose: str, html: str, layout_html: str) -> list[str]:
+    """A promotional template needs an unsubscribe link in its HTML or its layout's."""
+    if (
+        purpose != PROMOTIONAL
+        or shows_unsubscribe_link(html)
+        or shows_unsubscribe_link(layout_html)
+    ):
+        return []
+    return [UNSUBSCRIBE_MISSING]
+
+
 def template_errors(
-    *, subject: str, html: str, text: str, event_keys: Iterable[str]
+    *,
+    subject: str,
+    html: str,
+    text: str,
+    event_keys: Iterable[str],
+    purpose: str = "transactional",
 ) -> dict[str, list[str]]:
-    """Errors per field ("subject", "html", "text"); empty when the template may be saved."""
+    """Errors per field ("subject", "html", "text"); empty when the template may be saved.
+    Promotional templates may use the recipient's unsubscribe and preference links."""
     event_keys = list(event_keys)
     unknown = [k for k in event_keys if k not in CATALOGUE]
     allowed = allowed_variables(event_keys)
+    if purpose == PROMOTIONAL:
+        allowed = allowed | set(UNSUBSCRIBE_VARIABLES)
     errors: dict[str, list[str]] = {}
     for field, source in (("subject", subject), ("html", html), ("text", text)):
         problems = source_errors(source or "", allowed, event_keys)
@@ -59,7 +91,7 @@ def layout_errors(*, html: str) -> list[str]:
     brand = {
         f"brand.{name}"
         for name in ("name", "logo_url", "primary_color", "support_email", "website_url", "address")
-    } | {"brand", "body"}
+    } | {"brand", "body", *UNSUBSCRIBE_VARIABLES}  # the links: promotional mail only
     errors += source_errors(html, brand, [])
     errors += [f"{what} is not allowed in email HTML." for what in disallowed_html(html)]
     return errors

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from config import access_policy
 from config.access_policy import ADMIN_LOGIN, DASHBOARD_LOGIN, REDIRECT, ROLES
+from returns_mail.services.unsubscribe_links import link_token
 
 # --- the URL patterns ------------------------------------------------------------------------
 
@@ -368,6 +369,8 @@ def url_for(pattern: Pattern, world, role: str) -> str:
             return str(world["accounts"][kind].pk)
         if name == "secret":
             return "not-the-secret"
+        if name == "token":  # a genuine unsubscribe link's token
+            return link_token(email="matrix.customer@example.com", ref="matrix")
         own = world["events"].get(role if role in ("api_events", "api_messages") else "api_all")
         if name == "event_id":
             return str(own.pk)

@@ -29,8 +29,14 @@ from providers.clients import syncs_audience
 from providers.models import ProviderAccount
 from providers.webhooks import parse
 from providers.webhooks.types import DeliveryEventType, NormalizedEvent, ParsedBatch
-from returns_mail.models import Attempt, Message, SuppressionScope
+from returns_mail.models import (
+    Attempt,
+    ConsentSource,
+    Message,
+    SuppressionScope,
+)
 from returns_mail.services.audience import unsubscribes_mirror_on_commit
+from returns_mail.services.consent import consents_withdrawn
 from returns_mail.services.customers import customers_apply_audience_events
 from returns_mail.services.lifecycle import (
     MESSAGE_EVENT_FIELDS,
@@ -295,6 +301,7 @@ def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent])
     if keeps_audience:  # its events are about audience members: our customers
         customers_apply_audience_events(account=account, events=events)
     wanted: dict[tuple[str, str], tuple[str, str]] = {}
+    unsubscribed_at: dict[str, datetime] = {}
     lifted: set[str] = set()
     for event in events:
         email = event.recipient.strip().lower()
@@ -307,6 +314,8 @@ def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent])
             lifted.discard(email)
             note = f"{event.provider_event} reported by {account}"[:255]
             wanted.setdefault((email, effect[0]), (effect[1], note))
+            if effect[0] == SuppressionScope.PROMOTIONAL:
+                unsubscribed_at.setdefault(email, event.occurred_at)
     if lifted:
         suppressions_lift_for_source(account, lifted)
     if not wanted:
@@ -321,3 +330,9 @@ def _apply_suppressions(account: ProviderAccount, events: list[NormalizedEvent])
     unsubscribed = {email for (email, scope) in wanted if scope == SuppressionScope.PROMOTIONAL}
     if unsubscribed and not keeps_audience:  # an audience's own unsubscribe needs no mirror
         unsubscribes_mirror_on_commit(unsubscribed)
+        # The audience's own events went through returns_mail's consent services above.
+        consents_withdrawn(
+            {email: unsubscribed_at[email] for email in unsubscribed if email in unsubscribed_at},
+            source=ConsentSource.PROVIDER_UNSUBSCRIBE,
+            detail=str(account),
+        )

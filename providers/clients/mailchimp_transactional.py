@@ -145,14 +145,18 @@ class MandrillClient(MandrillRejects, ProviderClient):
         )
 
     def send_batch(self, batch: BatchEmail) -> list[SendResult]:
-        """One `messages/send` (or `send-template`) per 1,000 recipients, each recipient seeing
-        only itself. One `SendResult` per call: Mandrill gives no id per call, so
-        `provider_message_id` is empty and each recipient carries its own message id.
+        """One `messages/send` (or `send-template`) per 1,000 recipients (per recipient when they
+        carry headers of their own), each recipient seeing only itself. One `SendResult` per
+        call: Mandrill gives no id per call, so `provider_message_id` is empty and each
+        recipient carries its own message id.
 
         If a later call fails, the error carries `partial_results` (the calls that succeeded),
         so a retry can skip recipients already sent to."""
         results: list[SendResult] = []
-        for chunk in chunks(batch.recipients, MAX_RECIPIENTS_PER_CALL):
+        # Mandrill's headers are per message, not per recipient: recipients with headers of
+        # their own (a List-Unsubscribe link each) go one per call.
+        own_headers = any(r.headers for r in batch.recipients)
+        for chunk in chunks(batch.recipients, 1 if own_headers else MAX_RECIPIENTS_PER_CALL):
             message = self._batch_message(batch, chunk)
             try:
                 if batch.remote_template_id:
@@ -311,7 +315,7 @@ class MandrillClient(MandrillRejects, ProviderClient):
             message.update(html=batch.html, text=batch.text)
         message.update(
             to=[_recipient(r.to.email, r.to.name) for r in chunk],
-            headers=self._headers({}, batch.reply_to),
+            headers=self._headers(chunk[0].headers if len(chunk) == 1 else {}, batch.reply_to),
             tags=list(batch.categories),
             preserve_recipients=False,
             merge=True,

@@ -86,6 +86,19 @@ def _address(address: Address, *, recipient: bool = False) -> dict[str, str]:
     return value
 
 
+def _personalization(recipient: BatchRecipient) -> dict[str, Any]:
+    """One recipient of a batch, with its own headers (SendGrid takes `headers` per
+    personalization: each recipient's List-Unsubscribe link)."""
+    personalization: dict[str, Any] = {
+        "to": [_address(recipient.to, recipient=True)],
+        "dynamic_template_data": plain_json(recipient.data),
+        "custom_args": {CORRELATION_KEY: recipient.correlation_id},
+    }
+    if recipient.headers:
+        personalization["headers"] = dict(recipient.headers)
+    return personalization
+
+
 def batch_chunks(recipients: Sequence[BatchRecipient]) -> list[list[BatchRecipient]]:
     """Split so each request has at most 1,000 personalizations (one recipient each) and never
     the same address twice (SendGrid rejects a request that repeats an address)."""
@@ -161,14 +174,7 @@ class SendGridClient(SendGridSuppressions, ProviderClient):
         results: list[SendResult] = []
         for chunk in batch_chunks(batch.recipients):
             payload: dict[str, Any] = {
-                "personalizations": [
-                    {
-                        "to": [_address(r.to, recipient=True)],
-                        "dynamic_template_data": plain_json(r.data),
-                        "custom_args": {CORRELATION_KEY: r.correlation_id},
-                    }
-                    for r in chunk
-                ],
+                "personalizations": [_personalization(r) for r in chunk],
                 **envelope,
                 "template_id": batch.remote_template_id,
             }

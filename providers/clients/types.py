@@ -74,6 +74,13 @@ class BatchRecipient:
     to: Address
     correlation_id: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    # This recipient's own headers (its List-Unsubscribe link), on one line each.
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        object.__setattr__(
+            self, "headers", {name: header_text(value) for name, value in self.headers.items()}
+        )
 
 
 @dataclass(frozen=True)

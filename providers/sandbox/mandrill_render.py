@@ -95,6 +95,9 @@ def rendered_messages(deliveries: list, *, limit: int) -> tuple[list[dict], list
                 "merge_language mailchimp: *|MERGE|* tags are not simulated; content as given"
             ] = None
         item["metadata"] = recipient_metadata(message, email)
+        headers = message.get("headers")
+        if headers and isinstance(headers, dict):  # shown when there are any
+            item["headers"] = dict(headers)
         rendered.append(item)
     return rendered, list(notes)
 

@@ -56,6 +56,7 @@ def rendered_mail(
         for block in body.get("content") or []
         if isinstance(block, dict)
     }
+    shared_headers = _object(body.get("headers"))
     rendered = []
     for index, personalization in enumerate(body["personalizations"]):
         own_args = personalization.get("custom_args")
@@ -66,6 +67,9 @@ def rendered_mail(
             "text": "",
             "custom_args": {**shared_args, **(own_args if isinstance(own_args, dict) else {})},
         }
+        # The mail's headers (shown when there are any): the personalization's win.
+        if headers := {**shared_headers, **_object(personalization.get("headers"))}:
+            entry["headers"] = headers
         if not template_id:
             entry.update(
                 subject=personalization.get("subject") or body.get("subject") or "",
@@ -91,6 +95,10 @@ def rendered_mail(
             entry.update(_render_version(version, data, notes))
         rendered.append(entry)
     return rendered, list(notes)
+
+
+def _object(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _render_version(version: dict, data: dict | None, notes: dict[str, None]) -> dict[str, str]:

@@ -12,6 +12,9 @@ Control endpoints (JSON):
   POST   /_sandbox/reset    forget records, state, faults and webhook targets
   GET    /_sandbox/concurrency   per provider and key: requests in flight, peak, refused (429)
   DELETE /_sandbox/concurrency   forget the peaks
+
+And HTML pages: /_sandbox/inbox, the emails delivered, each with a one-click unsubscribe button
+(providers/sandbox/inbox.py).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from providers.sandbox.core import (
     SandboxResponse,
     key_hint,
 )
+from providers.sandbox.inbox import inbox_control
 from providers.sandbox.webhooks import WebhookDispatcher, WebhookPost, WebhookTarget
 
 logger = logging.getLogger(__name__)
@@ -295,6 +299,8 @@ class EspSandbox:
         if route == ("DELETE", "/concurrency"):
             self.concurrency_reset()
             return SandboxResponse(204)
+        if (inbox := inbox_control(request.method, request.path, self.records())) is not None:
+            return inbox
         if route == ("GET", "/health"):
             return SandboxResponse.json(200, {"status": "ok", "providers": sorted(self.apps)})
         return SandboxResponse.json(

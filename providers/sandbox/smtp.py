@@ -22,6 +22,8 @@ RECORDED_HEADERS = (
     "X-SMTPAPI",
     "X-MC-Metadata",
     "X-MC-Tags",
+    "List-Unsubscribe",
+    "List-Unsubscribe-Post",
 )
 
 
@@ -54,7 +56,10 @@ class _Handler:
             subject=str(message["Subject"]),
             from_=str(message["From"]),
             to=str(message["To"]),
-            headers={h: str(message[h]) for h in RECORDED_HEADERS if message[h] is not None},
+            # Unfolded as a mail client reads them (a long value starts on its own line).
+            headers={
+                h: str(message[h]).strip() for h in RECORDED_HEADERS if message[h] is not None
+            },
             text=text.get_content() if text else "",
             html=html.get_content() if html else "",
         )

@@ -6,10 +6,14 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.formats import localize
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from config.admin_base import ViewOnlyAdmin
 from returns_mail.models import AudienceErasure, AudienceErasureStatus, Customer
 from returns_mail.roles import is_it_admin
+from returns_mail.services.consent import consent_history
 from returns_mail.services.erasure import (
     ErasureError,
     audience_erasure_retry,
@@ -33,6 +37,32 @@ class CustomerAdmin(ViewOnlyAdmin):
     show_full_result_count = False
     actions = ("export", "erase")
     exclude = ("audience_sync_pending",)
+    readonly_fields = ("consent_history",)
+
+    @admin.display(description="Consent history")
+    def consent_history(self, obj) -> str:
+        """Every change of the customer's marketing consent, newest first, with its source."""
+        records = consent_history(obj.email) if obj is not None else []
+        if not records:
+            return "No record."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    localize(localtime(r.occurred_at)),
+                    "given" if r.granted else "withdrawn",
+                    r.get_source_display(),
+                    r.detail,
+                )
+                for r in records
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>When</th><th>Consent</th><th>Source</th><th>Detail</th>"
+            "</tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
 
     def has_export_permission(self, request) -> bool:
         return is_it_admin(request.user)

@@ -44,6 +44,7 @@ from returns_mail.models import (
     RecipientStatus,
 )
 from returns_mail.services.lifecycle import recipients_failed, recipients_refused, recipients_sent
+from returns_mail.services.unsubscribe_links import unsubscribe_links
 from templates_lib.models import SyncStatus, TemplateSync, TemplateVersion
 from templates_lib.rendering import provider_content
 
@@ -173,6 +174,20 @@ def chunk_send(chunk: CampaignChunk) -> str:
     return _chunk_sent(chunk, results)
 
 
+def _batch_recipient(recipient: dict, brand: dict, locale: str) -> BatchRecipient:
+    """One recipient of a campaign (promotional mail): its data with its own unsubscribe and
+    preference links, and the same link as its RFC 8058 one-click headers."""
+    links = unsubscribe_links(
+        email=recipient["email"], ref=str(recipient["correlation_id"]), locale=locale
+    )
+    return BatchRecipient(
+        to=Address(recipient["email"], recipient["name"]),
+        correlation_id=str(recipient["correlation_id"]),
+        data={**recipient["data"], "brand": brand, **links.template_values()},
+        headers=links.headers,
+    )
+
+
 def campaign_batch(
     campaign: Campaign, version: TemplateVersion, locale: str, marker: str, recipients: list[dict]
 ) -> BatchEmail:
@@ -182,14 +197,7 @@ def campaign_batch(
     every recipient for later lookup."""
     brand = version.layout.brand()
     common = {
-        "recipients": [
-            BatchRecipient(
-                to=Address(r["email"], r["name"]),
-                correlation_id=str(r["correlation_id"]),
-                data={**r["data"], "brand": brand},
-            )
-            for r in recipients
-        ],
+        "recipients": [_batch_recipient(r, brand, locale) for r in recipients],
         "categories": (f"campaign-{campaign.pk}",),
         "custom_args": {CHUNK_KEY: marker, CAMPAIGN_KEY: str(campaign.pk)},
         "unsubscribe_group_id": campaign.unsubscribe_group_id,

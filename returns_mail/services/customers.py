@@ -22,6 +22,7 @@ from providers.models import ProviderAccount
 from providers.webhooks.types import NormalizedEvent
 from returns_mail.models import (
     AudienceMember,
+    ConsentSource,
     Customer,
     MemberStatus,
     ReturnEvent,
@@ -30,6 +31,12 @@ from returns_mail.models import (
 )
 from returns_mail.models.erasure import ERASED_DOMAIN
 from returns_mail.services.audience import audience_sync_ring
+from returns_mail.services.consent import (
+    consent_grant,
+    consent_latest,
+    consent_record,
+    consent_withdraw,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +69,7 @@ def customer_apply_event(*, event_id: int) -> Customer | None:
     event = ReturnEvent.objects.filter(pk=event_id).only("customer_email").first()
     if event is None:
         return None
+    _consents_from_events([event_id])
     customer = _customer_refresh(event.customer_email.strip().lower())
     ReturnEvent.objects.filter(pk=event_id).update(customer_applied=True)
     return customer
@@ -84,6 +92,7 @@ def customers_apply_events(*, event_ids: Sequence[int]) -> int:
         .annotate(email_lower=Lower("customer_email"))
         .values_list("email_lower", flat=True)
     )
+    _consents_from_events(ids)
     for email in sorted(emails):  # a fixed order: concurrent tasks lock customers alike
         _customer_refresh(email.strip())
     ReturnEvent.objects.filter(pk__in=ids).update(customer_applied=True)
@@ -106,6 +115,27 @@ def customers_sweep() -> int:
     if ids:
         logger.warning("customers of %s events were not applied in time: queued again", len(ids))
     return len(ids)
+
+
+def _consents_from_events(event_ids: Sequence[int]) -> None:
+    """The consent each event states, into the history (oldest first; a statement repeating
+    the latest record adds nothing). History only: the returns system's word never lifts an
+    unsubscribe nor makes one (services/consent.py)."""
+    events = (
+        ReturnEvent.objects.filter(pk__in=list(event_ids))
+        .exclude(customer_email__endswith=f"@{ERASED_DOMAIN}")
+        .order_by("occurred_at", "pk")
+        .values_list("pk", "customer_email", "marketing_consent", "occurred_at")
+    )
+    for pk, email, granted, occurred_at in events:
+        # consent_record, not consent_grant / consent_withdraw: this source only states.
+        consent_record(
+            email=email,
+            granted=granted,
+            source=ConsentSource.RETURN_EVENT,
+            at=occurred_at,
+            detail=f"event {pk}",
+        )
 
 
 def _customer_refresh(email: str) -> Customer:
@@ -152,13 +182,17 @@ def customer_values(*, email: str) -> dict[str, Any]:
     suppressed = Suppression.objects.filter(
         email=email, scope__in=[SuppressionScope.PROMOTIONAL, SuppressionScope.ALL]
     ).exists()
+    # The newest word on consent (an event's, the customer's on the preference page, ...);
+    # the last event's when there is no history.
+    latest = consent_latest(email)
+    consents = latest.granted if latest is not None else bool(last["marketing_consent"])
     return {
         "name": next((e["customer_name"] for e in reversed(events) if e["customer_name"]), ""),
         "locale": next(
             (e["customer_locale"] for e in reversed(events) if e["customer_locale"]), ""
         ),
         # An unsubscribe (or bounce, complaint) sticks whatever later events claim.
-        "marketing_consent": bool(last["marketing_consent"]) and not suppressed,
+        "marketing_consent": consents and not suppressed,
         "last_return_id": last["return_id"],
         "last_event_type": last["type"],
         "last_event_at": last["occurred_at"],
@@ -203,10 +237,11 @@ def customers_apply_audience_events(
     *, account: ProviderAccount, events: Sequence[NormalizedEvent]
 ) -> int:
     """A Mailchimp Marketing account's audience webhooks, into the customers: unsubscribe and
-    cleaned set the member's status (and take away marketing consent); profile updates the name
-    and locale from the merge fields it carries. Returns how many customers it changed. The
-    suppressions are not written here but by returns_mail.services.suppression (which the
-    analytics webhook handling calls)."""
+    cleaned set the member's status and withdraw marketing consent (services/consent.py: the
+    history, the promotional suppression, the flag); a subscribe is recorded in the history
+    only; profile updates the name and locale from the merge fields it carries. Returns how
+    many customers it changed. The other suppressions an event calls for (a bounce's, a
+    complaint's) are written by the analytics webhook handling."""
     changed = 0
     for event in events:
         email = event.recipient.strip().lower()
@@ -218,9 +253,24 @@ def customers_apply_audience_events(
             AudienceMember.objects.update_or_create(
                 account=account, customer=customer, defaults={"status": status, "error": ""}
             )
-            # A plain UPDATE: the audience already knows, so the customer is not re-synced.
-            changed += Customer.objects.filter(pk=customer.pk, marketing_consent=True).update(
-                marketing_consent=False
+            changed += customer.marketing_consent
+            # The customer's flag by a plain UPDATE there: the audience already knows, so the
+            # customer is not re-synced.
+            consent_withdraw(
+                email=email,
+                source=ConsentSource.MAILCHIMP_AUDIENCE,
+                at=event.occurred_at,
+                detail=f"{event.provider_event} at {account}",
+                account=account,
+                mirror=False,  # the audience knows already
+            )
+        elif event.member_status == "subscribed":
+            # History only: a subscribe at the audience does not undo an unsubscribe here.
+            consent_grant(
+                email=email,
+                source=ConsentSource.MAILCHIMP_AUDIENCE,
+                at=event.occurred_at,
+                detail=f"{event.provider_event} at {account}",
             )
         elif event.profile:
             changed += _profile_apply(customer, event.profile)

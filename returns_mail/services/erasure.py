@@ -45,6 +45,7 @@ from returns_mail.models import (
     AudienceErasureStatus,
     Campaign,
     CampaignRecipient,
+    ConsentRecord,
     Customer,
     Message,
     ReturnEvent,
@@ -223,6 +224,8 @@ def customer_erase(*, email: str, actor=None, keep_suppressions: bool = False) -
 
         if not keep_suppressions:
             counts["suppressions"] = Suppression.objects.filter(email=email).delete()[0]
+            # The consent history goes with them, for the same reasons.
+            counts["consent records"] = ConsentRecord.objects.filter(email=email).delete()[0]
             scrub.rows(Suppression.objects.filter(scrub.q("note")), ("note",))
         customer = Customer.objects.filter(email=email).first()
         counts["customer records"] = (

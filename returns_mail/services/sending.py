@@ -22,6 +22,7 @@ from config.work_rows import Backoff
 from providers.clients import client_for
 from providers.clients.types import Address, OutgoingEmail, SendResult, fits_header
 from providers.exceptions import ProviderError
+from providers.models import Purpose
 from returns_mail.models import Attempt, Message, MessageStatus
 from returns_mail.services.lifecycle import message_finish, message_take
 from returns_mail.services.routing import (
@@ -31,6 +32,7 @@ from returns_mail.services.routing import (
     route,
 )
 from returns_mail.services.suppression import is_suppressed
+from returns_mail.services.unsubscribe_links import unsubscribe_links
 from templates_lib.models import SyncStatus, TemplateSync
 from templates_lib.rendering import render_subject, render_version, template_context
 
@@ -102,6 +104,14 @@ def _outgoing(message: Message, account) -> OutgoingEmail:
         "correlation_id": str(message.correlation_id),
         "categories": (message.event.type,),
     }
+    links = None
+    if version.template.purpose == Purpose.PROMOTIONAL:
+        # The recipient's own links, in the body and as RFC 8058 one-click headers.
+        links = unsubscribe_links(
+            email=message.recipient, ref=str(message.correlation_id), locale=message.locale
+        )
+        base["headers"] = links.headers
+    unsubscribe = links.template_values() if links else None
     if message.rule and message.rule.use_provider_template:
         sync = TemplateSync.objects.filter(
             template=version.template,
@@ -110,7 +120,7 @@ def _outgoing(message: Message, account) -> OutgoingEmail:
             version=version,
             status=SyncStatus.CURRENT,
         ).first()
-        data = template_context(version, context)
+        data = template_context(version, context, unsubscribe=unsubscribe)
         if sync is None:
             logger.info(
                 "message %s: no current copy of the template at %s; rendering here",
@@ -130,7 +140,7 @@ def _outgoing(message: Message, account) -> OutgoingEmail:
                 template_data=data,
                 **base,
             )
-    rendered = render_version(version, context, message.locale)
+    rendered = render_version(version, context, message.locale, unsubscribe=unsubscribe)
     return OutgoingEmail(subject=rendered.subject, html=rendered.html, text=rendered.text, **base)
 
 

@@ -25,7 +25,7 @@ from templates_lib.models import (
 )
 from templates_lib.rendering import render_version
 from templates_lib.selectors import accounts_storing
-from templates_lib.validation import template_errors
+from templates_lib.validation import template_errors, unsubscribe_errors
 
 
 class TemplateInvalid(TemplateLibError):
@@ -61,7 +61,13 @@ def template_version_create(*, template: Template, actor=None) -> TemplateVersio
     Returns None when nothing changed since the latest version. Refuses invalid content."""
     contents = _contents(template)
     for locale, content in contents.items():
-        errors = template_errors(event_keys=template.event_types, **content)
+        errors = template_errors(
+            event_keys=template.event_types, purpose=template.purpose, **content
+        )
+        if missing := unsubscribe_errors(
+            purpose=template.purpose, html=content["html"], layout_html=template.layout.html
+        ):
+            errors.setdefault("html", []).extend(missing)
         if errors:
             raise TemplateInvalid({f"{field} ({locale})": e for field, e in errors.items()})
     digest = _hash(contents, template.layout_id, template.default_locale)
@@ -88,8 +94,20 @@ def template_version_create(*, template: Template, actor=None) -> TemplateVersio
 
 def template_publish(*, version: TemplateVersion, actor=None) -> list[TemplateSync]:
     """Make `version` the active one (a rollback publishes an older one) and push it, in the
-    background, to every account that stores templates."""
+    background, to every account that stores templates. Refuses (TemplateInvalid) a promotional
+    version without an unsubscribe link."""
     template = version.template
+    missing = {
+        f"html ({locale})": errors
+        for locale, content in version.contents.items()
+        if (
+            errors := unsubscribe_errors(
+                purpose=template.purpose, html=content["html"], layout_html=version.layout.html
+            )
+        )
+    }
+    if missing:  # a version saved before promotional mail needed the link
+        raise TemplateInvalid(missing)
     with transaction.atomic():
         Template.objects.filter(pk=template.pk).update(active_version=version)
         template.active_version = version

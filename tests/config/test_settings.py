@@ -192,3 +192,24 @@ def test_bad_sender_auth_dns_settings_are_refused(manage, child_env, env, messag
 
     assert proc.returncode != 0
     assert message in proc.stderr
+
+
+def test_unsubscribe_link_settings_are_typed_with_a_derived_mailto(child_env, manage):
+    def values(**env: str):
+        names = ("UNSUBSCRIBE_LINK_MAX_AGE_DAYS", "UNSUBSCRIBE_MAILTO")
+        return tuple(settings_of(child_env(DEBUG="true", **env), *names).values())
+
+    assert values() == (90, "")
+    assert values(PUBLIC_BASE_URL="https://mail.shop.example") == (
+        90,
+        "unsubscribe@mail.shop.example",
+    )
+    assert values(PUBLIC_BASE_URL="http://127.0.0.1:8000") == (90, "")  # no mailbox there
+    assert values(
+        PUBLIC_BASE_URL="https://mail.shop.example",
+        UNSUBSCRIBE_MAILTO="",  # set, even empty: no mailto
+        UNSUBSCRIBE_LINK_MAX_AGE_DAYS="30",
+    ) == (30, "")
+    proc = manage("check", env=child_env(DEBUG="true", UNSUBSCRIBE_LINK_MAX_AGE_DAYS="0"))
+    assert proc.returncode != 0
+    assert "UNSUBSCRIBE_LINK_MAX_AGE_DAYS must be at least 1" in proc.stderr

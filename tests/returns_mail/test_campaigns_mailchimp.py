@@ -166,6 +166,9 @@ def test_campaign_goes_out_as_a_static_segment_and_one_sent_mailchimp_campaign(
     html = content["body"]["html"]
     assert "Hello *|FNAME|*" in html
     assert "Test Shop has 15% off for you." in html  # the brand is filled in
+    # Mailchimp's own per-member unsubscribe and preference links, from the default layout.
+    assert '<a href="*|UNSUB|*">Unsubscribe</a>' in html
+    assert '<a href="*|UPDATE_PROFILE|*">Email preferences</a>' in html
     assert "{{" not in html
     assert "{{" not in content["body"]["plain_text"]
     assert "*|FNAME|*" in content["body"]["plain_text"]

@@ -43,6 +43,10 @@ class Command(BaseCommand):
             raise CommandError("The demo runs in development only: set DEBUG=true.")
         # Seeds that build URLs to this demo (the sandbox's webhook targets) read settings.PORT.
         settings.PORT = port
+        if not settings.PUBLIC_BASE_URL:
+            # The links in the demo's emails (unsubscribe, preferences) lead to this demo; the
+            # web and worker processes inherit it. 127.0.0.1, as the sandbox's webhook targets.
+            os.environ["PUBLIC_BASE_URL"] = settings.PUBLIC_BASE_URL = f"http://127.0.0.1:{port}"
         call_command("migrate", interactive=False, verbosity=0)
         modules = list(app_demo_modules())
         for module in modules:
