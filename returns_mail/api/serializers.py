@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from returns_mail.api.event_data import ValueInvalid, parse_aware_datetime, validate_data
-from returns_mail.models import MessageStatus
+from returns_mail.models import MessageRefusal, MessageStatus
 from returns_mail.services.events import EventInput
 from templates_lib.catalogue import CATALOGUE
 
@@ -207,6 +207,16 @@ class AcceptedMessageSerializer(serializers.Serializer):
     rule = serializers.CharField(allow_null=True, help_text="The trigger rule's name.")
     recipient = serializers.EmailField()
     status = serializers.ChoiceField(choices=MessageStatus.choices)
+    reason = serializers.ChoiceField(
+        choices=MessageRefusal.choices,
+        allow_null=True,
+        help_text='Why the message will not be sent (it is "suppressed": promotional mail '
+        "without marketing consent, to an address suppressed for promotional mail, or with no "
+        "account of the rule's route that sends promotional mail); null when not refused.",
+    )
+    reason_text = serializers.CharField(
+        allow_null=True, help_text="The reason in words; null when not refused."
+    )
 
 
 class EventAcceptedSerializer(serializers.Serializer):

@@ -49,6 +49,8 @@ def test_refund_processed_is_rendered_sent_through_the_sandbox_and_read_back_as_
                 "rule": "Refund confirmation",
                 "recipient": "ada.customer@example.com",
                 "status": "queued",
+                "reason": None,
+                "reason_text": None,
             }
         ],
     }
