@@ -16,6 +16,8 @@ from django.utils import timezone
 from providers.sandbox.core import Fault
 from returns_mail.models import (
     Attempt,
+    CampaignRecipient,
+    CampaignStatus,
     Message,
     MessageRefusal,
     MessageStatus,
@@ -24,6 +26,7 @@ from returns_mail.models import (
     TriggerRule,
 )
 from returns_mail.roles import IT_ADMINS
+from returns_mail.services.campaigns import CampaignError, campaign_start
 from returns_mail.services.events import messages_plan_many
 from returns_mail.services.messages import message_resend
 from returns_mail.services.routing import route
@@ -31,6 +34,7 @@ from returns_mail.services.sending import message_send
 from returns_mail.services.suppression import suppression_add
 from returns_mail.signals import message_transitioned
 from tests.conftest import TEST_KEYS
+from tests.returns_mail.campaign_support import customers, everyone, make_campaign, offer_template
 from tests.returns_mail.test_admin_rules import ADD_URL, rule_form
 from tests.returns_mail.test_admin_support import error_texts, login
 from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
@@ -80,7 +84,9 @@ def mentions(esp_sandbox, email: str) -> list[dict]:
     return [r for r in esp_sandbox.records() if email in json.dumps(r, default=str)]
 
 
-def refused(message: Message, reason: str) -> bool:
+def refused(message: Message, reason: str, *, at_planning: bool = True) -> bool:
+    """Whether `message` was refused for `reason` and never handed to a provider; at planning:
+    no worker ever claimed it (a send-time refusal is a claimed attempt)."""
     message.refresh_from_db()
     return (
         message.status == MessageStatus.SUPPRESSED
@@ -88,6 +94,7 @@ def refused(message: Message, reason: str) -> bool:
         and message.error != ""
         and message.account is None
         and not message.attempt_log.exists()
+        and (message.claimed_at is None) == at_planning
     )
 
 
@@ -293,7 +300,7 @@ def test_an_unsubscribe_before_a_delayed_send_stops_it_with_the_reason(
     Message.objects.filter(pk=message.pk).update(send_after=timezone.now() - timedelta(seconds=1))
     message_send(message_id=message.pk)
 
-    assert refused(message, MessageRefusal.SUPPRESSED_ADDRESS)
+    assert refused(message, MessageRefusal.SUPPRESSED_ADDRESS, at_planning=False)
     assert esp_sandbox.records() == []
 
 
@@ -306,7 +313,7 @@ def test_a_resend_of_a_refused_message_is_refused_again(
     with django_capture_on_commit_callbacks(execute=True):
         copy = message_resend(message_id=original.pk)
 
-    assert refused(copy, MessageRefusal.NO_MARKETING_CONSENT)
+    assert refused(copy, MessageRefusal.NO_MARKETING_CONSENT, at_planning=False)
     assert esp_sandbox.records() == []
 
 
@@ -322,7 +329,7 @@ def test_an_account_changed_to_transactional_after_planning_never_gets_the_promo
     Message.objects.filter(pk=message.pk).update(send_after=timezone.now() - timedelta(seconds=1))
     message_send(message_id=message.pk)
 
-    assert refused(message, MessageRefusal.NO_PROMOTIONAL_ACCOUNT)
+    assert refused(message, MessageRefusal.NO_PROMOTIONAL_ACCOUNT, at_planning=False)
     assert esp_sandbox.records() == []
 
 
@@ -493,3 +500,36 @@ def test_trying_a_promotional_rule_on_an_event_without_consent_says_it_would_be_
     [recipient] = response.context["trial"].recipients
     assert recipient["accounts"] == []  # the transactional account may not carry it
     assert recipient["refusal"].startswith("no marketing consent")
+
+
+def test_an_account_turned_transactional_refuses_the_next_event_at_once(
+    make_account, promo_rule, ingest, esp_sandbox
+):
+    account = make_account("sendgrid")
+    promo_rule([account])
+    first = ingest(marketing_consent=True, return_id="RMA-1").messages.get()
+    assert first.status == MessageStatus.SENT  # the route's purposes are cached now
+
+    account.purpose = "transactional"
+    account.save()
+    second = ingest(marketing_consent=True, return_id="RMA-2").messages.get()
+
+    assert refused(second, MessageRefusal.NO_PROMOTIONAL_ACCOUNT)
+    assert len(esp_sandbox.records("sendgrid", path="/v3/mail/send")) == 1
+
+
+# --- campaigns ----------------------------------------------------------------------------------
+def test_a_campaign_through_a_transactional_only_account_is_refused(
+    make_account, make_template, esp_sandbox
+):
+    customers(3)
+    account = make_account("sendgrid", purpose="transactional")
+    campaign = make_campaign(everyone(), offer_template(make_template), account)
+
+    with pytest.raises(CampaignError, match="is for transactional mail only"):
+        campaign_start(campaign_id=campaign.pk)
+
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.DRAFT
+    assert not CampaignRecipient.objects.exists()
+    assert esp_sandbox.records("sendgrid", path="/v3/mail/send") == []
