@@ -9,10 +9,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.models import Rollup
 from providers.sandbox.core import Fault
 from returns_mail.models import (
     Attempt,
@@ -533,3 +535,12 @@ def test_a_campaign_through_a_transactional_only_account_is_refused(
     assert campaign.status == CampaignStatus.DRAFT
     assert not CampaignRecipient.objects.exists()
     assert esp_sandbox.records("sendgrid", path="/v3/mail/send") == []
+
+
+def test_a_refused_message_counts_as_neither_sent_nor_failed(make_account, promo_rule, ingest):
+    promo_rule([make_account("sendgrid")], internal_recipients=[STAFF])
+
+    ingest(marketing_consent=False)  # the customer's refused, the staff copy sent
+
+    totals = Rollup.objects.filter(period="hour").aggregate(sent=Sum("sent"), failed=Sum("failed"))
+    assert totals == {"sent": 1, "failed": 0}
