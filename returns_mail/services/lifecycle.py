@@ -501,8 +501,9 @@ def _earliest(recipient: CampaignRecipient, name: str, at: datetime) -> tuple[bo
 
 # --- campaign recipients settled by their senders ----------------------------------------------
 # A recipient is settled once, from pending: by its chunk's outcome or reconciliation
-# (campaign_chunks.py, campaign_mailchimp.py), an admin's decision on a held chunk or the
-# campaign's cancellation (campaigns.py).
+# (campaign_chunks.py, campaign_mailchimp.py), a suppression added since the audience was
+# prepared (campaign_chunks.py), an admin's decision on a held chunk or the campaign's
+# cancellation (campaigns.py).
 RECIPIENT_SETTLED = frozenset(
     {RecipientStatus.SENT, RecipientStatus.FAILED, RecipientStatus.CANCELLED}
 )
@@ -548,6 +549,19 @@ def recipients_refused(
             campaign_id=campaign_id, status=RecipientStatus.FAILED, count=count, at=at
         )
     return count
+
+
+def recipients_withdrawn(rows: QuerySet, *, campaign_id: int, error: str) -> int:
+    """pending → cancelled, with `error`: recipients who may no longer get the campaign (their
+    address was suppressed after the audience was prepared). Never sent, so never counted as
+    sent or failed. Returns how many."""
+    return _recipients_settle(
+        rows,
+        RecipientStatus.CANCELLED,
+        campaign_id=campaign_id,
+        at=timezone.now(),
+        error=error[:500],
+    )
 
 
 def recipients_cancel(rows: QuerySet, *, campaign_id: int) -> int:

@@ -28,6 +28,7 @@ from returns_mail.models import (
     TriggerRule,
 )
 from returns_mail.roles import IT_ADMINS
+from returns_mail.services.campaign_chunks import chunk_claim_next, chunk_send
 from returns_mail.services.campaigns import CampaignError, campaign_start
 from returns_mail.services.events import messages_plan_many
 from returns_mail.services.messages import message_resend
@@ -48,6 +49,7 @@ from tests.returns_mail.test_api_support import (  # noqa: F401 - fixtures
     own_cache_keys_fixture,
     post_json,
 )
+from tests.returns_mail.test_campaigns import no_runners, start  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.django_db
 
@@ -544,3 +546,49 @@ def test_a_refused_message_counts_as_neither_sent_nor_failed(make_account, promo
 
     totals = Rollup.objects.filter(period="hour").aggregate(sent=Sum("sent"), failed=Sum("failed"))
     assert totals == {"sent": 1, "failed": 0}
+
+
+@pytest.mark.usefixtures("no_runners")
+@pytest.mark.parametrize("kind", ["sendgrid", "mailchimp_transactional"])
+def test_an_unsubscribe_after_a_campaign_is_prepared_keeps_its_mail_back(
+    kind, make_account, make_template, esp_sandbox, django_capture_on_commit_callbacks
+):
+    emails = customers(3)
+    account = make_account(kind)
+    template = offer_template(make_template)
+    campaign = start(
+        make_campaign(everyone(), template, account), django_capture_on_commit_callbacks
+    )
+    suppression_add(email=emails[1].upper(), reason="unsubscribe", scope="promotional")
+
+    chunk_send(chunk_claim_next(campaign.pk))
+
+    assert mentions(esp_sandbox, emails[1]) == []
+    assert all(len(mentions(esp_sandbox, email)) == 1 for email in (emails[0], emails[2]))
+    withdrawn = CampaignRecipient.objects.get(email=emails[1])
+    assert withdrawn.status == "cancelled"
+    assert "suppressed for promotional mail" in withdrawn.error
+    day = Rollup.objects.get(period="day", campaign_id=campaign.pk)
+    assert (day.sent, day.failed) == (2, 0)
+
+
+@pytest.mark.usefixtures("no_runners")
+def test_a_campaign_whose_account_turns_transactional_pauses_and_sends_nothing(
+    make_account, make_template, esp_sandbox, django_capture_on_commit_callbacks
+):
+    customers(3)
+    account = make_account("sendgrid")
+    template = offer_template(make_template)
+    campaign = start(
+        make_campaign(everyone(), template, account), django_capture_on_commit_callbacks
+    )
+    account.purpose = "transactional"
+    account.save()
+
+    chunk_send(chunk_claim_next(campaign.pk))
+
+    campaign.refresh_from_db()
+    assert campaign.status == CampaignStatus.PAUSED
+    assert "no longer sends promotional mail" in campaign.error
+    assert esp_sandbox.records("sendgrid", path="/v3/mail/send") == []
+    assert set(CampaignRecipient.objects.values_list("status", flat=True)) == {"pending"}
