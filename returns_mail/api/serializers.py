@@ -247,11 +247,19 @@ class MessageSerializer(serializers.Serializer):
     )
     provider_message_id = serializers.CharField(allow_blank=True)
     status = serializers.ChoiceField(choices=MessageStatus.choices)
+    reason = serializers.SerializerMethodField(
+        help_text="Why the message was not sent (a refusal code, as in the event's answer); "
+        "null when it was not refused."
+    )
     status_changed_at = serializers.DateTimeField()
     send_after = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     resend_of = serializers.IntegerField(source="resend_of_id", allow_null=True)
+
+    @extend_schema_field({"type": "string", "enum": MessageRefusal.values, "nullable": True})
+    def get_reason(self, message) -> str | None:
+        return message.refusal or None
 
 
 class CustomerOutSerializer(serializers.Serializer):

@@ -290,6 +290,10 @@ def test_the_api_answers_each_refusal_with_its_reason_and_a_replay_shows_the_sam
     assert replayed[0] == first.json()["messages"][0]
     assert (replayed[1]["status"], replayed[1]["reason"]) == ("sent", None)  # read again
     assert mentions(esp_sandbox, CUSTOMER) == []
+    # Reading the event back shows the same reasons.
+    detail = api.get(f"{EVENTS}/{first.json()['id']}").json()
+    reasons = {m["recipient"]: (m["status"], m["reason"]) for m in detail["messages"]}
+    assert reasons == {CUSTOMER: ("suppressed", "no_marketing_consent"), STAFF: ("sent", None)}
 
 
 # --- send time: the second line -----------------------------------------------------------------
