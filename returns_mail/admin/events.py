@@ -13,7 +13,17 @@ from returns_mail.models import Message, ReturnEvent, TriggerRule
 
 class EventMessageInline(ReadOnlyInline):
     model = Message
-    fields = ("recipient", "rule", "status", "account", "attempts", "sent_at", "status_changed_at")
+    fields = (
+        "recipient",
+        "rule",
+        "status",
+        "refusal",
+        "error",
+        "account",
+        "attempts",
+        "sent_at",
+        "status_changed_at",
+    )
     readonly_fields = fields
     show_change_link = True
     verbose_name_plural = "messages"

@@ -41,11 +41,12 @@ class MessageAdmin(admin.ModelAdmin):
         "event_type",
         "rule",
         "status",
+        "refusal",
         "account",
         "attempts",
         "status_changed_at",
     )
-    list_filter = ("status", "account", "rule", MessageEventTypeFilter)
+    list_filter = ("status", "refusal", "account", "rule", MessageEventTypeFilter)
     list_select_related = ("event", "rule", "account")
     search_fields = ("recipient", "=event__return_id", "=provider_message_id")
     search_help_text = "Recipient, return id (exact) or provider message id (exact)."
@@ -73,6 +74,7 @@ class MessageAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "status",
+                    "refusal",
                     "status_changed_at",
                     "error",
                     "send_after",

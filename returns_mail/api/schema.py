@@ -163,6 +163,17 @@ ACCEPTED_EXAMPLE = OpenApiExample(
                 "rule": "Refund confirmation",
                 "recipient": "ada.customer@example.com",
                 "status": "queued",
+                "reason": None,
+                "reason_text": None,
+            },
+            {
+                "id": 5121,
+                "rule": "Spring offer",
+                "recipient": "ada.customer@example.com",
+                "status": "suppressed",
+                "reason": "no_marketing_consent",
+                "reason_text": "promotional mail refused: the customer has not given marketing "
+                "consent (the event's marketing_consent is false)",
             },
         ],
     },

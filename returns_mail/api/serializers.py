@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from returns_mail.api.event_data import ValueInvalid, parse_aware_datetime, validate_data
-from returns_mail.models import MessageStatus
+from returns_mail.models import MessageRefusal, MessageStatus
 from returns_mail.services.events import EventInput
 from templates_lib.catalogue import CATALOGUE
 
@@ -207,6 +207,16 @@ class AcceptedMessageSerializer(serializers.Serializer):
     rule = serializers.CharField(allow_null=True, help_text="The trigger rule's name.")
     recipient = serializers.EmailField()
     status = serializers.ChoiceField(choices=MessageStatus.choices)
+    reason = serializers.ChoiceField(
+        choices=MessageRefusal.choices,
+        allow_null=True,
+        help_text='Why the message will not be sent (it is "suppressed": promotional mail '
+        "without marketing consent, to an address suppressed for promotional mail, or with no "
+        "account of the rule's route that sends promotional mail); null when not refused.",
+    )
+    reason_text = serializers.CharField(
+        allow_null=True, help_text="The reason in words; null when not refused."
+    )
 
 
 class EventAcceptedSerializer(serializers.Serializer):
@@ -237,11 +247,19 @@ class MessageSerializer(serializers.Serializer):
     )
     provider_message_id = serializers.CharField(allow_blank=True)
     status = serializers.ChoiceField(choices=MessageStatus.choices)
+    reason = serializers.SerializerMethodField(
+        help_text="Why the message was not sent (a refusal code, as in the event's answer); "
+        "null when it was not refused."
+    )
     status_changed_at = serializers.DateTimeField()
     send_after = serializers.DateTimeField()
     sent_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     resend_of = serializers.IntegerField(source="resend_of_id", allow_null=True)
+
+    @extend_schema_field({"type": "string", "enum": MessageRefusal.values, "nullable": True})
+    def get_reason(self, message) -> str | None:
+        return message.refusal or None
 
 
 class CustomerOutSerializer(serializers.Serializer):

@@ -194,9 +194,13 @@ class RouteFormSet(forms.BaseInlineFormSet):
             for form in self.forms
             if form.cleaned_data and not form.cleaned_data.get("DELETE")
         ]
+        # The rule form's values are on the instance already: a template changed together
+        # with the route is judged against the new route.
+        template = self.instance.template if self.instance.template_id else None
         routes_validate(
             routing=self.instance.routing,
             routes=[(row["account"], row.get("weight")) for row in rows],
+            template=template,
         )
 
 

@@ -15,7 +15,13 @@ from returns_mail.models.consent import ConsentRecord, ConsentSource
 from returns_mail.models.customers import AudienceMember, Customer, MemberStatus
 from returns_mail.models.erasure import AudienceErasure, AudienceErasureStatus
 from returns_mail.models.events import EventTypeSetting, ReturnEvent
-from returns_mail.models.outbox import AccountCircuit, Attempt, Message, MessageStatus
+from returns_mail.models.outbox import (
+    AccountCircuit,
+    Attempt,
+    Message,
+    MessageRefusal,
+    MessageStatus,
+)
 from returns_mail.models.rules import RoutingMode, RuleAccount, TriggerRule
 from returns_mail.models.segments import Segment
 from returns_mail.models.suppression import (
@@ -44,6 +50,7 @@ __all__ = [
     "EventTypeSetting",
     "MemberStatus",
     "Message",
+    "MessageRefusal",
     "MessageStatus",
     "RecipientStatus",
     "ReturnEvent",

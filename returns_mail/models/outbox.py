@@ -23,6 +23,23 @@ class MessageStatus(models.TextChoices):
     AMBIGUOUS = "ambiguous", "Held: provider may have accepted it"
 
 
+class MessageRefusal(models.TextChoices):
+    """Why a message was never handed to a provider (status "suppressed", or "failed" for
+    transactional mail no account of its route may send): the API's machine-readable reason,
+    the human text being the message's error."""
+
+    NO_MARKETING_CONSENT = "no_marketing_consent", "No marketing consent"
+    SUPPRESSED_ADDRESS = "suppressed_address", "Address suppressed"
+    NO_PROMOTIONAL_ACCOUNT = (
+        "no_promotional_account",
+        "No account of the route sends promotional mail",
+    )
+    NO_TRANSACTIONAL_ACCOUNT = (
+        "no_transactional_account",
+        "No account of the route sends transactional mail",
+    )
+
+
 class Message(models.Model):
     """One email to one recipient for one (event, rule): the outbox row, the truth."""
 
@@ -71,6 +88,8 @@ class Message(models.Model):
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Set with the status by the lifecycle when the gate refuses the message (empty otherwise).
+    refusal = models.CharField(max_length=24, choices=MessageRefusal.choices, blank=True)
     resend_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resends"
     )

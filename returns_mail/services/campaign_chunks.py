@@ -35,6 +35,7 @@ from providers.clients import (
 )
 from providers.clients.types import Address, BatchEmail, BatchRecipient, SendResult
 from providers.exceptions import ProviderConfigurationError, ProviderError
+from providers.models import Purpose
 from returns_mail.models import (
     Campaign,
     CampaignChunk,
@@ -43,7 +44,13 @@ from returns_mail.models import (
     ChunkStatus,
     RecipientStatus,
 )
-from returns_mail.services.lifecycle import recipients_failed, recipients_refused, recipients_sent
+from returns_mail.services.lifecycle import (
+    recipients_failed,
+    recipients_refused,
+    recipients_sent,
+    recipients_withdrawn,
+)
+from returns_mail.services.suppression import suppressed_emails
 from returns_mail.services.unsubscribe_links import unsubscribe_links
 from templates_lib.models import SyncStatus, TemplateSync, TemplateVersion
 from templates_lib.rendering import provider_content
@@ -154,8 +161,14 @@ def _pending(chunk: CampaignChunk):
 def chunk_send(chunk: CampaignChunk) -> str:
     """One provider request for the chunk's pending recipients; returns the chunk's status."""
     campaign = chunk.campaign
-    recipients = list(_pending(chunk).values("email", "name", "data", "correlation_id"))
-    if not recipients:  # all settled by a reconciliation
+    if not Purpose.serves(campaign.account.purpose, Purpose.PROMOTIONAL):
+        return _stop_campaign(
+            chunk, f"the account {campaign.account} no longer sends promotional mail"
+        )
+    recipients = _not_suppressed(
+        chunk, list(_pending(chunk).values("email", "name", "data", "correlation_id"))
+    )
+    if not recipients:  # all settled by a reconciliation (or suppressed since)
         return _chunk_finish(chunk, ChunkStatus.SENT)
     try:
         batch = campaign_batch(
@@ -186,6 +199,23 @@ def _batch_recipient(recipient: dict, brand: dict, locale: str) -> BatchRecipien
         data={**recipient["data"], "brand": brand, **links.template_values()},
         headers=links.headers,
     )
+
+
+def _not_suppressed(chunk: CampaignChunk, recipients: list[dict]) -> list[dict]:
+    """`recipients` minus those suppressed for promotional mail since the audience was prepared
+    (an unsubscribe meanwhile adds a promotional suppression): those are cancelled with the
+    reason, never sent. One query for the chunk."""
+    suppressed = suppressed_emails(r["email"] for r in recipients)[Purpose.PROMOTIONAL]
+    withdrawn = [r["email"] for r in recipients if r["email"].strip().lower() in suppressed]
+    if not withdrawn:
+        return recipients
+    recipients_withdrawn(
+        _pending(chunk).filter(email__in=withdrawn),
+        campaign_id=chunk.campaign_id,
+        error="not sent: the address was suppressed for promotional mail after the audience "
+        "was prepared",
+    )
+    return [r for r in recipients if r["email"] not in withdrawn]
 
 
 def campaign_batch(

@@ -1,6 +1,7 @@
 """Small per-process caches of the configuration read on every API request: the API clients by
 token, the enabled rules of each event type (with their templates' active versions), which types
-are switched off, and which cancel pending messages of other rules.
+are switched off, which cancel pending messages of other rules, and what mail each rule's route
+may carry.
 
 Intake reads them for every event, and they change a few times a day, so a query each time
 would be most of an event's cost. They expire after CACHE_SECONDS, and a change saved in this
@@ -18,7 +19,8 @@ from typing import TypeVar
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from returns_mail.models import ApiClient, EventTypeSetting, TriggerRule
+from providers.models import ProviderAccount, Purpose
+from returns_mail.models import ApiClient, EventTypeSetting, RuleAccount, TriggerRule
 from templates_lib.models import Template, TemplatePublication
 
 CACHE_SECONDS = 5.0
@@ -88,6 +90,26 @@ def cancelling_types() -> frozenset[str]:
     return cached("cancelling", load)
 
 
+def route_purposes() -> dict[int, frozenset[str]]:
+    """The mail purposes ("transactional", "promotional") each rule's route may carry, by rule
+    id: those some active account of the route serves (a rule without one is not listed)."""
+
+    def load():
+        served: dict[int, set[str]] = {}
+        links = RuleAccount.objects.filter(account__is_active=True).values_list(
+            "rule_id", "account__purpose"
+        )
+        for rule_id, account_purpose in links:
+            served.setdefault(rule_id, set()).update(
+                p
+                for p in (Purpose.TRANSACTIONAL, Purpose.PROMOTIONAL)
+                if Purpose.serves(account_purpose, p)
+            )
+        return {rule_id: frozenset(purposes) for rule_id, purposes in served.items()}
+
+    return cached("route_purposes", load)
+
+
 def clear() -> None:
     with _lock:
         _cache.clear()
@@ -97,6 +119,8 @@ def clear() -> None:
 @receiver([post_save, post_delete], sender=ApiClient)
 @receiver([post_save, post_delete], sender=EventTypeSetting)
 @receiver([post_save, post_delete], sender=TriggerRule)
+@receiver([post_save, post_delete], sender=RuleAccount)
+@receiver([post_save, post_delete], sender=ProviderAccount)
 @receiver([post_save, post_delete], sender=Template)
 @receiver([post_save, post_delete], sender=TemplatePublication)
 def _clear_on_change(**kwargs) -> None:

@@ -16,20 +16,28 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.queue import enqueue_tasks_on_commit
+from providers.models import Purpose
 from returns_mail.conditions import conditions_match
 from returns_mail.exceptions import IdempotencyConflict
 from returns_mail.models import (
     ApiClient,
     EventTypeSetting,
     Message,
+    MessageRefusal,
     MessageStatus,
     ReturnEvent,
     TriggerRule,
 )
 from returns_mail.services import config_cache
-from returns_mail.services.config_cache import cancelling_types, enabled_rules, switched_off_types
+from returns_mail.services.config_cache import (
+    cancelling_types,
+    enabled_rules,
+    route_purposes,
+    switched_off_types,
+)
 from returns_mail.services.customers import CUSTOMERS_TASK
-from returns_mail.services.lifecycle import messages_cancel
+from returns_mail.services.lifecycle import messages_cancel, messages_refuse
+from returns_mail.services.suppression import suppressed_emails
 from templates_lib.models import TemplateVersion
 from templates_lib.rendering import pick_locale
 
@@ -118,8 +126,10 @@ def event_types_switch(*, changes: dict[str, bool]) -> None:
 
 def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
     """The outbox rows of many events: the cached rules of their types, one insert (the caller
-    queues the due ones on commit). The suppression list is checked when a message is sent, not
-    here: it may change before a delayed message is due, and the check is made once."""
+    queues the due ones on commit). Promotional mail passes the consent gate here (`_refusals`):
+    a refused message is still a row, suppressed with its reason, and is never queued. The
+    suppression list is checked again when a message is sent: it may change before a delayed
+    message is due."""
     switched_off = switched_off_types()
     now = timezone.now()
     planned: list[Message] = []
@@ -159,13 +169,51 @@ def messages_plan_many(*, events: list[ReturnEvent]) -> list[Message]:
                     )
                 )
     Message.objects.bulk_create(planned)
+    messages_refuse(_refusals(planned), texts=REFUSAL_TEXTS)
     return planned
 
 
+# The human text of each refusal at planning (the message's error).
+REFUSAL_TEXTS = {
+    MessageRefusal.NO_MARKETING_CONSENT: "promotional mail refused: the customer has not given "
+    "marketing consent (the event's marketing_consent is false)",
+    MessageRefusal.SUPPRESSED_ADDRESS: "promotional mail refused: the address is suppressed for "
+    "promotional mail",
+    MessageRefusal.NO_PROMOTIONAL_ACCOUNT: "promotional mail refused: no active account of the "
+    "rule's route sends promotional mail",
+}
+
+
+def _refusals(planned: list[Message]) -> list[tuple[Message, str]]:
+    """The promotional messages the consent gate refuses, each with its reason: to a customer
+    without marketing consent (a rule's fixed staff addresses are not customers: consent does
+    not apply to them), to an address suppressed for promotional mail, or when no active account
+    of the route serves promotional mail. One suppression query for the whole batch."""
+    promotional = [m for m in planned if m.rule.template.purpose == Purpose.PROMOTIONAL]
+    if not promotional:
+        return []
+    suppressed = suppressed_emails(m.recipient for m in promotional)[Purpose.PROMOTIONAL]
+    served = route_purposes()
+    refused = []
+    for message in promotional:
+        if not message.is_internal and not message.event.marketing_consent:
+            refused.append((message, MessageRefusal.NO_MARKETING_CONSENT))
+        elif message.recipient.strip().lower() in suppressed:
+            refused.append((message, MessageRefusal.SUPPRESSED_ADDRESS))
+        elif Purpose.PROMOTIONAL not in served.get(message.rule_id, ()):
+            refused.append((message, MessageRefusal.NO_PROMOTIONAL_ACCOUNT))
+    return refused
+
+
 def _enqueue_for(events: list[ReturnEvent], messages: list[Message]) -> None:
-    """On commit, in one push: a send task per message that is due, one customers task."""
+    """On commit, in one push: a send task per queued message that is due (a refused one has
+    none), one customers task."""
     now = timezone.now()
-    sends = [(SEND_TASK, (m.pk,)) for m in messages if m.send_after <= now]
+    sends = [
+        (SEND_TASK, (m.pk,))
+        for m in messages
+        if m.status == MessageStatus.QUEUED and m.send_after <= now
+    ]
     enqueue_tasks_on_commit([*sends, (CUSTOMERS_TASK, ([e.pk for e in events],))])
 
 
@@ -311,6 +359,10 @@ def event_answer(event: ReturnEvent, messages: list[Message]) -> dict:
                 "rule": m.rule.name if m.rule else None,
                 "recipient": m.recipient,
                 "status": m.status,
+                # Why the consent gate refused it (a MessageRefusal code and the human text);
+                # None for a message it let through.
+                "reason": m.refusal or None,
+                "reason_text": (m.error or None) if m.refusal else None,
             }
             for m in messages
         ],
@@ -325,7 +377,7 @@ def events_answers(events: list[ReturnEvent]) -> dict[int, dict]:
         planned = (
             Message.objects.filter(event__in=list(by_event), resend_of__isnull=True)
             .select_related("rule")
-            .only("pk", "event_id", "recipient", "status", "rule__name")
+            .only("pk", "event_id", "recipient", "status", "refusal", "error", "rule__name")
             .order_by("pk")
         )
         for message in planned:

@@ -54,6 +54,7 @@ class Transition(StrEnum):
     SENT = "sent"  # the provider took it
     FAILED = "failed"  # refused, no usable account, or given up after retries
     SUPPRESSED = "suppressed"  # the recipient is on the suppression list
+    REFUSED = "refused"  # the consent gate refused it when it was planned: never sent
     HELD = "held"  # the provider may have taken it (no answer to the call)
     RETRY = "retry"  # a transient failure: sent again later
     WORKER_LOST = "worker_lost"  # the worker died before the provider call
@@ -105,6 +106,7 @@ TRANSITIONS: dict[Transition, Rule] = {
     Transition.SENT: _rule({S.SENDING}, SENT_OR_FURTHER),  # sending
     Transition.FAILED: _rule({S.SENDING}, {S.FAILED}),  # sending
     Transition.SUPPRESSED: _rule({S.SENDING}, {S.SUPPRESSED}),  # sending
+    Transition.REFUSED: _rule({S.QUEUED}, {S.SUPPRESSED}),  # events.messages_plan_many
     Transition.HELD: _rule({S.SENDING}, {S.AMBIGUOUS}),  # sending
     Transition.RETRY: _rule({S.SENDING}, {S.QUEUED}),  # sending
     Transition.WORKER_LOST: _rule({S.SENDING}, {S.QUEUED}),  # messages.messages_sweep
@@ -177,7 +179,8 @@ def message_finish(
 ) -> Message:
     """Record the worker's outcome: sent, failed, suppressed, ambiguous (held), or queued for a
     retry; only if the row is still the worker's (sending). `fields`: more columns of the
-    outcome (sent_at, provider_message_id, next_attempt_at...). Returns `message`, refreshed."""
+    outcome (sent_at, provider_message_id, next_attempt_at, refusal...). Returns `message`,
+    refreshed."""
     transition = _FINISHES[status]
     old = _source(transition, status)
     now = timezone.now()
@@ -194,6 +197,35 @@ def message_finish(
         if changed:
             _announce(transition, [message.pk], old, message.status, now)
     return message
+
+
+def messages_refuse(refused: Sequence[tuple[Message, str]], *, texts: Mapping[str, str]) -> None:
+    """queued → suppressed, for messages the consent gate refused as they were planned: each
+    (message, MessageRefusal code), its error the human text of `texts[code]`. The rows were
+    just inserted by the caller's transaction, so nobody else can have them. One UPDATE for
+    them all; the `message` objects are updated in memory too, so the caller's answer shows
+    what the rows hold."""
+    if not refused:
+        return
+    old = _source(Transition.REFUSED, S.SUPPRESSED)
+    now = timezone.now()
+    by_code: dict[str, list[int]] = defaultdict(list)
+    for message, code in refused:
+        by_code[code].append(message.pk)
+    ids = [message.pk for message, _ in refused]
+    with transaction.atomic():
+        Message.objects.filter(pk__in=ids, status=old).update(
+            status=S.SUPPRESSED,
+            status_changed_at=now,
+            refusal=Case(*[When(pk__in=pks, then=Value(code)) for code, pks in by_code.items()]),
+            error=Case(
+                *[When(pk__in=pks, then=Value(texts[code])) for code, pks in by_code.items()]
+            ),
+        )
+        for message, code in refused:
+            message.status, message.status_changed_at = S.SUPPRESSED, now
+            message.refusal, message.error = code, texts[code]
+        _announce(Transition.REFUSED, ids, old, S.SUPPRESSED, now)
 
 
 # --- the sweep, reconciliation, cancelling --------------------------------------------------------
@@ -469,8 +501,9 @@ def _earliest(recipient: CampaignRecipient, name: str, at: datetime) -> tuple[bo
 
 # --- campaign recipients settled by their senders ----------------------------------------------
 # A recipient is settled once, from pending: by its chunk's outcome or reconciliation
-# (campaign_chunks.py, campaign_mailchimp.py), an admin's decision on a held chunk or the
-# campaign's cancellation (campaigns.py).
+# (campaign_chunks.py, campaign_mailchimp.py), a suppression added since the audience was
+# prepared (campaign_chunks.py), an admin's decision on a held chunk or the campaign's
+# cancellation (campaigns.py).
 RECIPIENT_SETTLED = frozenset(
     {RecipientStatus.SENT, RecipientStatus.FAILED, RecipientStatus.CANCELLED}
 )
@@ -516,6 +549,19 @@ def recipients_refused(
             campaign_id=campaign_id, status=RecipientStatus.FAILED, count=count, at=at
         )
     return count
+
+
+def recipients_withdrawn(rows: QuerySet, *, campaign_id: int, error: str) -> int:
+    """pending → cancelled, with `error`: recipients who may no longer get the campaign (their
+    address was suppressed after the audience was prepared). Never sent, so never counted as
+    sent or failed. Returns how many."""
+    return _recipients_settle(
+        rows,
+        RecipientStatus.CANCELLED,
+        campaign_id=campaign_id,
+        at=timezone.now(),
+        error=error[:500],
+    )
 
 
 def recipients_cancel(rows: QuerySet, *, campaign_id: int) -> int:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.db.models import F
 from django.utils import timezone
 
-from providers.models import ProviderAccount
+from providers.models import ProviderAccount, Purpose
 from returns_mail.models import AccountCircuit, RoutingMode, TriggerRule
 
 logger = logging.getLogger(__name__)
@@ -18,10 +18,18 @@ CIRCUIT_THRESHOLD = 5  # consecutive transient failures that open an account's c
 CIRCUIT_COOL_DOWN = timedelta(seconds=60)
 
 
-def route(rule: TriggerRule, recipient: str) -> list[ProviderAccount]:
-    """The accounts to try, in order. Weighted: one picked per recipient (the same recipient
-    always gets the same one, so providers can be compared), the others as fallback."""
-    links = [link for link in rule.route.select_related("account") if link.account.is_active]
+def route(
+    rule: TriggerRule, recipient: str, *, purpose: str | None = None
+) -> list[ProviderAccount]:
+    """The accounts to try, in order: the active ones, and with `purpose` (a template's) only
+    those that serve it. Weighted: one picked per recipient (the same recipient always gets the
+    same one, so providers can be compared), the others as fallback."""
+    links = [
+        link
+        for link in rule.route.select_related("account")
+        if link.account.is_active
+        and (purpose is None or Purpose.serves(link.account.purpose, purpose))
+    ]
     accounts = [link.account for link in links]
     if not accounts:
         return []

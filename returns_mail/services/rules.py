@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from providers.models import ProviderAccount
+from providers.models import ProviderAccount, Purpose
 from returns_mail.conditions import condition_holds, conditions_errors, conditions_match
 from returns_mail.models import ReturnEvent, RoutingMode, TriggerRule
 from returns_mail.services.routing import route
@@ -83,11 +83,26 @@ def _conditions_errors(conditions: list[dict], event_type: str | None) -> list[s
     return errors
 
 
-def routes_validate(*, routing: str, routes: Sequence[tuple[ProviderAccount, int | None]]) -> None:
+def routes_validate(
+    *,
+    routing: str,
+    routes: Sequence[tuple[ProviderAccount, int | None]],
+    template: Template | None = None,
+) -> None:
     """Raise a ValidationError when the route (account and weight, in order) does not suit the
-    rule's routing mode, or has no active account."""
-    if not any(account.is_active for account, _ in routes):
+    rule's routing mode, has no active account, or (given the rule's `template`) no active
+    account that may send the template's kind of mail."""
+    active = [account for account, _ in routes if account.is_active]
+    if not active:
         raise ValidationError("Add at least one active provider account to the route.")
+    if template is not None and not any(
+        Purpose.serves(account.purpose, template.purpose) for account in active
+    ):
+        raise ValidationError(
+            f"“{template.name}” is a {template.purpose} template, but no active account of the "
+            f"route sends {template.purpose} mail ({_purposes(active)}): add an account whose "
+            f"purpose is {template.purpose} or both, or choose another template."
+        )
     if routing == RoutingMode.SINGLE and len(routes) != 1:
         raise ValidationError(
             f"“One account” routing takes exactly one account, not {len(routes)}: remove the "
@@ -101,6 +116,10 @@ def routes_validate(*, routing: str, routes: Sequence[tuple[ProviderAccount, int
             )
 
 
+def _purposes(accounts: Sequence[ProviderAccount]) -> str:
+    return ", ".join(f"{a.name}: {a.get_purpose_display().lower()}" for a in accounts)
+
+
 @dataclass
 class RuleTrial:
     matched: bool
@@ -110,9 +129,18 @@ class RuleTrial:
     version_number: int | None = None
 
 
-def rule_try(*, rule: TriggerRule, context: dict, event_type: str, locale: str = "") -> RuleTrial:
+def rule_try(
+    *,
+    rule: TriggerRule,
+    context: dict,
+    event_type: str,
+    locale: str = "",
+    marketing_consent: bool | None = None,
+) -> RuleTrial:
     """Whether `rule` matches an event of `event_type` with `context` (an event's template
-    context), and what it would send: recipients, accounts, the rendered email. Sends nothing."""
+    context; `marketing_consent` the event's, None for a sample), and what it would send:
+    recipients, accounts (those serving the template's purpose), whether the consent gate would
+    refuse each, the rendered email. Sends nothing."""
     trial = RuleTrial(matched=False)
     if event_type != rule.event_type:
         trial.reasons.append(f"the rule is for {rule.event_type}, not {event_type}")
@@ -137,19 +165,38 @@ def rule_try(*, rule: TriggerRule, context: dict, event_type: str, locale: str =
     if rule.send_to_customer and customer.get("email"):
         emails.append((customer["email"], False))
     emails += [(email, True) for email in rule.internal_recipients]
+    purpose = rule.template.purpose
     for email, internal in emails:
-        accounts = route(rule, email)
+        accounts = route(rule, email, purpose=purpose)
+        suppressed = is_suppressed(email, purpose=purpose)
         trial.recipients.append(
             {
                 "email": email,
                 "internal": internal,
-                "suppressed": is_suppressed(email, purpose=rule.template.purpose),
+                "suppressed": suppressed,
                 "accounts": [a.name for a in accounts],
+                "refusal": _refusal(purpose, internal, marketing_consent, suppressed, accounts),
             }
         )
     chosen = pick_locale(version.contents, locale or customer.get("locale"), version.default_locale)
     trial.rendered = render_version(version, context, chosen)
     return trial
+
+
+def _refusal(purpose, internal, consent, suppressed, accounts) -> str:
+    """Why the consent gate would refuse a promotional message ("" when it would not), as
+    events.messages_plan_many decides: consent (customers only), suppression, an account."""
+    if purpose != Purpose.PROMOTIONAL:
+        return ""
+    if not internal and consent is False:
+        return "no marketing consent: it would be recorded as suppressed, not sent"
+    if not internal and consent is None:
+        return "only if the event's marketing_consent is true"
+    if suppressed:
+        return "suppressed for promotional mail: it would be recorded as suppressed, not sent"
+    if not accounts:
+        return "no account of the route sends promotional mail: it would be suppressed"
+    return ""
 
 
 def rule_try_event(*, rule: TriggerRule, event: ReturnEvent) -> RuleTrial:
@@ -158,4 +205,5 @@ def rule_try_event(*, rule: TriggerRule, event: ReturnEvent) -> RuleTrial:
         context=event.template_context(),
         event_type=event.type,
         locale=event.customer_locale,
+        marketing_consent=event.marketing_consent,
     )

@@ -23,7 +23,7 @@ from providers.clients import client_for
 from providers.clients.types import Address, OutgoingEmail, SendResult, fits_header
 from providers.exceptions import ProviderError
 from providers.models import Purpose
-from returns_mail.models import Attempt, Message, MessageStatus
+from returns_mail.models import Attempt, Message, MessageRefusal, MessageStatus
 from returns_mail.services.lifecycle import message_finish, message_take
 from returns_mail.services.routing import (
     circuit_failure,
@@ -57,20 +57,21 @@ def message_send(*, message_id: int) -> Message | None:
         "event", "rule__template", "template_version__layout", "template_version__template"
     ).get(pk=message_id)
     purpose = message.template_version.template.purpose
-    if is_suppressed(message.recipient, purpose=purpose):
+    refusal = _refusal(message, purpose)
+    if refusal is not None:
         return message_finish(
-            message, MessageStatus.SUPPRESSED, error="recipient is on the suppression list"
+            message, MessageStatus.SUPPRESSED, error=refusal[1], refusal=refusal[0]
         )
-    accounts = route(message.rule, message.recipient) if message.rule else []
+    # Only accounts whose purpose serves the mail's: failover never moves promotional mail onto
+    # a transactional-only account, nor transactional mail onto a promotional-only one.
+    accounts = route(message.rule, message.recipient, purpose=purpose) if message.rule else []
     account, position, wait_until = _usable_account(accounts, message.route_position)
     if account is None:
         if wait_until is not None:  # every account's circuit is open: wait for the first
             return _requeue(
                 message, at=wait_until, error="all accounts of the route are cooling down"
             )
-        return message_finish(
-            message, MessageStatus.FAILED, error="the rule has no active provider account"
-        )
+        return _no_account(message, purpose)
     email = _outgoing(message, account)
     started, clock = timezone.now(), time.perf_counter()
     Message.objects.filter(pk=message.pk, status=MessageStatus.SENDING).update(
@@ -81,6 +82,48 @@ def message_send(*, message_id: int) -> Message | None:
     except ProviderError as exc:
         return _failed_attempt(message, account, position, len(accounts), exc, started, clock)
     return _sent(message, account, position, result, started, clock)
+
+
+def _refusal(message: Message, purpose: str) -> tuple[str, str] | None:
+    """Why the message must not be sent now (a MessageRefusal code and the human text), or
+    None. Consent is checked again because a resend is planned by no one; a consent withdrawn
+    since planning shows as a promotional suppression (an unsubscribe always adds one)."""
+    if (
+        purpose == Purpose.PROMOTIONAL
+        and not message.is_internal
+        and not message.event.marketing_consent
+    ):
+        return (
+            MessageRefusal.NO_MARKETING_CONSENT,
+            "promotional mail refused: the customer has not given marketing consent",
+        )
+    if is_suppressed(message.recipient, purpose=purpose):
+        return MessageRefusal.SUPPRESSED_ADDRESS, "recipient is on the suppression list"
+    return None
+
+
+def _no_account(message: Message, purpose: str) -> Message:
+    """No account of the route may send the message: none active (failed), or none of the
+    active ones serves the mail's purpose — promotional mail is then refused (suppressed),
+    transactional mail failed, both with the reason."""
+    if not message.rule or not route(message.rule, message.recipient):
+        return message_finish(
+            message, MessageStatus.FAILED, error="the rule has no active provider account"
+        )
+    if purpose == Purpose.PROMOTIONAL:
+        return message_finish(
+            message,
+            MessageStatus.SUPPRESSED,
+            error="promotional mail refused: no active account of the rule's route sends "
+            "promotional mail",
+            refusal=MessageRefusal.NO_PROMOTIONAL_ACCOUNT,
+        )
+    return message_finish(
+        message,
+        MessageStatus.FAILED,
+        error="no active account of the rule's route sends transactional mail",
+        refusal=MessageRefusal.NO_TRANSACTIONAL_ACCOUNT,
+    )
 
 
 def _usable_account(accounts, start: int):

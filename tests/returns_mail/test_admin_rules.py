@@ -218,12 +218,14 @@ def test_trying_a_rule_on_a_sample_shows_the_match_route_suppression_and_email(
             "internal": False,
             "suppressed": False,
             "accounts": ["SendGrid main"],
+            "refusal": "",  # a transactional template: the consent gate does not apply
         },
         {
             "email": "blocked@shop.example",
             "internal": True,
             "suppressed": True,
             "accounts": ["SendGrid main"],
+            "refusal": "",
         },
     ]
     page = response.content.decode()

@@ -94,6 +94,8 @@ def test_50_concurrent_identical_posts_make_one_event_and_one_set_of_messages(
             "rule": "Refund confirmation",
             "recipient": "ada.customer@example.com",
             "status": None,
+            "reason": None,
+            "reason_text": None,
         }
     ]
     # ...and it was sent once.

@@ -49,6 +49,8 @@ def test_refund_processed_is_rendered_sent_through_the_sandbox_and_read_back_as_
                 "rule": "Refund confirmation",
                 "recipient": "ada.customer@example.com",
                 "status": "queued",
+                "reason": None,
+                "reason_text": None,
             }
         ],
     }
@@ -82,6 +84,7 @@ def test_refund_processed_is_rendered_sent_through_the_sandbox_and_read_back_as_
         "account": "SendGrid (sandbox)",
         "provider_message_id": record["message_id"],
         "status": "sent",
+        "reason": None,
         "status_changed_at": _drf_time(message.status_changed_at),
         "send_after": _drf_time(message.send_after),
         "sent_at": _drf_time(message.sent_at),

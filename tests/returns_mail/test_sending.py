@@ -77,6 +77,8 @@ def test_event_becomes_a_sent_email_at_the_provider(make_rule, sendgrid, ingest,
             "rule": message.rule.name,
             "recipient": "ada.customer@example.com",
             "status": "sent",  # a replay's answer reads the row
+            "reason": None,
+            "reason_text": None,
         }
     ]
 
