@@ -48,7 +48,7 @@ from providers.clients.mailchimp_marketing_types import (
     batch_entry,
     subscriber_hash,
 )
-from providers.clients.mailchimp_suppressions import MailchimpAudienceSuppressions
+from providers.clients.mailchimp_suppressions import MailchimpAudienceSuppressions, iso_time
 from providers.clients.requests_transport import (
     LastResponse,
     TransportFailure,
@@ -136,7 +136,7 @@ class MailchimpMarketingClient(MailchimpAudienceSuppressions, ProviderClient):
             raise
         return RemoteTemplate(
             remote_id=str(answer.get("id") or remote_id),
-            edited_at=_iso_time(answer.get("date_edited")),
+            edited_at=iso_time(answer.get("date_edited")),
             content_available=False,
         )
 
@@ -406,15 +406,6 @@ class MailchimpMarketingClient(MailchimpAudienceSuppressions, ProviderClient):
             permanent=permanent,
             retry_after=None if permanent else self._last.retry_after(),
         )
-
-
-def _iso_time(value: Any) -> datetime | None:
-    """Mailchimp's ISO 8601 timestamps ("2026-05-01T10:00:00+00:00"), always timezone-aware."""
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _json_or_none(text: Any) -> Any:

@@ -67,7 +67,7 @@ class MailchimpAudienceSuppressions:
                         email=str(m["email_address"]),
                         type=kind,
                         bounce_kind=bounce_kind,
-                        listed_at=_iso_time(m.get("last_changed")),
+                        listed_at=iso_time(m.get("last_changed")),
                         source=f"audience {audience} ({status})",
                         detail=str(m.get("unsubscribe_reason") or "")[:255],
                     )
@@ -92,7 +92,8 @@ class MailchimpAudienceSuppressions:
         return calls
 
 
-def _iso_time(value: Any) -> datetime | None:
+def iso_time(value: Any) -> datetime | None:
+    """Mailchimp's ISO 8601 timestamps ("2026-05-01T10:00:00+00:00"), always timezone-aware."""
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:

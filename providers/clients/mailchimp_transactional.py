@@ -14,7 +14,6 @@ SDK quirks kept in here:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from email.utils import formataddr
 from typing import Any
 
@@ -24,7 +23,7 @@ from mailchimp_transactional.api_client import ApiClientError
 
 from providers.clients.base import ProviderClient, chunks, plain_json
 from providers.clients.capability_types import CampaignSending, Reporting, TemplateLanguage
-from providers.clients.mandrill_rejects import MandrillRejects
+from providers.clients.mandrill_rejects import MandrillRejects, mandrill_time
 from providers.clients.requests_transport import LastResponse, describe_transport_failure
 from providers.clients.sender_auth_types import MANDRILL_PLAN, DomainAuthentication
 from providers.clients.sender_domains import mandrill_sending_domain
@@ -263,7 +262,7 @@ class MandrillClient(MandrillRejects, ProviderClient):
             subject=str(info.get("publish_subject") or ""),
             html=str(info.get("publish_code") or ""),
             text=str(info.get("publish_text") or ""),
-            edited_at=_mandrill_time(info.get("published_at") or info.get("updated_at")),
+            edited_at=mandrill_time(info.get("published_at") or info.get("updated_at")),
         )
 
     # --- sender authentication: sending domains ----------------------------------------------
@@ -403,17 +402,6 @@ class MandrillClient(MandrillRejects, ProviderClient):
                 retry_after=None if permanent else self._last.retry_after(),
             )
         return self._status_error(status, str(text)[:500])
-
-
-def _mandrill_time(value: Any) -> datetime | None:
-    """Mandrill's timestamps: "YYYY-MM-DD HH:MM:SS" in UTC (sometimes with fractions)."""
-    text = str(value or "")
-    for layout in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return datetime.strptime(text, layout).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    return None
 
 
 def _recipient(email: str, name: str) -> dict[str, str]:

@@ -71,7 +71,7 @@ class MandrillRejects:
                     email=str(item["email"]),
                     type=kind,
                     bounce_kind=bounce_kind,
-                    listed_at=_mandrill_time(item.get("created_at")),
+                    listed_at=mandrill_time(item.get("created_at")),
                     source=f"rejects ({item.get('reason') or 'custom'})",
                     detail=str(item.get("detail") or "")[:255],
                 )
@@ -90,7 +90,8 @@ class MandrillRejects:
         return calls
 
 
-def _mandrill_time(value: Any) -> datetime | None:
+def mandrill_time(value: Any) -> datetime | None:
+    """Mandrill's timestamps: "YYYY-MM-DD HH:MM:SS" in UTC (sometimes with fractions)."""
     text = str(value or "")
     for layout in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
         try:
