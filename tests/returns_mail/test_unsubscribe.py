@@ -16,6 +16,7 @@ from django_q.utils import get_func_repr
 from returns_mail.models import ConsentRecord, Customer, Suppression
 from returns_mail.services.consent import consent_withdraw
 from returns_mail.services.unsubscribe_links import SALT, link_token, unsubscribe_links
+from tests.returns_mail.campaign_support import everyone, make_campaign, offer_template
 
 pytestmark = pytest.mark.django_db
 
@@ -308,3 +309,35 @@ def test_a_link_checkers_head_changes_nothing(client, customer):
     assert client.head(f"/u/{token()}").status_code == 200
     assert client.put(f"/u/{token()}").status_code == 405
     assert rows() == {"suppressions": [], "history": []}
+
+
+def test_one_click_reaches_every_connected_provider(
+    client, customer, make_account, make_template, esp_sandbox, django_capture_on_commit_callbacks
+):
+    """The click, then each provider's own list as the sandbox received it: the audience, the
+    SendGrid group of a campaign on an account that also sends transactional mail, and the
+    account-wide lists of promotional-only accounts."""
+    audience = make_account("mailchimp_marketing")
+    both = make_account("sendgrid", purpose="both", name="SendGrid both")
+    make_campaign(everyone(), offer_template(make_template), both, unsubscribe_group_id=42)
+    make_account("sendgrid", purpose="promotional", name="SendGrid offers")
+    make_account("mailchimp_transactional", purpose="promotional")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert one_click(client, token()).status_code == 200
+
+    sendgrid = sorted(
+        (r["path"], tuple(r["body"]["recipient_emails"]))
+        for r in esp_sandbox.records("sendgrid")
+        if r["path"].startswith("/v3/asm/")
+    )
+    assert sendgrid == [
+        ("/v3/asm/groups/42/suppressions", (EMAIL,)),
+        ("/v3/asm/suppressions/global", (EMAIL,)),
+    ]
+    [reject] = [r["body"] for r in esp_sandbox.records("mandrill") if "rejects/add" in r["path"]]
+    assert reject["email"] == EMAIL
+    [put] = [r for r in esp_sandbox.records("mailchimp") if r["method"] == "PUT"]
+    assert audience.audience_id in put["path"]
+    assert put["body"]["status"] == "unsubscribed"
+    assert not Suppression.objects.filter(mirror_pending=True).exists()
