@@ -33,6 +33,7 @@ from providers.exceptions import ProviderError
 from providers.models import ProviderAccount
 from returns_mail.models import (
     ConsentSource,
+    Customer,
     Suppression,
     SuppressionImport,
     SuppressionScope,
@@ -247,4 +248,9 @@ def _import_page(account: ProviderAccount, entries: tuple[ListedSuppression, ...
                     at=entry.listed_at or now,
                     detail=f"{entry.source} of {account}",
                 )
+        # A suppressed customer has no marketing consent, whatever stopped the mail (the same
+        # rule as a customer recomputed from its events).
+        Customer.objects.filter(
+            email__in={email for email, _ in new}, marketing_consent=True
+        ).update(marketing_consent=False)
     return len(new)

@@ -17,6 +17,7 @@ from returns_mail import tasks
 from returns_mail.models import (
     ConsentRecord,
     ConsentSource,
+    Customer,
     Suppression,
     SuppressionImport,
     SuppressionReason,
@@ -351,3 +352,16 @@ def test_a_rate_limit_at_mandrill_pauses_the_import_until_its_delay(make_account
     assert (paused["added"], paused["complete"], paused["retry_in"]) == (0, False, 20)
     assert not Suppression.objects.exists()
     assert tasks.import_suppressions(account.pk)["added"] == 1
+
+
+def test_imported_customers_lose_their_marketing_consent(make_account, esp_sandbox):
+    account = make_account("sendgrid")
+    for email in ("gone@example.com", "spam@example.com", "kept@example.com"):
+        Customer.objects.create(email=email, marketing_consent=True)
+    seed(esp_sandbox, "sendgrid", list="unsubscribes", emails=["gone@example.com"])
+    seed(esp_sandbox, "sendgrid", list="spam_reports", emails=["spam@example.com"])
+
+    tasks.import_suppressions(account.pk)
+
+    consenting = Customer.objects.filter(marketing_consent=True).values_list("email", flat=True)
+    assert list(consenting) == ["kept@example.com"]
