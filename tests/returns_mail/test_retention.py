@@ -267,16 +267,18 @@ def test_consent_history_outlives_its_customer_by_the_consent_period(customers, 
     settings.RETENTION_CONSENT_DAYS = 30
     old_data_purge()  # erases the old customer; dates her history
     history = ConsentRecord.objects.filter(email=OLD.lower())
-    assert history.count() == 1
-    assert history.get().customer_gone_at is not None
+    kept = history.count()  # the fixture's record, and those her events wrote when applied
+    assert kept >= 1
+    assert not history.filter(customer_gone_at=None).exists()
     assert old_data_purge().consent_records == 0  # not 30 days yet
 
     history.update(customer_gone_at=ago(31))
-    assert old_data_purge().consent_records == 1
+    assert old_data_purge().consent_records == kept
     assert not history.exists()
     # A kept customer's history is never dated, so never deleted.
-    recent = ConsentRecord.objects.get(email=RECENT)
-    assert recent.customer_gone_at is None
+    recent = ConsentRecord.objects.filter(email=RECENT)
+    assert recent.exists()
+    assert not recent.exclude(customer_gone_at=None).exists()
 
 
 def test_a_customer_coming_back_undates_the_history(customers, settings):
