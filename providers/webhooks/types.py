@@ -27,6 +27,8 @@ class DeliveryEventType(models.TextChoices):
     DENYLIST_REMOVED = "denylist_remove", "Removed from the provider's deny list"
     # Mail received for us (Mandrill inbound): kept for replies, changes no message.
     INBOUND = "inbound", "Inbound mail"
+    # A person's reply to one of our emails, linked to it (an auto-reply is not one).
+    REPLIED = "replied", "Replied"
     UNKNOWN = "unknown", "Unknown"
 
 
