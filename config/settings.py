@@ -335,6 +335,13 @@ if WEBHOOK_TIMESTAMP_TOLERANCE < 1:
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured("WEBHOOK_TIMESTAMP_TOLERANCE must be at least 1 (seconds)")
+# Customers' replies: the domain of the per-message reply-to address (reply+<token>@domain,
+# the token signed: returns_mail/services/reply_tokens.py). Its MX must point at the provider's
+# inbound parsing. Empty: replies are not tracked and mail carries the account's reply-to.
+REPLY_DOMAIN = env.str("REPLY_DOMAIN", default="").strip().lower().lstrip("@")
+# Where a person's reply is forwarded (a helpdesk address), through the alerts' notify account
+# or Django mail; empty: kept and shown, not forwarded.
+REPLY_FORWARD_TO = env.str("REPLY_FORWARD_TO", default="").strip()
 
 # --- Template library ----------------------------------------------------------------------------
 # The template HTML editor in the admin: "ckeditor" (CKEditor 4, as the design names; see the

@@ -25,6 +25,7 @@ from providers.exceptions import ProviderError
 from providers.models import Purpose
 from returns_mail.models import Attempt, Message, MessageRefusal, MessageStatus
 from returns_mail.services.lifecycle import message_finish, message_take
+from returns_mail.services.reply_tokens import reply_address
 from returns_mail.services.routing import (
     circuit_failure,
     circuit_open_until,
@@ -147,6 +148,10 @@ def _outgoing(message: Message, account) -> OutgoingEmail:
         "correlation_id": str(message.correlation_id),
         "categories": (message.event.type,),
     }
+    # With REPLY_DOMAIN, a reply comes back to an address naming this message (else the
+    # account's own reply-to, as the client sets it).
+    if (reply_to := reply_address(message.correlation_id)) is not None:
+        base["reply_to"] = Address(reply_to)
     links = None
     if version.template.purpose == Purpose.PROMOTIONAL:
         # The recipient's own links, in the body and as RFC 8058 one-click headers.
