@@ -1,6 +1,6 @@
 """django-q2 entry points of analytics: each takes an id (or nothing) and calls one service."""
 
-from analytics.services import alerts, health, retention
+from analytics.services import alerts, health, replies, retention
 from returns_mail.services import audience
 
 
@@ -28,3 +28,8 @@ def purge_old_data() -> dict:
     """Daily (schedule): everything retention removes (analytics/services/retention.py); the
     task's result is what it did, counted per kind."""
     return retention.old_data_purge_scheduled().as_dict()
+
+
+def reply_forward(reply_id: int) -> bool:
+    """Queued for each person's reply when REPLY_FORWARD_TO is set; retries queue themselves."""
+    return replies.reply_forward(reply_id=reply_id)

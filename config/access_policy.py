@@ -189,6 +189,9 @@ URL_POLICIES: tuple[tuple[str, str], ...] = (
     ("webhooks:sendgrid", "webhook"),
     ("webhooks:mandrill", "webhook"),
     ("webhooks:mailchimp", "webhook-url-secret"),
+    # Inbound mail (replies): SendGrid's URL secret and basic auth; Mandrill's signature.
+    ("inbound:sendgrid", "webhook-url-secret"),
+    ("inbound:mandrill", "webhook"),
     # --- the admin site
     ("admin:login", "admin-login"),
     ("admin:logout", "admin-logout"),

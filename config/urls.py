@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/", include("returns_mail.api.docs")),
     path("analytics/", include("analytics.urls")),
     path("webhooks/", include("analytics.webhooks.urls")),
+    # Customers' replies as the providers post them (SendGrid Inbound Parse, Mandrill inbound).
+    path("inbound/", include("analytics.webhooks.inbound_urls")),
     # The public unsubscribe and preference pages promotional emails link to (u/<token>).
     path("", include("returns_mail.unsubscribe.urls")),
 ]

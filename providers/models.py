@@ -78,7 +78,7 @@ def webhook_secret_problem(kind: str, value: str) -> str:
 
 class ProviderAccount(models.Model):
     # Secret fields, and the kinds that use each (the admin shows only those).
-    SECRET_FIELDS = ("api_key", "webhook_secret", "smtp_password")
+    SECRET_FIELDS = ("api_key", "webhook_secret", "smtp_password", "inbound_secret")
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=32, choices=ProviderKind.choices)
@@ -111,6 +111,13 @@ class ProviderAccount(models.Model):
         "in the webhook URL.",
     )
     smtp_password = SecretField("SMTP password", blank=True, default="")
+    inbound_secret = SecretField(
+        "inbound secret",
+        blank=True,
+        default="",
+        help_text="SendGrid Inbound Parse: the basic-auth password of the inbound URL (its "
+        "secret path segment is derived from it). Empty: the account receives no replies.",
+    )
     # The smtp_endpoint() the password was entered for. Moving the account to another host,
     # port or security without entering the password again clears it (save), and a row edited
     # past save() still cannot hand it to the new server (secret()).

@@ -2,6 +2,7 @@ from analytics.models.alerts import Alert, AlertKind, AlertRule
 from analytics.models.dashboard import Dashboard
 from analytics.models.deliveries import DeliveryEvent, WebhookDelivery, WebhookDeliveryStatus
 from analytics.models.health import HealthCheck, HealthComponent
+from analytics.models.replies import Reply
 from analytics.models.rollups import LatencyBin, Period, Rollup
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "HealthComponent",
     "LatencyBin",
     "Period",
+    "Reply",
     "Rollup",
     "WebhookDelivery",
     "WebhookDeliveryStatus",

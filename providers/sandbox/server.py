@@ -9,6 +9,10 @@ Control endpoints (JSON):
   POST   /_sandbox/webhooks {"provider", "key", "url", "secret", "delay", "rates"}
   POST   /_sandbox/suppressions {"provider", "key", ...}   put addresses on the key's own
                              suppression lists (each provider's `seed_suppressions` says what)
+  POST   /_sandbox/inbound/targets {"provider", "key", "url", "secret", "domain", "raw"}
+  POST   /_sandbox/inbound  {"provider", "key", "to", "from", "subject", "text", "headers"}
+                             a customer's reply, posted now as the provider posts inbound mail
+                             (providers/sandbox/inbound.py)
   POST   /_sandbox/reset    forget records, state, faults and webhook targets
   GET    /_sandbox/concurrency   per provider and key: requests in flight, peak, refused (429)
   DELETE /_sandbox/concurrency   forget the peaks
@@ -40,6 +44,14 @@ from providers.sandbox.core import (
     SandboxRequest,
     SandboxResponse,
     key_hint,
+)
+from providers.sandbox.inbound import (
+    PROVIDERS as INBOUND_PROVIDERS,
+)
+from providers.sandbox.inbound import (
+    InboundTarget,
+    inbound_deliver,
+    mime_message,
 )
 from providers.sandbox.inbox import inbox_control
 from providers.sandbox.webhooks import WebhookDispatcher, WebhookPost, WebhookTarget
@@ -87,6 +99,7 @@ class EspSandbox:
         self._records: list[dict] = []
         self._ids = count(1)
         self._targets: dict[tuple[str, str], WebhookTarget] = {}
+        self._inbound: dict[tuple[str, str], InboundTarget] = {}
         self._server: ThreadingHTTPServer | None = None
         self.smtp = None
         self._in_flight = 0
@@ -201,6 +214,7 @@ class EspSandbox:
         with self.lock:
             self._records.clear()
             self._targets.clear()
+            self._inbound.clear()
             for name in self.state:
                 self.state[name] = {}
         self.faults.clear()
@@ -238,6 +252,39 @@ class EspSandbox:
 
     def post_webhook(self, delay: float, url: str, body: bytes, headers: dict[str, str]) -> None:
         self.webhooks.post_later(delay, WebhookPost(url, body, headers))
+
+    # --- inbound mail (customers' replies) ----------------------------------------------------
+    def set_inbound_target(self, provider: str, key: str, target: InboundTarget) -> None:
+        if provider not in INBOUND_PROVIDERS:
+            raise ValueError(f"no inbound mail for provider {provider!r}")
+        with self.lock:
+            self._inbound[(provider, key)] = target
+
+    def inbound_send(self, provider: str, key: str, message) -> dict:
+        """Post `message` to the provider's inbound target for `key`, now."""
+        with self.lock:
+            target = self._inbound.get((provider, key))
+        if target is None:
+            raise ValueError(f"no inbound target for {provider!r} and that key")
+        outcome = inbound_deliver(provider, target, message)
+        self.record(
+            f"{provider}-inbound",
+            None,
+            key=key,
+            to=str(message["To"]),
+            subject=str(message["Subject"]),
+            status=outcome.get("status"),
+        )
+        return outcome
+
+    def inbound_for(self, address: str) -> tuple[str, str] | None:
+        """(provider, key) of the inbound target whose domain receives `address`."""
+        domain = address.rpartition("@")[2].lower()
+        with self.lock:
+            for (provider, key), target in self._inbound.items():
+                if target.domain and target.domain.lower() == domain:
+                    return provider, key
+        return None
 
     # --- dispatch ----------------------------------------------------------------------------
     def dispatch(self, request: SandboxRequest, provider: str) -> SandboxResponse | None:
@@ -285,6 +332,23 @@ class EspSandbox:
                 raise ValueError(f"unknown provider {provider!r}")
             self.set_webhook_target(provider, key, WebhookTarget(**body))
             return SandboxResponse.json(201, {"provider": provider, "key": key_hint(key)})
+        if route == ("POST", "/inbound/targets"):
+            body = request.json()
+            provider, key = body.pop("provider"), body.pop("key")
+            self.set_inbound_target(provider, key, InboundTarget(**body))
+            return SandboxResponse.json(201, {"provider": provider, "key": key_hint(key)})
+        if route == ("POST", "/inbound"):
+            body = request.json()
+            message = mime_message(
+                to=body["to"],
+                from_=body["from"],
+                subject=body.get("subject", ""),
+                text=body.get("text", ""),
+                headers=body.get("headers") or {},
+            )
+            return SandboxResponse.json(
+                200, self.inbound_send(body["provider"], body["key"], message)
+            )
         if route == ("POST", "/suppressions"):
             body = request.json()
             provider, key = body.pop("provider"), body.pop("key")

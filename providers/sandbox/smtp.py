@@ -1,4 +1,6 @@
 """The sandbox's SMTP relay (aiosmtpd): records each accepted message like the HTTP APIs do.
+Mail for a domain with an inbound target (a reply domain) is instead posted to the app as the
+provider's inbound parsing would (providers/sandbox/inbound.py).
 
 AUTH accepts any username with a non-empty password, except passwords containing "revoked"
 (535), mirroring the HTTP apps. Faults are keyed by the password, as relays key them by API key:
@@ -43,6 +45,11 @@ class _Handler:
             else:
                 return "451 4.3.0 Temporary failure, try again later"
         message = message_from_bytes(envelope.original_content, policy=policy.default)
+        inbound = {self.sandbox.inbound_for(rcpt) for rcpt in envelope.rcpt_tos} - {None}
+        if inbound:  # mail to a reply domain: the provider's inbound delivery posts it
+            for provider, key in inbound:
+                await asyncio.to_thread(self.sandbox.inbound_send, provider, key, message)
+            return "250 2.0.0 Message accepted for delivery"
         text = message.get_body(("plain",))
         html = message.get_body(("html",))
         self.sandbox.record(

@@ -87,6 +87,8 @@ class Message(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
+    # The customer's first reply (a person's, not an auto-reply): a time, not a status.
+    replied_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     # Set with the status by the lifecycle when the gate refuses the message (empty otherwise).
     refusal = models.CharField(max_length=24, choices=MessageRefusal.choices, blank=True)

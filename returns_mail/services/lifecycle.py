@@ -335,6 +335,7 @@ class EventEffect:
     opened: bool = False
     clicked: bool = False  # a click implies an open: `opened` too when it is the first
     unsubscribed: bool = False  # campaign recipients only: a message keeps no unsubscribe time
+    replied: bool = False  # the message's first (earliest) reply by a person
     # A first open or click: when the mail was delivered (else sent), where response time runs
     # from; None otherwise, or when the row has neither time.
     engaged_since: datetime | None = None
@@ -350,6 +351,7 @@ MESSAGE_EVENT_FIELDS = (
     "delivered_at",
     "opened_at",
     "clicked_at",
+    "replied_at",
 )
 _MESSAGE_SAVED = (
     "status",
@@ -359,6 +361,7 @@ _MESSAGE_SAVED = (
     "delivered_at",
     "opened_at",
     "clicked_at",
+    "replied_at",
 )
 
 
@@ -401,6 +404,7 @@ def _message_event(event: NormalizedEvent, message: Message, at: datetime) -> Ev
     """Apply one event to `message` in memory."""
     kind, when = event.type, event.occurred_at
     flags: dict = {}
+    changed = False
     if kind == T.DELIVERED and not _has_outcome(message):
         message.delivered_at = when
         flags["outcome"] = True
@@ -417,7 +421,13 @@ def _message_event(event: NormalizedEvent, message: Message, at: datetime) -> Ev
             flags["clicked"] = True
         if first_engagement:
             flags["engaged_since"] = message.delivered_at or message.sent_at
-    changed = any(flags.get(name) for name in ("outcome", "opened", "clicked"))
+    elif kind == T.REPLIED and (message.replied_at is None or when < message.replied_at):
+        # A tracking time like an open: the status never moves for it. An earlier reply
+        # arriving late moves the time, but is no first reply to count.
+        flags["replied"] = message.replied_at is None
+        message.replied_at = when
+        changed = True
+    changed = changed or any(flags.get(n) for n in ("outcome", "opened", "clicked"))
     target = STATUS_OF_EVENT.get(kind)
     # A message still "sending" keeps its status: its worker is about to record the send and
     # then takes the times recorded here into account.
