@@ -150,6 +150,7 @@ READ_ONLY_RECORDS = (
     "analytics_healthcheck",
     "analytics_webhookdelivery",
     "analytics_deliveryevent",
+    "analytics_reply",
     # Login lockouts (django-axes): the log of logins and failures is an audit record.
     "axes_accesslog",
     "axes_accessfailurelog",

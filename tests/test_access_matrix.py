@@ -108,7 +108,14 @@ def test_no_role_may_write_a_model_that_names_code_to_run(world, db):
 def _make_world() -> dict:
     from django_q.models import OrmQ, Schedule, Task
 
-    from analytics.models import Alert, AlertRule, DeliveryEvent, HealthCheck, WebhookDelivery
+    from analytics.models import (
+        Alert,
+        AlertRule,
+        DeliveryEvent,
+        HealthCheck,
+        Reply,
+        WebhookDelivery,
+    )
     from providers.models import ProviderAccount, SecretChange
     from providers.sandbox.sendgrid_events import new_signing_key, public_key_text
     from returns_mail.models import (
@@ -256,6 +263,16 @@ def _make_world() -> dict:
             type="delivered",
             provider_event="delivered",
             occurred_at=now,
+        ),
+        Reply: Reply.objects.create(
+            account=sendgrid,
+            key="<reply@example.com>",
+            message=message,
+            event=message.event,
+            to_address="reply+x@reply.example.com",
+            from_address="ada@example.com",
+            text="Thanks",
+            received_at=now,
         ),
         Schedule: Schedule.objects.create(func="math.floor", args="1"),
         OrmQ: OrmQ.objects.create(key="default", payload="x", lock=now - timedelta(minutes=1)),

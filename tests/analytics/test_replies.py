@@ -383,3 +383,22 @@ def test_without_a_forward_address_nothing_is_queued_or_sent(sendgrid, sent, mon
     assert queued == []
     assert replies.reply_forward(reply_id=Reply.objects.get().pk) is False
     assert django_mail.outbox == []
+
+
+# --- shown in the admin ---------------------------------------------------------------------------
+def test_the_reply_shows_on_the_message_event_and_replies_pages(sendgrid, sent, admin_client):
+    message = sent(sendgrid)
+    post_sendgrid(sendgrid, reply(reply_address(message.correlation_id)))
+    forged = reply_address(message.correlation_id).replace("reply+", "reply+x", 1)
+    post_sendgrid(sendgrid, reply(forged, headers={"Message-ID": "<forged@x>"}))
+
+    for url in (
+        f"/admin/returns_mail/message/{message.pk}/change/",
+        f"/admin/returns_mail/returnevent/{message.event_id}/change/",
+    ):
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        assert "the parcel was sent back yesterday" in page.content.decode()
+    unlinked = admin_client.get("/admin/analytics/reply/?linked=no")
+    assert unlinked.status_code == 200
+    assert "1 reply" in unlinked.content.decode()
