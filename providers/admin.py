@@ -33,6 +33,7 @@ from providers.services.accounts import (
     webhook_url_secret_new,
 )
 from providers.services.sender_auth import sender_auth_check
+from providers.webhooks.inbound import url_secret as inbound_url_secret
 from providers.webhooks.refusals import refusals_count
 
 
@@ -79,6 +80,8 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         "webhook_refusals",
         "webhook_secret_status",
         "smtp_password_status",
+        "inbound_secret_status",
+        "inbound_url",
         "last_check_at",
         "last_check_ok",
         "last_check_latency_ms",
@@ -103,6 +106,10 @@ class ProviderAccountAdmin(admin.ModelAdmin):
                     "generate_webhook_secret",
                 )
             },
+        ),
+        (
+            "Customers' replies (inbound mail on REPLY_DOMAIN)",
+            {"fields": ("inbound_url", "inbound_secret_status", "new_inbound_secret")},
         ),
         (
             "SMTP relay",
@@ -170,6 +177,30 @@ class ProviderAccountAdmin(admin.ModelAdmin):
         if webhook_secret_problem(obj.kind, obj.webhook_secret):
             status += " — too short for a webhook URL secret: generate a new one"
         return status
+
+    @admin.display(description="inbound secret")
+    def inbound_secret_status(self, obj):
+        return secret_status(obj.inbound_secret)
+
+    @admin.display(description="inbound URL")
+    def inbound_url(self, obj):
+        """Where the provider posts received replies (SendGrid Inbound Parse: with basic auth
+        user "inbound" and the inbound secret as the password; Mandrill: an inbound route's
+        webhook, signed with the webhook key)."""
+        if obj.pk is None:
+            return "shown once the account is saved"
+        if obj.kind == ProviderKind.MAILCHIMP_TRANSACTIONAL:
+            path = reverse("inbound:mandrill", args=[obj.pk])
+        elif obj.kind != ProviderKind.SENDGRID:
+            return "no inbound mail for this kind"
+        elif not obj.inbound_secret or isinstance(obj.inbound_secret, UndecryptableSecret):
+            return "enter an inbound secret first"
+        else:  # the path's segment is derived from the secret, not the secret itself
+            path = reverse(
+                "inbound:sendgrid", args=[obj.pk, inbound_url_secret(obj.inbound_secret)]
+            )
+        base = settings.WEBHOOK_BASE_URL.rstrip("/")
+        return base + path if base else path + " (after this site's public address)"
 
     @admin.display(description="SMTP password")
     def smtp_password_status(self, obj):

@@ -20,6 +20,7 @@ SECRET_INPUTS = {
     "new_api_key": "api_key",
     "new_webhook_secret": "webhook_secret",
     "new_smtp_password": "smtp_password",
+    "new_inbound_secret": "inbound_secret",
 }
 
 SMTP_PRESETS = {
@@ -35,6 +36,8 @@ SMTP_PRESETS = {
         "smtp_security": SmtpSecurity.STARTTLS,
     },
 }
+
+INBOUND_SECRET_MIN_CHARS = 24
 
 API_KINDS = {
     ProviderKind.SENDGRID,
@@ -82,6 +85,12 @@ class ProviderAccountForm(forms.ModelForm):
         required=False,
         help_text="Mailchimp Marketing: 32 random bytes (done anyway for a new account with none "
         "entered). The webhook URL with it is shown once, after saving: paste it into Mailchimp.",
+    )
+    new_inbound_secret = _secret_input(
+        "inbound secret",
+        "SendGrid Inbound Parse (customers' replies): the basic-auth password of the inbound "
+        'URL (user "inbound"); at least 24 random characters. Leave empty to keep the '
+        "current value.",
     )
     new_smtp_password = _secret_input(
         "SMTP password",
@@ -136,6 +145,15 @@ class ProviderAccountForm(forms.ModelForm):
         if kind == ProviderKind.SMTP:
             self._clean_smtp(cleaned)
         return cleaned
+
+    def clean_new_inbound_secret(self) -> str:
+        value = self.cleaned_data.get("new_inbound_secret", "")
+        if value and len(value) < INBOUND_SECRET_MIN_CHARS:
+            raise forms.ValidationError(
+                f"At least {INBOUND_SECRET_MIN_CHARS} characters: it is the only proof that "
+                "a reply was posted by the provider."
+            )
+        return value
 
     def clean_webhook_verification_key(self) -> str:
         key = self.cleaned_data.get("webhook_verification_key", "").strip()
