@@ -1,13 +1,14 @@
 """analytics' part of erasing a customer (returns_mail.services.erasure.customer_erase sends
 `customer_erasing` inside its transaction): delivery events name the recipient, raw webhook
-bodies may name the person anywhere, alerts may quote an address."""
+bodies may name the person anywhere, alerts may quote an address, and the customer's replies
+are theirs (deleted whole: the words are the person's)."""
 
 from __future__ import annotations
 
 from django.db.models import Q
 from django.dispatch import receiver
 
-from analytics.models import Alert, DeliveryEvent, WebhookDelivery
+from analytics.models import Alert, DeliveryEvent, Reply, WebhookDelivery
 from returns_mail.services.erasure import Scrubber, customer_erasing
 
 
@@ -26,3 +27,9 @@ def delivery_data_erase(sender, *, email: str, name: str, placeholder: str, **kw
     blanked = bodies.update(body="")
     scrub.rows(Alert.objects.filter(scrub.q("detail")), ("detail",))
     return {"delivery events": changed, "webhook bodies": blanked}
+
+
+@receiver(customer_erasing, dispatch_uid="analytics.replies_erase")
+def replies_erase(sender, *, email: str, **kwargs) -> dict:
+    replies = Reply.objects.filter(Q(customer_email__iexact=email) | Q(from_address__iexact=email))
+    return {"replies": replies.delete()[0]}

@@ -402,3 +402,20 @@ def test_the_reply_shows_on_the_message_event_and_replies_pages(sendgrid, sent, 
     unlinked = admin_client.get("/admin/analytics/reply/?linked=no")
     assert unlinked.status_code == 200
     assert "1 reply" in unlinked.content.decode()
+
+
+# --- the customer's data --------------------------------------------------------------------------
+def test_a_customers_replies_are_exported_and_erased_with_them(sendgrid, sent):
+    from returns_mail.services.erasure import customer_erase
+    from returns_mail.services.subject_access import customer_export
+
+    message = sent(sendgrid)
+    post_sendgrid(sendgrid, reply(reply_address(message.correlation_id)))
+
+    document = customer_export(email=message.recipient)
+    assert [r["text"] for r in document["sections"]["replies"]] == [REPLY_TEXT]
+
+    report = customer_erase(email=message.recipient)
+
+    assert not Reply.objects.exists()
+    assert report.counts["replies"] == 1
