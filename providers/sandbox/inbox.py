@@ -6,6 +6,9 @@ made by the sandbox itself, without cookies and without following redirects).
   GET  /_sandbox/inbox                 every email: number, provider, recipient, subject
   GET  /_sandbox/inbox/<n>             one email: its List-Unsubscribe headers and its HTML
   POST /_sandbox/inbox/<n>/one-click   the mailbox provider's one-click unsubscribe
+  POST /_sandbox/inbox/<n>/reply       the customer replies (form field `text`): delivered to
+                                       the app as inbound mail when its Reply-To is on a domain
+                                       with an inbound target (providers/sandbox/inbound.py)
 
 Plain HTML, no script. Built from the records alone (no Django: the sandbox imports no app)."""
 
@@ -14,8 +17,10 @@ from __future__ import annotations
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from html import escape
 from typing import Any
+from urllib.parse import parse_qs
 
 from providers.sandbox.core import SandboxResponse
 
@@ -42,9 +47,12 @@ def inbox_emails(records: list[dict]) -> list[dict[str, Any]]:
                     "subject": record.get("subject", ""),
                     "html": record.get("html", ""),
                     "headers": record.get("headers") or {},
+                    "reply_to": (record.get("headers") or {}).get("Reply-To", ""),
                 }
             )
             continue
+        body = record.get("body") if isinstance(record.get("body"), dict) else {}
+        shared_reply_to = body.get("reply_to") if isinstance(body.get("reply_to"), dict) else {}
         for entry in record.get("rendered") or []:
             emails.append(
                 {
@@ -53,6 +61,9 @@ def inbox_emails(records: list[dict]) -> list[dict[str, Any]]:
                     "subject": entry.get("subject") or "",
                     "html": entry.get("html") or "",
                     "headers": entry.get("headers") or {},
+                    # SendGrid: the body's reply_to; Mandrill: the Reply-To header.
+                    "reply_to": (entry.get("headers") or {}).get("Reply-To")
+                    or shared_reply_to.get("email", ""),
                 }
             )
     return emails
@@ -119,7 +130,9 @@ def inbox_page(emails: list[dict]) -> SandboxResponse:
     return _html(200, "Sandbox inbox", f"<h1>Sandbox inbox</h1>{table}")
 
 
-def email_page(n: int, email: dict, result: tuple[int, str] | None = None) -> SandboxResponse:
+def email_page(
+    n: int, email: dict, result: tuple[int, str] | None = None, reply: dict | None = None
+) -> SandboxResponse:
     headers = "".join(
         f"<dt>{escape(name)}</dt><dd><code>{escape(value)}</code></dd>"
         for name, value in email["headers"].items()
@@ -140,20 +153,41 @@ def email_page(n: int, email: dict, result: tuple[int, str] | None = None) -> Sa
             f"<code>{escape(url or '')}</code>: HTTP {status or 'no answer'}.</p>"
             f"<details><summary>Answer</summary><pre>{escape(text)}</pre></details>"
         )
+    if reply is not None:
+        outcome += (
+            f'<p role="status">Reply delivered to the app as inbound mail: HTTP '
+            f"{escape(str(reply.get('status') or 'no answer'))}.</p>"
+        )
+    reply_form = (
+        f'<form method="post" action="/_sandbox/inbox/{n}/reply"><p>Reply to '
+        f"<code>{escape(email['reply_to'])}</code></p>"
+        '<textarea name="text" rows="4" cols="60" required></textarea><br>'
+        '<button type="submit">Reply (as the customer)</button></form>'
+        if email.get("reply_to")
+        else ""
+    )
     # Links open in a new tab; the frame runs no script.
     document = '<base target="_blank">' + email["html"]
     body = (
         f"<h1>{escape(email['subject'])}</h1>"
         f"<p>To {escape(email['to'])}, through {escape(email['provider'])}</p>"
         f"{outcome}<dl>{headers or '<dt>List-Unsubscribe</dt><dd>none</dd>'}</dl>{button}"
+        f"{reply_form}"
         f'<iframe title="The email" sandbox="allow-popups allow-popups-to-escape-sandbox" '
         f'srcdoc="{escape(document, quote=True)}"></iframe>'
     )
     return _html(200, email["subject"] or "Email", body)
 
 
-def inbox_control(method: str, path: str, records: list[dict]) -> SandboxResponse | None:
-    """The inbox's answer to `method path` (below /_sandbox), or None when it is not its."""
+def inbox_control(
+    method: str,
+    path: str,
+    records: list[dict],
+    reply: Callable[[dict, str], dict] | None = None,
+    form: bytes = b"",
+) -> SandboxResponse | None:
+    """The inbox's answer to `method path` (below /_sandbox), or None when it is not its.
+    `reply(email, text)` delivers the customer's reply (the form's body is `form`)."""
     parts = path.strip("/").split("/")
     if parts[0] != "inbox":
         return None
@@ -171,4 +205,13 @@ def inbox_control(method: str, path: str, records: list[dict]) -> SandboxRespons
         if url is None:
             return _html(400, "No one-click", "<h1>This email offers no one-click unsubscribe</h1>")
         return email_page(n, email, one_click_post(url))
+    if parts[2:] == ["reply"] and method == "POST" and reply is not None:
+        text = parse_qs(form.decode("utf-8", "replace")).get("text", [""])[0]
+        if not email.get("reply_to") or not text.strip():
+            return _html(400, "No reply", "<h1>Nothing to reply to, or an empty reply</h1>")
+        try:
+            outcome = reply(email, text)
+        except ValueError as exc:  # no inbound target for the reply-to's domain
+            return _html(400, "No inbound target", f"<h1>{escape(str(exc))}</h1>")
+        return email_page(n, email, reply=outcome)
     return _html(405, "Method not allowed", "<h1>Method not allowed</h1>")

@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import import_module
 from itertools import count
@@ -277,6 +278,19 @@ class EspSandbox:
         )
         return outcome
 
+    def inbox_reply(self, email: dict, text: str) -> dict:
+        """The inbox's Reply button: the customer answers `email` with `text`."""
+        found = self.inbound_for(parseaddr(email["reply_to"])[1])
+        if found is None:
+            raise ValueError("no inbound target for the reply-to's domain")
+        message = mime_message(
+            to=email["reply_to"],
+            from_=email["to"].split(",")[0].strip(),
+            subject="Re: " + email["subject"],
+            text=text,
+        )
+        return self.inbound_send(*found, message)
+
     def inbound_for(self, address: str) -> tuple[str, str] | None:
         """(provider, key) of the inbound target whose domain receives `address`."""
         domain = address.rpartition("@")[2].lower()
@@ -363,7 +377,10 @@ class EspSandbox:
         if route == ("DELETE", "/concurrency"):
             self.concurrency_reset()
             return SandboxResponse(204)
-        if (inbox := inbox_control(request.method, request.path, self.records())) is not None:
+        inbox = inbox_control(
+            request.method, request.path, self.records(), self.inbox_reply, request.body
+        )
+        if inbox is not None:
             return inbox
         if route == ("GET", "/health"):
             return SandboxResponse.json(200, {"status": "ok", "providers": sorted(self.apps)})

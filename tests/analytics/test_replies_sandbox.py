@@ -145,3 +145,35 @@ def test_smtp_relay_hands_mail_for_the_reply_domain_to_inbound_delivery(
 
     assert_linked(message)
     assert not esp_sandbox.records("smtp")  # not recorded as outgoing mail
+
+
+@pytest.mark.parametrize(
+    ("provider", "kind", "fields", "target_fields"),
+    [
+        ("sendgrid", "sendgrid", {"inbound_secret": INBOUND_SECRET}, {}),
+        (
+            "mandrill",
+            "mailchimp_transactional",
+            {"webhook_secret": MANDRILL_KEY},
+            {"secret": MANDRILL_KEY},
+        ),
+    ],
+    ids=["sendgrid", "mandrill"],
+)
+def test_the_inbox_reply_button_delivers_the_customers_answer(
+    provider, kind, fields, target_fields, sent_message, esp_sandbox, live_server
+):
+    account, message = sent_message(kind, **fields)
+    target(esp_sandbox, live_server, provider, account, domain=DOMAIN, **target_fields)
+
+    page = requests.get(f"{esp_sandbox.url}/_sandbox/inbox/1", timeout=10).text
+    assert 'action="/_sandbox/inbox/1/reply"' in page
+    answer = requests.post(
+        f"{esp_sandbox.url}/_sandbox/inbox/1/reply",
+        data={"text": "Yes, please refund to my card."},
+        timeout=30,
+    )
+
+    assert answer.status_code == 200
+    assert "HTTP 200" in answer.text
+    assert_linked(message)
