@@ -100,3 +100,14 @@ def test_without_a_reply_domain_the_account_reply_to_stays(
 
     [record] = esp_sandbox.records("sendgrid", path="/v3/mail/send")
     assert record["body"]["reply_to"]["email"] == "help@shop.example"
+
+
+@pytest.mark.django_db
+def test_smtp_mail_carries_its_reply_address_header(
+    reply_domain, make_account, make_rule, ingest, esp_sandbox
+):
+    make_rule("return.approved", accounts=[make_account("smtp")])
+    message = ingest("return.approved").messages.get()
+
+    [record] = esp_sandbox.records("smtp")
+    assert address_correlation_id(record["headers"]["Reply-To"]) == message.correlation_id
