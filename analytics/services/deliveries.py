@@ -54,6 +54,10 @@ logger = logging.getLogger(__name__)
 
 T = DeliveryEventType
 
+# The delivery that carries a customer's reply's `replied` event (services/replies.py): no
+# provider body, so nothing to parse again; its event was stored when the reply came.
+REPLY_CONTENT_TYPE = "application/x-returns-mail-reply"
+
 # What processing reads of a message and its event (rollup dimensions, latencies), besides what
 # the lifecycle needs.
 _LOADED = (
@@ -134,6 +138,8 @@ def webhook_delivery_process(
     body: re-processing after a fix). Skipped events are counted, with their reasons, on the
     delivery. Any error is recorded on the delivery and raised again, so the provider is
     answered 5xx and retries."""
+    if batch is None and delivery.content_type == REPLY_CONTENT_TYPE:
+        return delivery
     if batch is None and not delivery.body:
         # Retention blanked it (services/retention.py): keep the recorded outcome as it is.
         raise ValueError("the raw body was purged (retention): nothing to re-process")

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import strip_tags
 
 from analytics.models import DeliveryEvent, Reply, WebhookDelivery
-from analytics.services.deliveries import webhook_delivery_process
+from analytics.services.deliveries import REPLY_CONTENT_TYPE, webhook_delivery_process
 from analytics.services.reply_text import is_auto_reply, quoted_history_strip
 from config.queue import enqueue_later, enqueue_on_commit
 from config.work_rows import Backoff
@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 FORWARD_TASK = "analytics.tasks.reply_forward"
 FORWARD_ATTEMPTS = 6
 FORWARD_BACKOFF = Backoff(base=60.0, cap=3600.0)
-# The delivery that carries a reply's `replied` event: not a provider's body, never re-parsed.
-REPLY_CONTENT_TYPE = "application/x-returns-mail-reply"
 
 # Sent with reply_id= after the commit, for each new human reply linked to a message.
 reply_received = Signal()

@@ -419,3 +419,16 @@ def test_a_customers_replies_are_exported_and_erased_with_them(sendgrid, sent):
 
     assert not Reply.objects.exists()
     assert report.counts["replies"] == 1
+
+
+def test_re_processing_a_replys_delivery_changes_nothing(sendgrid, sent):
+    from analytics.services.deliveries import webhook_delivery_process
+
+    message = sent(sendgrid)
+    post_sendgrid(sendgrid, reply(reply_address(message.correlation_id)))
+    delivery = DeliveryEvent.objects.get(type="replied").delivery
+
+    again = webhook_delivery_process(delivery=delivery)
+
+    assert again.status == "processed"
+    assert DeliveryEvent.objects.filter(type="replied").count() == 1
