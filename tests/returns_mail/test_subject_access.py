@@ -48,6 +48,7 @@ SECTIONS = {
     "messages",
     "attempts",
     "delivery_events",
+    "replies",
     "consent_history",
     "suppressions",
     "campaign_recipients",
