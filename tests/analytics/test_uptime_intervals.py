@@ -151,3 +151,37 @@ def test_the_queries_do_not_grow_with_accounts_or_checks(sendgrid):
         uptime.intake_uptime(now=NOW)
 
     assert len(five) == len(one) <= 4
+
+
+# --- Real sends: accepted at the first attempt ------------------------------------------------
+
+
+def test_first_try_share_per_account_and_hour_counts_only_each_messages_first_attempt(sendgrid):
+    mandrill = f.account("mailchimp_transactional", "Mandrill")
+    outbox = f.Outbox()
+    at = lambda hour, minute: datetime(2026, 11, 26, hour, minute, tzinfo=UTC)  # noqa: E731
+
+    def sent(account, *outcomes_at):
+        message = outbox.message(account=account)
+        for outcome, started in outcomes_at:
+            outbox.attempt(message, started_at=started, duration_ms=50.0, outcome=outcome)
+
+    sent(sendgrid, ("sent", at(10, 5)))
+    sent(sendgrid, ("transient", at(10, 10)), ("sent", at(10, 12)))  # the retry is no first
+    sent(sendgrid, ("sent", at(11, 1)))
+    sent(sendgrid, ("ambiguous", at(11, 2)), ("reconciled", at(11, 20)))
+    sent(sendgrid, ("transient", at(9, 59) - timedelta(days=1)), ("sent", at(11, 30)))  # old
+    sent(mandrill, ("permanent", at(11, 40)))
+    sent(mandrill, ("sent", NOW + timedelta(minutes=1)))  # after now
+
+    tries = uptime.first_try_hours(accounts=None, now=NOW)
+
+    sg = tries[sendgrid.pk]
+    assert sg.hours == {
+        at(10, 0): uptime.FirstTries(calls=2, sent=1),
+        at(11, 0): uptime.FirstTries(calls=2, sent=1),
+    }
+    assert (sg.total, sg.total.ratio, sg.worst_hour) == (uptime.FirstTries(4, 2), 0.5, 0.5)
+    assert tries[mandrill.pk].total == uptime.FirstTries(calls=1, sent=0)
+    only_sendgrid = ProviderAccount.objects.filter(pk=sendgrid.pk)
+    assert list(uptime.first_try_hours(accounts=only_sendgrid, now=NOW)) == [sendgrid.pk]
