@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
 
 from analytics.models import CheckSource
 from analytics.services.probe import probe_record, readyz_url
@@ -32,6 +33,7 @@ class Command(BaseCommand):
             raise CommandError("--interval and --timeout must be positive")
         while True:
             started = time.monotonic()
+            close_old_connections()  # a connection the database dropped is opened anew
             try:
                 check = probe_record(target, timeout=timeout, source=CheckSource.PROBE)
             except Exception as exc:  # the database is unreachable: the minute counts as down
