@@ -6,9 +6,11 @@ from __future__ import annotations
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import OperationalError
 
 from analytics.models import CheckSource, HealthCheck, HealthComponent
 from analytics.services.health import health_checks_run
@@ -143,3 +145,29 @@ def test_the_probe_reads_the_apps_own_readyz(live_server, transactional_db):
     call_command("probe", "--url", live_server.url, "--once")
 
     assert intake_rows() == [(CheckSource.PROBE, True, 200, "HTTP 200")]
+
+
+def test_a_result_the_database_refuses_is_reported_and_the_probe_goes_on(server, monkeypatch):
+    """Looping: a write that fails (the database is down) is reported, the next probe records."""
+    from analytics.management.commands import probe as command
+
+    calls = []
+
+    def record(url, *, timeout, source):
+        calls.append(url)
+        if len(calls) == 1:
+            raise OperationalError("connection refused by db.internal")
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # end the loop
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(command, "probe_record", record)
+    monkeypatch.setattr(command.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(command.connection, "close", lambda: None)
+    err = StringIO()
+
+    with pytest.raises(KeyboardInterrupt):
+        call_command("probe", "--url", f"{server}/up", stderr=err)
+
+    assert err.getvalue() == "probe result not recorded (OperationalError)\n"
+    assert calls == [f"{server}/up/readyz"] * 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.db import connection
 
 from analytics.models import CheckSource
 from analytics.services.probe import probe_record, readyz_url
@@ -33,7 +33,6 @@ class Command(BaseCommand):
             raise CommandError("--interval and --timeout must be positive")
         while True:
             started = time.monotonic()
-            close_old_connections()  # a connection the database dropped is opened anew
             try:
                 check = probe_record(target, timeout=timeout, source=CheckSource.PROBE)
             except Exception as exc:  # the database is unreachable: the minute counts as down
@@ -42,6 +41,7 @@ class Command(BaseCommand):
                         f"probe result not recorded ({type(exc).__name__})"
                     ) from None
                 self.stderr.write(f"probe result not recorded ({type(exc).__name__})")
+                connection.close()  # the next probe connects anew
             else:
                 self.stdout.write(f"{check.checked_at:%H:%M:%S} {target} {check.detail}")
             if once:
