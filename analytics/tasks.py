@@ -4,9 +4,15 @@ from analytics.services import alerts, health, replies, retention
 from returns_mail.services import audience
 
 
-def run_health_checks() -> int:
-    """Every minute (schedule): queue the account checks, check the intake API, prune."""
-    return health.health_checks_run().pk
+def run_health_checks() -> int | None:
+    """Every minute (schedule): queue the account checks and the intake probe, prune."""
+    intake = health.health_checks_run()
+    return intake.pk if intake else None
+
+
+def probe_intake() -> None:
+    """Queued by run_health_checks: the worker's HTTP probe of the intake's /readyz."""
+    health.intake_http_probe()
 
 
 def check_account_health(account_id: int) -> None:

@@ -328,6 +328,12 @@ UNSUBSCRIBE_MAILTO = env.str(
 # Mandrill signs: PUBLIC_BASE_URL unless the providers come in by another address; empty: the
 # request's own.
 WEBHOOK_BASE_URL = env.str("WEBHOOK_BASE_URL", default="") or PUBLIC_BASE_URL
+# Intake availability: the worker probes <INTAKE_PROBE_URL>/readyz over HTTP every minute, as
+# a fallback to the external `manage.py probe` (default: the public base; empty: the worker
+# checks the database and broker in-process instead, which cannot see the web tier). Seconds
+# before a probe gives up (a timeout counts as down).
+INTAKE_PROBE_URL = env.str("INTAKE_PROBE_URL", default="") or PUBLIC_BASE_URL
+INTAKE_PROBE_TIMEOUT = env.float("INTAKE_PROBE_TIMEOUT", default=10.0)
 # Seconds a signed webhook's timestamp (SendGrid's) may be from our clock, either way: older
 # bodies are replays, newer ones are forged or a clock is wrong.
 WEBHOOK_TIMESTAMP_TOLERANCE = env.int("WEBHOOK_TIMESTAMP_TOLERANCE", default=600)

@@ -202,10 +202,19 @@ class AlertAdmin(ViewOnlyAdmin):
 
 @admin.register(HealthCheck)
 class HealthCheckAdmin(ViewOnlyAdmin):
-    list_display = ("checked_at", "component", "account", "ok", "latency_ms", "detail")
-    list_filter = ("component", "ok", "account")
+    list_display = ("checked_at", "component", "source", "account", "ok", "latency_ms", "detail")
+    list_filter = ("component", "source", "ok", "account")
     list_select_related = ("account",)
     date_hierarchy = "checked_at"
     show_full_result_count = False  # a row a minute per account: counting all is slow
-    fields = ("component", "account", "checked_at", "ok", "latency_ms", "detail")
+    fields = (
+        "component",
+        "source",
+        "account",
+        "checked_at",
+        "ok",
+        "http_status",
+        "latency_ms",
+        "detail",
+    )
     readonly_fields = fields

@@ -1,7 +1,7 @@
 from analytics.models.alerts import Alert, AlertKind, AlertRule
 from analytics.models.dashboard import Dashboard
 from analytics.models.deliveries import DeliveryEvent, WebhookDelivery, WebhookDeliveryStatus
-from analytics.models.health import HealthCheck, HealthComponent
+from analytics.models.health import CheckSource, HealthCheck, HealthComponent
 from analytics.models.replies import Reply
 from analytics.models.rollups import LatencyBin, Period, Rollup
 
@@ -9,6 +9,7 @@ __all__ = [
     "Alert",
     "AlertKind",
     "AlertRule",
+    "CheckSource",
     "Dashboard",
     "DeliveryEvent",
     "HealthCheck",

@@ -1,5 +1,6 @@
-"""Integration uptime: a credential check per account every minute, and the intake API's own
-readiness (database + broker) every minute; uptime is the share of successful checks."""
+"""Integration uptime: a credential check per account every minute, and the intake API's
+readiness every minute (probed over HTTP from outside, by the worker, or checked in-process);
+uptime is the share of expected minutes with a successful check (analytics/selectors/uptime)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ from django.db import models
 class HealthComponent(models.TextChoices):
     PROVIDER = "provider", "Provider account"
     INTAKE = "intake", "Intake API"
+
+
+class CheckSource(models.TextChoices):
+    WORKER = "worker", "Worker (in-process or credential check)"
+    WORKER_HTTP = "worker_http", "Worker, over HTTP"
+    PROBE = "probe", "External probe (manage.py probe)"
 
 
 class HealthCheck(models.Model):
@@ -24,6 +31,10 @@ class HealthCheck(models.Model):
     ok = models.BooleanField()
     latency_ms = models.FloatField(null=True, blank=True)
     detail = models.CharField(max_length=500, blank=True)
+    source = models.CharField(
+        max_length=16, choices=CheckSource.choices, default=CheckSource.WORKER
+    )
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-checked_at", "-id"]

@@ -29,6 +29,8 @@ from analytics.models import (
     WebhookDelivery,
     WebhookDeliveryStatus,
 )
+from analytics.selectors import uptime
+from analytics.selectors.filters import MetricFilters
 from analytics.selectors.uptime import sorted_quantile
 from providers.models import ProviderAccount
 from returns_mail.models import Attempt, Message, MessageStatus
@@ -273,6 +275,48 @@ def health_families(accounts: Mapping[int, _Account], now: datetime) -> list[Fam
     return [up, age, intake]
 
 
+def uptime_families(accounts: Mapping[int, _Account], now: datetime) -> list[Family]:
+    """The dashboards' uptime numbers, from the same selectors (analytics/selectors/uptime)."""
+    everything = MetricFilters(start=now, end=now)
+    account_up = Family(
+        "integration_uptime_ratio",
+        "API Integration Uptime per account: finished minutes with a passing credential check "
+        "over the minutes expected since the account exists, by window (24h, 7d, 30d).",
+    )
+    down = Family(
+        "integration_down_minutes",
+        "Expected minutes without a passing credential check, per account and window.",
+    )
+    for pk, up in sorted(uptime.provider_uptime(everything, now=now).items()):
+        account = accounts.get(pk)
+        if account is None:
+            continue
+        labels = {"account": account.name, "provider": account.kind}
+        for window in uptime.WINDOWS:
+            account_up.add(up.ratio(window), window=window, **labels)
+            down.add(up.down(window), window=window, **labels)
+    intake = Family(
+        "intake_availability_ratio",
+        "Minutes in which a probe of the intake API's /readyz was answered (no 5xx, no refused "
+        "connection) over the minutes expected since the first probe, by window.",
+    )
+    intake_up = uptime.intake_uptime(now=now)
+    for window in uptime.WINDOWS:
+        if intake_up.ratio(window) is not None:
+            intake.add(intake_up.ratio(window), window=window)
+    first_try = Family(
+        "first_try_send_ratio",
+        "Send attempts of the last 24 hours that were their message's first and were accepted, "
+        "over all first attempts, per account (no sends: absent).",
+    )
+    tries = uptime.first_try_hours(accounts=None, now=now)
+    for pk, account_tries in sorted(tries.items()):
+        account = accounts.get(pk)
+        if account is not None and account_tries.total.ratio is not None:
+            first_try.add(account_tries.total.ratio, account=account.name, provider=account.kind)
+    return [account_up, down, intake, first_try]
+
+
 def collect(*, now: datetime | None = None) -> list[Family]:
     now = now or timezone.now()
     accounts = _accounts()
@@ -285,4 +329,5 @@ def collect(*, now: datetime | None = None) -> list[Family]:
         chunk_family(),
         alert_family(),
         *health_families(accounts, now),
+        *uptime_families(accounts, now),
     ]

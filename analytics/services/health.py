@@ -1,5 +1,10 @@
 """Integration uptime: every minute, each active account's credential check and the intake
-API's own readiness are run and stored as HealthCheck rows (uptime is the share that passed).
+API's readiness are run and stored as HealthCheck rows (uptime counts the minutes with a
+successful check: analytics/selectors/uptime.py).
+
+The intake is probed over HTTP at INTAKE_PROBE_URL's /readyz (a task of its own, bounded by
+INTAKE_PROBE_TIMEOUT) when that is set, so a dead web tier shows even without the external
+`manage.py probe`; without it the worker checks the database and broker in-process.
 
 Account checks fan out as one django-q2 task per account: each is bounded by the provider
 timeout its client applies to every call, and a slow or unreachable provider delays no other
@@ -12,11 +17,13 @@ import logging
 import time
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from analytics.models import HealthCheck, HealthComponent
+from analytics.services.probe import worker_probe
 from config import health as readiness
-from config.queue import enqueue_each_on_commit
+from config.queue import enqueue_each_on_commit, enqueue_on_commit
 from providers.clients.base import scrub_secrets
 from providers.exceptions import ProviderError
 from providers.models import ProviderAccount
@@ -28,17 +35,30 @@ HEALTH_CHECK_RETENTION = timedelta(days=35)
 DETAIL_MAX = 500  # HealthCheck.detail
 
 
-def health_checks_run(*, now: datetime | None = None) -> HealthCheck:
-    """The periodic run: queue every active account's check, check the intake API here, prune.
+def health_checks_run(*, now: datetime | None = None) -> HealthCheck | None:
+    """The periodic run: queue every active account's check and the intake's HTTP probe (or
+    check the intake in-process when no probe URL is set), prune.
 
-    Returns the intake check's row (the account checks land as their tasks finish)."""
+    Returns the in-process intake check's row, None when the probe was queued (the queued
+    checks land as their tasks finish)."""
     account_ids = list(
         ProviderAccount.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True)
     )
     enqueue_each_on_commit("analytics.tasks.check_account_health", account_ids)
-    intake = intake_health_check()
+    intake = None
+    if settings.INTAKE_PROBE_URL:
+        enqueue_on_commit("analytics.tasks.probe_intake")
+    else:
+        intake = intake_health_check()
     health_checks_prune(now=now)
     return intake
+
+
+def intake_http_probe() -> HealthCheck | None:
+    """The worker's HTTP probe of INTAKE_PROBE_URL's /readyz (None when no URL is set)."""
+    if not settings.INTAKE_PROBE_URL:
+        return None
+    return worker_probe(settings.INTAKE_PROBE_URL, timeout=settings.INTAKE_PROBE_TIMEOUT)
 
 
 def account_health_check(*, account_id: int) -> HealthCheck | None:

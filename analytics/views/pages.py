@@ -46,7 +46,8 @@ def overview(request: HttpRequest) -> HttpResponse:
     up = uptime.combined(per_account.values())
     worst = uptime.worst_account(per_account, "24h")
     intake = uptime.intake_uptime(now=now)
-    kpis = _kpis(counts, latency, up, worst, intake)
+    first_tries = uptime.first_try_total(filters, now=now)
+    kpis = _kpis(counts, latency, up, worst, intake, first_tries)
     labels = [bucket_label(filters, p.bucket) for p in points]
     charts = {
         "volume": chart_spec(
@@ -138,13 +139,17 @@ def _kpis(
     up: uptime.Uptime,
     worst: uptime.AccountUptime | None,
     intake: uptime.Uptime,
+    first_tries: uptime.FirstTries,
 ) -> list[Metric]:
     response, lead = latency["response"], latency["lead"]
     with_outcome = counts.delivered + counts.bounced + counts.rejected
     reported = counts.sent - counts.unreported  # the base of the bounce and complaint rates
     unreported = f"; {counts.unreported:,} not reported" if counts.unreported else ""
     engaged = f"of {counts.engagement_base:,} delivered"
-    checks = f"all accounts' checks together ({up.checks['24h']:,} in 24 h)"
+    checks = (
+        f"minutes with a passing credential check, all accounts together "
+        f"({up.down('24h'):,} of {up.expected['24h']:,} down in 24 h)"
+    )
     return [
         Metric(
             "delivery_rate",
@@ -193,7 +198,15 @@ def _kpis(
             "Intake API availability (24 h)",
             "pct",
             [intake.ratio("24h")],
-            f"7 days {pct_html(intake.ratio('7d'))} · 30 days {pct_html(intake.ratio('30d'))}",
+            f"minutes a /readyz probe was answered; 7 days {pct_html(intake.ratio('7d'))} · "
+            f"30 days {pct_html(intake.ratio('30d'))}",
+        ),
+        Metric(
+            "first_try_24h",
+            "Sends accepted at the first attempt (24 h)",
+            "pct",
+            [first_tries.ratio],
+            f"{first_tries.sent:,} of {first_tries.calls:,} first provider calls",
         ),
         Metric(
             "bounce_rate",
@@ -285,6 +298,8 @@ def providers(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     rows = [r for r in metrics.breakdown(filters, by="provider") if r.key]
     health = uptime.kind_health(filters, [r.key for r in rows], now=now)
+    accounts = uptime.account_health(filters, now=now)
+    first_tries = uptime.first_try_by_kind(accounts)
     names = [r.label for r in rows]
 
     def metric(key, label, kind, value, **extra):
@@ -306,10 +321,15 @@ def providers(request: HttpRequest) -> HttpResponse:
             metric(f"uptime_{w}", f"Uptime ({w})", "pct", lambda r, w=w: health[r.key][0].ratio(w))
             for w in uptime.WINDOWS
         ],
+        metric(
+            "first_try_24h",
+            "Sends accepted at the first attempt (24 h)",
+            "pct",
+            lambda r: first_tries.get(r.key, uptime.FirstTries()).ratio,
+        ),
         metric("call_p50", "Call latency p50 (24 h)", "ms", lambda r: health[r.key][1].p50),
         metric("call_p95", "Call latency p95 (24 h)", "ms", lambda r: health[r.key][1].p95),
     ]
-    accounts = uptime.account_health(filters, now=now)
     tables = [
         metric_table(
             "providers",
@@ -333,14 +353,19 @@ def providers(request: HttpRequest) -> HttpResponse:
                     Column(f"Uptime {w} (%)", lambda a, w=w: a.uptime.ratio(w), "pct")
                     for w in uptime.WINDOWS
                 ],
-                Column("Checks (24 h)", lambda a: a.uptime.checks["24h"]),
+                Column("Minutes down (24 h)", lambda a: a.uptime.down("24h")),
+                Column("First-try sends 24h (%)", lambda a: a.first_tries.total.ratio, "pct"),
+                Column("First-try worst hour (%)", lambda a: a.first_tries.worst_hour, "pct"),
                 Column("Calls (24 h)", lambda a: a.calls.count),
                 Column("Call p50 (ms)", lambda a: a.calls.p50, "ms"),
                 Column("Call p95 (ms)", lambda a: a.calls.p95, "ms"),
             ],
             rows=accounts,
-            note="Uptime: share of successful credential checks (one a minute) before now. "
-            "Call latency: real send attempts of the last 24 hours.",
+            note="Uptime: share of the finished minutes since the account exists with a passing "
+            "credential check (one is expected every minute; a minute without one, as when the "
+            "worker is stopped, is down). First-try sends: real send attempts of the last 24 "
+            "hours that were their message's first and were accepted, over all first attempts "
+            "(worst: the lowest hour). Call latency: real send attempts of the last 24 hours.",
         ),
     ]
     spam_tables, spam_chart = spam.spam_tables_and_chart(filters)

@@ -7,11 +7,14 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from types import SimpleNamespace
 
 import pytest
 from django.urls import reverse
 
 from analytics.models import LatencyBin
+from analytics.views import pages
+from providers.models import ProviderAccount
 from tests.analytics import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -221,10 +224,13 @@ def test_campaigns_csv_rows_carry_the_rollups_numbers(manager_client):
 # --- Uptime -----------------------------------------------------------------------------------
 
 
-def test_the_uptime_tile_shows_the_worst_account_beside_the_average(manager_client):
-    now = datetime.now(UTC)
+def test_the_uptime_tile_shows_the_worst_account_beside_the_average(manager_client, monkeypatch):
+    now = datetime.now(UTC).replace(second=30)
+    monkeypatch.setattr(pages, "timezone", SimpleNamespace(now=lambda: now))
     good = f.account("sendgrid", "SendGrid main")
     shaky = f.account("mailchimp_transactional", "Mandrill backup")
+    # Both expected for the 14 finished minutes since the one they were created in.
+    ProviderAccount.objects.update(created_at=now - timedelta(minutes=15))
     for minute in range(1, 15):
         f.check(now - timedelta(minutes=minute), True, account=good)
         f.check(now - timedelta(minutes=minute), minute > 3, account=shaky)  # 11 of 14 ok
@@ -233,9 +239,9 @@ def test_the_uptime_tile_shows_the_worst_account_beside_the_average(manager_clie
     kpis = csv_rows(manager_client.get(url("overview"), {"format": "csv", "table": "kpis"}))
 
     tile = tiles(body)["uptime_24h"]
-    assert tile["value"] == "89.3 %"  # 25 of 28 checks
+    assert tile["value"] == "89.3 %"  # 25 of 28 minutes
     assert tile["aside"] == "78.6 % worst: Mandrill backup"
-    assert "all accounts' checks together (28 in 24 h)" in tile["detail"]
+    assert "all accounts together (3 of 28 down in 24 h)" in tile["detail"]
     assert kpis["API integration uptime (24 h)"] == ["89.29", "%"]
     assert kpis["Worst account's API integration uptime (24 h): Mandrill backup"] == [
         "78.57",

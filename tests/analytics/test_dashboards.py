@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -10,6 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analytics.selectors.filters import today
+from analytics.views import pages
+from providers.models import ProviderAccount
 from tests.analytics import factories as f
 
 pytestmark = pytest.mark.django_db
@@ -271,6 +274,7 @@ def test_csv_of_the_key_figures(manager_client, data):
         "API integration uptime (7 d),,%",
         "API integration uptime (30 d),,%",
         "Intake API availability (24 h),,%",
+        "Sends accepted at the first attempt (24 h),,%",
         "Bounce rate,4.50,%",
         "Complaint rate,1.00,%",
         "Spam-complaint rate,1.124,%",  # 2 complaints / 178 delivered
@@ -359,25 +363,34 @@ def test_csv_of_providers_side_by_side(manager_client, data):
     ]
 
 
-def test_providers_page_shows_uptime_and_call_latency_per_account(manager_client, data):
-    now = datetime.now(UTC)
+def test_providers_page_shows_uptime_and_call_latency_per_account(
+    manager_client, data, monkeypatch
+):
+    now = datetime.now(UTC).replace(minute=30, second=30)  # the page's now: one hour
+    monkeypatch.setattr(pages, "timezone", SimpleNamespace(now=lambda: now))
     sg, outbox = data["sg"], data["outbox"]
+    # Expected from the minute after their creation: 4 finished minutes. SendGrid failed one;
+    # the others were never checked (as when the worker is stopped): down all along.
+    ProviderAccount.objects.update(created_at=now - timedelta(minutes=5))
     for minutes, ok in ((1, True), (2, True), (3, True), (4, False)):
         f.check(now - timedelta(minutes=minutes), ok, account=sg)
-    for ms in (100.0, 300.0):
-        outbox.attempt(
-            outbox.message(account=sg), started_at=now - timedelta(minutes=5), duration_ms=ms
-        )
+    first, retried = outbox.message(account=sg), outbox.message(account=sg)
+    outbox.attempt(first, started_at=now - timedelta(minutes=5), duration_ms=100.0)
+    outbox.attempt(
+        retried, started_at=now - timedelta(minutes=6), duration_ms=300.0, outcome="transient"
+    )
+    outbox.attempt(retried, started_at=now - timedelta(minutes=5), duration_ms=200.0)
 
     lines = csv_lines(manager_client.get(url("providers"), {"format": "csv", "table": "accounts"}))
     body = manager_client.get(url("providers")).content.decode()
 
     assert lines == [
-        "Account,Provider,Active,Uptime 24h (%),Uptime 7d (%),Uptime 30d (%),Checks (24 h),"
+        "Account,Provider,Active,Uptime 24h (%),Uptime 7d (%),Uptime 30d (%),"
+        "Minutes down (24 h),First-try sends 24h (%),First-try worst hour (%),"
         "Calls (24 h),Call p50 (ms),Call p95 (ms)",
-        "Mailchimp audience,Mailchimp Marketing,yes,,,,0,0,,",
-        "Mandrill,Mailchimp Transactional (Mandrill),yes,,,,0,0,,",
-        "SendGrid main,SendGrid,yes,75.00,75.00,75.00,4,2,200.0,290.0",
+        "Mailchimp audience,Mailchimp Marketing,yes,0.00,0.00,0.00,4,,,0,,",
+        "Mandrill,Mailchimp Transactional (Mandrill),yes,0.00,0.00,0.00,4,,,0,,",
+        "SendGrid main,SendGrid,yes,75.00,75.00,75.00,1,50.00,50.00,3,200.0,290.0",
     ]
     assert "75.0 %" in body
     assert "200 ms" in body
@@ -450,6 +463,7 @@ def test_pages_read_rollups_never_delivery_events(manager_client, data, page):
     assert response.status_code == 200
     sql = [query["sql"].lower() for query in queries.captured_queries]
     assert not [q for q in sql if "analytics_deliveryevent" in q]
-    # A handful of aggregate queries, whatever the volume (providers: 3 per account, and 2 for
+    # A handful of aggregate queries, whatever the volume (providers: 3 per account, 1 for the
+    # first-try sends, and 2 for
     # the spam-complaint rate per account and domain).
-    assert len(sql) <= 22
+    assert len(sql) <= 23

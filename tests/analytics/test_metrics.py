@@ -303,6 +303,7 @@ NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 @pytest.fixture
 def health(data):
     sg, md = data["sg"], data["md"]
+    ProviderAccount.objects.update(created_at=NOW - timedelta(days=60))
     ago = lambda **kw: NOW - timedelta(**kw)  # noqa: E731
     for at, ok in [
         (ago(hours=1), True),
@@ -339,23 +340,30 @@ def test_uptime_per_account_over_24_hours_7_days_30_days(health):
     by_account = uptime.provider_uptime(day(), now=NOW)
 
     sg = by_account[health["sg"].pk]
-    assert (sg.checks["24h"], sg.ok["24h"]) == (4, 3)
-    assert sg.ratios == {"24h": 0.75, "7d": 0.625, "30d": 0.5}
-    assert by_account[health["md"].pk].ratios == {"24h": 1.0, "7d": 1.0, "30d": 1.0}
-    assert health["mc"].pk not in by_account  # no checks: no uptime, not 0 %
+    # Minutes with a passing check: 1 h, 3 h, 23 h and 24 h ago (the window's first minute),
+    # then 3 days ago; every other minute since the accounts exist is down.
+    assert sg.expected == {"24h": 1440, "7d": 7 * 1440, "30d": 30 * 1440}
+    assert sg.up == {"24h": 4, "7d": 5, "30d": 5}
+    assert by_account[health["md"].pk].up == {"24h": 1, "7d": 1, "30d": 1}
+    # Never checked, though active all along: down, not "no data".
+    assert by_account[health["mc"].pk].ratios == {"24h": 0.0, "7d": 0.0, "30d": 0.0}
     assert uptime.Uptime().ratios == {"24h": None, "7d": None, "30d": None}
 
 
-def test_uptime_of_several_accounts_counts_all_their_checks(health):
+def test_uptime_of_several_accounts_counts_all_their_minutes(health):
     every = uptime.combined(uptime.provider_uptime(day(), now=NOW).values())
     sendgrid_only = uptime.provider_uptime(day(provider_kind="sendgrid"), now=NOW)
 
-    assert every.ratios["24h"] == 0.8  # 3 of 4 and 1 of 1
+    assert (every.up["24h"], every.expected["24h"]) == (5, 3 * 1440)
     assert list(sendgrid_only) == [health["sg"].pk]
 
 
 def test_intake_availability(health):
-    assert uptime.intake_uptime(now=NOW).ratios == {"24h": 1.0, "7d": 0.5, "30d": 0.5}
+    intake = uptime.intake_uptime(now=NOW)
+
+    # Expected since its first probe (40 days ago): only 1 hour ago's passed.
+    assert intake.expected == {"24h": 1440, "7d": 7 * 1440, "30d": 30 * 1440}
+    assert intake.up == {"24h": 1, "7d": 1, "30d": 1}
 
 
 def test_call_latency_percentiles_of_the_last_24_hours(health):
@@ -382,19 +390,21 @@ def test_account_health_lists_every_account_in_the_filters(health):
         ("Mandrill", "mailchimp_transactional"),
         ("SendGrid main", "sendgrid"),
     ]
-    assert rows[0].uptime.ratios["24h"] is None
+    assert rows[0].uptime.ratios["24h"] == 0.0
     assert (rows[1].calls.count, rows[1].calls.p50) == (1, 7.0)
-    assert (rows[2].uptime.ratios["7d"], rows[2].calls.p50) == (0.625, 55.0)
+    assert (rows[2].uptime.up["7d"], rows[2].calls.p50) == (5, 55.0)
 
 
 def test_kind_health_combines_the_accounts_of_each_kind(health):
-    f.check(NOW - timedelta(hours=1), False, account=f.account("sendgrid", "SendGrid EU"))
+    eu = f.account("sendgrid", "SendGrid EU")
+    ProviderAccount.objects.filter(pk=eu.pk).update(created_at=NOW - timedelta(days=60))
+    f.check(NOW - timedelta(hours=1), False, account=eu)
 
     kinds = uptime.kind_health(day(), ["sendgrid", "mailchimp_marketing"], now=NOW)
 
-    assert kinds["sendgrid"][0].ratios["24h"] == 0.6  # 3 of 4, and 0 of 1
+    assert kinds["sendgrid"][0].ratios["24h"] == 4 / 2880  # 4 of 1440, and 0 of 1440
     assert kinds["sendgrid"][1].p50 == 55.0
-    assert kinds["mailchimp_marketing"][0].ratios["24h"] is None
+    assert kinds["mailchimp_marketing"][0].ratios["24h"] == 0.0
     assert kinds["mailchimp_marketing"][1] == uptime.CallLatency()
 
 

@@ -11,7 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from analytics.models import Alert, AlertKind, AlertRule, HealthComponent, WebhookDelivery
-from analytics.selectors import prometheus
+from analytics.selectors import prometheus, uptime
+from analytics.selectors.filters import MetricFilters
 from providers.models import ProviderAccount
 from returns_mail.models.campaigns import CampaignChunk
 from tests.analytics import factories as f
@@ -333,6 +334,40 @@ def test_health_of_each_active_checked_account_and_the_intake(samples):
     assert value(samples, "intake_up") == 0
 
 
+def test_uptime_is_the_dashboards_number_minutes_without_a_check_count_down(data):
+    # Created an hour before NOW (10:30): expected from 09:31, 59 finished minutes each.
+    ProviderAccount.objects.update(created_at=NOW - timedelta(hours=1))
+    for minute in range(59):
+        if minute not in range(10, 15):  # the worker was stopped for five minutes
+            at = NOW - timedelta(minutes=59 - minute, seconds=-5)
+            f.check(at, True, account=data["sendgrid"])
+
+    samples = parse(prometheus.render(prometheus.collect(now=NOW)))
+
+    sg = {"account": "SG main", "provider": "sendgrid"}
+    md = {"account": 'Mandrill "EU"', "provider": "mailchimp_transactional"}
+    by_account = uptime.provider_uptime(MetricFilters(start=NOW, end=NOW), now=NOW)
+    for window in uptime.WINDOWS:
+        assert value(samples, "integration_uptime_ratio", window=window, **sg) == (
+            by_account[data["sendgrid"].pk].ratio(window)
+        )
+        assert value(samples, "integration_uptime_ratio", window=window, **sg) == 54 / 59
+        assert value(samples, "integration_down_minutes", window=window, **sg) == 5
+        assert value(samples, "integration_uptime_ratio", window=window, **md) == 0  # unchecked
+        # Two probes since the first (10:28 answered, 10:29 failed).
+        assert value(samples, "intake_availability_ratio", window=window) == 0.5
+    assert not [
+        labels
+        for labels in series(samples, "integration_uptime_ratio")
+        if ("account", "Retired") in labels
+    ]  # inactive and never checked: not expected
+    # First tries: SendGrid's message was accepted at its first attempt; Mandrill's refused.
+    assert series(samples, "first_try_send_ratio") == {
+        frozenset(sg.items()): 1,
+        frozenset(md.items()): 0,
+    }
+
+
 def test_label_values_are_escaped(samples, data):
     body = prometheus.render(prometheus.collect(now=NOW))
     assert 'account="Mandrill \\"EU\\""' in body
@@ -350,7 +385,7 @@ def test_a_scrape_is_a_fixed_handful_of_queries(data):
         prometheus.collect(now=NOW)
 
     assert len(many) == len(few)
-    assert len(few) <= 16
+    assert len(few) <= 22  # 6 of them for the uptime and first-try figures
 
 
 @override_settings(METRICS_TOKEN=TOKEN)
