@@ -1,18 +1,25 @@
 """Demo data of the analytics app: the sandbox posts each demo account's webhooks to this
-demo (realistic rates: most mail delivered, some bounces, opens and clicks), and a default set
-of alert rules."""
+demo (realistic rates: most mail delivered, some bounces, opens and clicks) and the customers'
+replies (inbound mail on the demo's reply domain), and a default set of alert rules."""
 
 from __future__ import annotations
 
 import json
+import secrets
 from typing import TextIO
 
 from django.conf import settings
 from django.urls import reverse
 
 from analytics.models import AlertKind, AlertRule
-from providers.demo import sandbox_webhooks_file
+from providers.demo import sandbox_inbound_file, sandbox_webhooks_file
 from providers.models import ProviderAccount, ProviderKind
+from providers.webhooks.inbound import url_secret
+
+# Outgoing demo mail gets a reply address on this domain (unless REPLY_DOMAIN is set): the
+# sandbox inbox's Reply button, or mail to it through the sandbox's SMTP relay, comes back as
+# the provider's inbound post.
+DEMO_REPLY_DOMAIN = "replies.demo-shop.example"
 
 # Overall probabilities per provider event, as the sandbox's event generators name them.
 SENDGRID_RATES = {
@@ -69,12 +76,50 @@ def webhook_targets() -> list[dict]:
     return targets
 
 
+def reply_domain() -> str:
+    return settings.REPLY_DOMAIN or DEMO_REPLY_DOMAIN
+
+
+def environment() -> dict[str, str]:
+    """Settings for the demo's web server and worker: replies on the demo's reply domain."""
+    return {"REPLY_DOMAIN": reply_domain()}
+
+
+def inbound_targets() -> list[dict]:
+    """Where the sandbox posts replies to demo mail: SendGrid Inbound Parse (basic auth, the
+    secret URL) and Mandrill's inbound webhook (signed with the webhook key). A SendGrid demo
+    account without an inbound secret is given one."""
+    targets = []
+    for account in ProviderAccount.objects.filter(name__startswith="Demo ", is_active=True):
+        if account.kind == ProviderKind.SENDGRID:
+            if not account.inbound_secret:
+                account.inbound_secret = secrets.token_urlsafe(32)
+                account.save(update_fields=["inbound_secret"])
+            path = reverse(
+                "inbound:sendgrid", args=[account.pk, url_secret(account.inbound_secret)]
+            )
+            host = _site().removeprefix("http://")
+            url = f"http://inbound:{account.inbound_secret}@{host}{path}"
+            targets.append({"provider": "sendgrid", "key": account.api_key, "url": url})
+        elif account.kind == ProviderKind.MAILCHIMP_TRANSACTIONAL:
+            url = _site() + reverse("inbound:mandrill", args=[account.pk])
+            targets.append(
+                {"provider": "mandrill", "key": account.api_key, "url": url}
+                | {"secret": account.webhook_secret}
+            )
+    return [target | {"domain": reply_domain()} for target in targets]
+
+
+def _write_private(path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))  # holds demo keys: DATA_DIR is git-ignored
+    path.chmod(0o600)
+
+
 def seed(*, out: TextIO) -> None:
     targets = webhook_targets()
-    path = sandbox_webhooks_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(targets, indent=2))  # holds demo keys: DATA_DIR is git-ignored
-    path.chmod(0o600)
+    _write_private(sandbox_webhooks_file(), targets)
+    _write_private(sandbox_inbound_file(), inbound_targets())
     created = 0
     # Alerts go out through the SMTP relay: it keeps working when an API account is faulted.
     notify = ProviderAccount.objects.filter(
@@ -94,7 +139,8 @@ def seed(*, out: TextIO) -> None:
         )
         created += was_created
     out.write(
-        f"Analytics: the sandbox posts webhooks for {len(targets)} demo accounts; "
+        f"Analytics: the sandbox posts webhooks for {len(targets)} demo accounts and replies "
+        f"to mail on {reply_domain()}; "
         f"{len(DEFAULT_ALERT_RULES)} alert rules ({created} new); dashboards at "
         f"{_site()}/analytics/\n"
     )

@@ -29,6 +29,11 @@ def sandbox_webhooks_file() -> Path:
     return Path(settings.DATA_DIR) / "sandbox-webhooks.json"
 
 
+def sandbox_inbound_file() -> Path:
+    """Where the sandbox reads its inbound-mail targets (written by the analytics demo)."""
+    return Path(settings.DATA_DIR) / "sandbox-inbound.json"
+
+
 def sandbox_sender_auth_file() -> Path:
     """The demo's DNS zone and provider domain states, read by the sandbox (written by seed)."""
     return Path(settings.DATA_DIR) / "sandbox-sender-auth.json"
@@ -180,6 +185,8 @@ def processes() -> list[tuple[str, list[str], int]]:
                 str(sandbox_signing_key_file()),
                 "--webhooks",
                 str(sandbox_webhooks_file()),
+                "--inbound",
+                str(sandbox_inbound_file()),
                 "--dns-port",
                 str(demo_dns_port()),
                 "--sender-auth",

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 
 from providers.sandbox import EspSandbox
 from providers.sandbox.dns import DnsZoneServer
+from providers.sandbox.inbound import InboundTarget
 from providers.sandbox.mandrill_senders import sending_domain_set
 from providers.sandbox.sendgrid import SendGridApp
 from providers.sandbox.sendgrid_domains import domain_authenticate
@@ -59,6 +60,13 @@ class Command(BaseCommand):
             "webhook targets to post to (a missing file: none)",
         )
         parser.add_argument(
+            "--inbound",
+            type=Path,
+            help='JSON file: [{"provider", "key", "url", "secret", "domain", "raw"}], where '
+            "customers' replies are posted as each provider posts inbound mail (a missing "
+            "file: none)",
+        )
+        parser.add_argument(
             "--dns-port",
             type=int,
             default=None,
@@ -82,6 +90,7 @@ class Command(BaseCommand):
         port_file,
         signing_key,
         webhooks,
+        inbound,
         dns_port,
         sender_auth,
         **options,
@@ -97,6 +106,10 @@ class Command(BaseCommand):
         for target in targets:
             provider, key = target.pop("provider"), target.pop("key")
             sandbox.set_webhook_target(provider, key, WebhookTarget(**target))
+        receivers = json.loads(inbound.read_text()) if inbound and inbound.exists() else []
+        for receiver in receivers:
+            provider, key = receiver.pop("provider"), receiver.pop("key")
+            sandbox.set_inbound_target(provider, key, InboundTarget(**receiver))
         auth = json.loads(sender_auth.read_text()) if sender_auth and sender_auth.exists() else {}
         for entry in auth.get("domains", []):
             authenticate = SENDER_DOMAINS[entry["provider"]]
