@@ -1,6 +1,6 @@
 """django-q2 entry points of analytics: each takes an id (or nothing) and calls one service."""
 
-from analytics.services import alerts, health, retention
+from analytics.services import alerts, campaign_reports, health, retention
 from returns_mail.services import audience
 
 
@@ -28,3 +28,12 @@ def purge_old_data() -> dict:
     """Daily (schedule): everything retention removes (analytics/services/retention.py); the
     task's result is what it did, counted per kind."""
     return retention.old_data_purge_scheduled().as_dict()
+
+
+def pull_campaign_reports() -> int:
+    """Every 15 minutes (schedule): queue a report pull for each recent provider-sent campaign."""
+    return campaign_reports.campaign_reports_queue()
+
+
+def pull_campaign_report(campaign_id: int) -> int:
+    return campaign_reports.campaign_report_pull(campaign_id=campaign_id).events_new
