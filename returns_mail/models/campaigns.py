@@ -170,7 +170,11 @@ class CampaignRecipient(models.Model):
             # Exactly once per address, whatever a crash or a retry does.
             models.UniqueConstraint(fields=["campaign", "email"], name="one_recipient_per_email")
         ]
-        indexes = [models.Index(fields=["campaign", "chunk_number", "status"])]
+        indexes = [
+            models.Index(fields=["campaign", "chunk_number", "status"]),
+            # A customer's promotional mail by time: conversion attribution (last touch).
+            models.Index(fields=["email", "sent_at"], name="recipient_email_sent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.status})"
