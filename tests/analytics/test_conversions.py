@@ -32,7 +32,7 @@ def world(settings):
 
 
 def campaign(world, name: str, sent_at: datetime, emails: dict[str, dict]):
-    outbox, account, promo = world
+    _, account, promo = world
     row = f.campaign(account, name, promo, started_at=sent_at, total=len(emails))
     CampaignRecipient.objects.bulk_create(
         [
