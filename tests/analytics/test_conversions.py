@@ -13,8 +13,10 @@ from django.test import Client
 from django.urls import reverse
 
 from analytics.selectors.conversions import campaign_conversions, total_conversions
-from returns_mail.models import CampaignRecipient, ReturnEvent
+from returns_mail.models import CampaignRecipient, Message, ReturnEvent
+from returns_mail.services.api_clients import api_client_create
 from tests.analytics import factories as f
+from tests.returns_mail.test_api_support import EVENTS, api_for, event_body, post_json
 
 pytestmark = pytest.mark.django_db
 
@@ -150,3 +152,17 @@ def test_campaigns_page_shows_the_column_the_tile_and_the_rule(world):
     assert row[header.index("Converted")] == "1"
     assert row[header.index("Conversion rate (%)")] == "50.00"
     assert spring.pk
+
+
+def test_an_order_posted_through_the_api_is_accepted_sends_nothing_and_converts(world):
+    _, token = api_client_create(name="returns system", scopes=["events:write"])
+    spring = campaign(world, "Spring", T0, {"ada.customer@example.com": {}})
+    body = event_body("order.placed", occurred_at=(T0 + timedelta(days=1)).isoformat())
+
+    response = post_json(api_for(token), EVENTS, body)
+    incomplete = post_json(api_for(token), EVENTS, event_body("order.placed", data={}))
+
+    assert response.status_code == 202, response.json()
+    assert incomplete.status_code == 400  # its fields are checked like any type's
+    assert not Message.objects.exists()  # no default rule nor template for it
+    assert converted(spring) == {"Spring": 1}
