@@ -2,7 +2,8 @@
 provider's campaign report, pulled while the campaign is recent, rolled up exactly as webhook
 events are.
 
-Each page of the report's member activity becomes one stored delivery (kept once per body: an
+Each page of the report's member activity (then of its unsubscribes and abuse reports)
+becomes one stored delivery (kept once per body: an
 unchanged page pulled again is nothing new) whose events go through the webhook path
 (`deliveries.webhook_delivery_process`): one DeliveryEvent per fingerprint, the recipient's
 times through returns_mail's lifecycle, the rollups, the suppressions a bounce calls for. A
@@ -32,7 +33,13 @@ logger = logging.getLogger(__name__)
 T = DeliveryEventType
 # Marks a stored delivery as a pulled report page, not a webhook request.
 REPORT_CONTENT_TYPE = "application/json; source=campaign-report"
-_ACTIONS = {"open": T.OPENED, "click": T.CLICKED, "bounce": T.BOUNCED}
+_ACTIONS = {
+    "open": T.OPENED,
+    "click": T.CLICKED,
+    "bounce": T.BOUNCED,
+    "unsub": T.UNSUBSCRIBED,
+    "abuse": T.COMPLAINED,
+}
 _BOUNCES = {"hard": BounceKind.HARD, "soft": BounceKind.SOFT}
 
 
@@ -76,10 +83,18 @@ def campaign_report_pull(*, campaign_id: int) -> ReportPull:
     )
     recipients = {email.lower(): str(cid) for email, cid in recipients.items()}
     pages = new = 0
-    for page in client.campaign_email_activity(campaign.remote_campaign_id):
+    remote_id = campaign.remote_campaign_id
+    for page in client.campaign_email_activity(remote_id):
         pages += 1
-        events = _events(page, recipients, sent_at=sent_at, remote_id=campaign.remote_campaign_id)
-        new += _apply(campaign, events)
+        new += _apply(campaign, _events(page, recipients, sent_at=sent_at, remote_id=remote_id))
+    # Unsubscribes and complaints have their own lists; read after the activity, so a
+    # recipient's delivery is recorded before them.
+    for page in client.campaign_unsubscribes(remote_id):
+        pages += 1
+        new += _apply(campaign, _events(page, recipients, sent_at=sent_at, remote_id=remote_id))
+    complaints = client.campaign_abuse_reports(remote_id)
+    listed = ActivityPage(complaints, (), len(complaints), len(complaints), True)
+    new += _apply(campaign, _events(listed, recipients, sent_at=sent_at, remote_id=remote_id))
     Campaign.objects.filter(pk=campaign.pk).update(
         report_collected_at=timezone.now(),
         report_summary=json.loads(json.dumps(asdict(summary), default=str)),
@@ -118,6 +133,10 @@ def _events(page: ActivityPage, recipients: dict[str, str], *, sent_at, remote_i
                 if action.action == "bounce"
                 else "",
                 url=action.url,
+                reason=action.reason,
+                # Leaving through a campaign leaves the audience: the member's consent goes
+                # as with the audience's own unsubscribe webhook.
+                member_status="unsubscribed" if action.action == "unsub" else "",
             )
         )
     return sorted(events, key=lambda e: (e.occurred_at, e.recipient, e.type))

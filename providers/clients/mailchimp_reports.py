@@ -4,7 +4,9 @@
 `GET /reports/{id}`: the summary (sent, bounces, opens, clicks, unsubscribes, abuse reports).
 `GET /reports/{id}/email-activity?count=&offset=`: each member's opens, clicks and bounces with
 their times, at most 1,000 members a page (Mailchimp keeps at most 1,000 opens and 1,000 clicks
-per member). Both 404 until the campaign has gone out."""
+per member). `GET /reports/{id}/unsubscribed` (paged the same way) and
+`GET /reports/{id}/abuse-reports` (the SDK passes no count nor offset: one call) name the
+members who unsubscribed or complained, with the time. All 404 until the campaign went out."""
 
 from __future__ import annotations
 
@@ -83,3 +85,49 @@ class MailchimpCampaignReports:
             yield ActivityPage(tuple(actions), tuple(members), offset, total, last)
             if last:
                 return
+
+    def campaign_unsubscribes(self, campaign_id: str) -> Iterator[ActivityPage]:
+        """Who unsubscribed through the campaign (action "unsub"), page by page."""
+        reports = self._client().reports
+        offset = 0
+        while True:
+            answer = self._call(
+                reports.get_unsubscribed_list_for_campaign,
+                campaign_id,
+                count=ACTIVITY_PAGE,
+                offset=offset,
+            )
+            entries = answer.get("unsubscribes")
+            if not isinstance(entries, list):
+                raise self.error(
+                    f"unexpected answer reading unsubscribes: {str(answer)[:200]}",
+                    permanent=False,
+                )
+            offset += len(entries)
+            total = int(answer.get("total_items") or 0)
+            actions = _listed_actions(entries, "unsub", "timestamp", "reason")
+            last = len(entries) < ACTIVITY_PAGE or offset >= total
+            yield ActivityPage(actions, (), offset, total, last)
+            if last:
+                return
+
+    def campaign_abuse_reports(self, campaign_id: str) -> tuple[MemberAction, ...]:
+        """Who reported the campaign as spam (action "abuse")."""
+        answer = self._call(self._client().reports.get_campaign_abuse_reports, campaign_id)
+        entries = answer.get("abuse_reports")
+        if not isinstance(entries, list):
+            raise self.error(
+                f"unexpected answer reading abuse reports: {str(answer)[:200]}", permanent=False
+            )
+        return _listed_actions(entries, "abuse", "date", "")
+
+
+def _listed_actions(entries, action: str, time_key: str, reason_key: str):
+    found = []
+    for entry in entries:
+        email = str((entry or {}).get("email_address") or "").strip().lower()
+        when = iso_time(entry.get(time_key)) if email and entry.get(time_key) else None
+        if when is not None:
+            reason = str(entry.get(reason_key) or "") if reason_key else ""
+            found.append(MemberAction(email=email, action=action, occurred_at=when, reason=reason))
+    return tuple(found)

@@ -25,13 +25,15 @@ class CampaignReportSummary:
 
 @dataclass(frozen=True)
 class MemberAction:
-    """One action of one member: "open", "click" or "bounce" (then `bounce_type` hard/soft)."""
+    """One action of one member: "open", "click", "bounce" (then `bounce_type` hard/soft),
+    "unsub" or "abuse"."""
 
     email: str
     action: str
     occurred_at: datetime
     bounce_type: str = ""
     url: str = ""
+    reason: str = ""  # an unsubscribe's, as the member gave it
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,8 @@ ROUTES = [
     ("POST", r"/campaigns/(?P<campaign_id>[^/]+)/actions/schedule", campaigns.schedule),
     ("GET", r"/reports/(?P<campaign_id>[^/]+)", reports.campaign_report),
     ("GET", r"/reports/(?P<campaign_id>[^/]+)/email-activity", reports.email_activity),
+    ("GET", r"/reports/(?P<campaign_id>[^/]+)/unsubscribed", reports.unsubscribed),
+    ("GET", r"/reports/(?P<campaign_id>[^/]+)/abuse-reports", reports.abuse_reports),
     ("POST", r"/templates", campaigns.create_template),
     ("GET", r"/templates", campaigns.list_templates),
     ("GET", r"/templates/(?P<template_id>[^/]+)", campaigns.get_template),

@@ -21,7 +21,7 @@ from analytics.services.campaign_reports import (
     campaigns_due_for_reports,
 )
 from providers.clients import client_for
-from returns_mail.models import CampaignRecipient, CampaignStatus, Suppression
+from returns_mail.models import CampaignRecipient, CampaignStatus, Customer, Suppression
 from returns_mail.services import audience
 from returns_mail.services.campaigns import campaign_start
 from tests.analytics import factories as f
@@ -60,7 +60,15 @@ def tagged_customers() -> dict[str, list[str]]:
     """Customers whose sandbox outcome their address names."""
     return {
         tag: customers(count, prefix=f"{tag[:1]}+{tag}", audience_sync_pending=True)
-        for tag, count in (("click", 3), ("open", 4), ("bounce", 2), ("soft", 1), ("quiet", 5))
+        for tag, count in (
+            ("click", 3),
+            ("open", 4),
+            ("bounce", 2),
+            ("soft", 1),
+            ("quiet", 5),
+            ("unsub", 1),
+            ("abuse", 1),
+        )
     }
 
 
@@ -71,7 +79,16 @@ def csv_rows(response) -> dict[str, list[str]]:
 
 
 def day_totals(campaign_id: int) -> dict[str, int]:
-    names = ("sent", "delivered", "bounced_hard", "bounced_soft", "opened", "clicked")
+    names = (
+        "sent",
+        "delivered",
+        "bounced_hard",
+        "bounced_soft",
+        "opened",
+        "clicked",
+        "unsubscribed",
+        "complained",
+    )
     sums = Rollup.objects.filter(period="day", campaign_id=campaign_id).aggregate(
         **{n: Sum(n) for n in names}
     )
@@ -108,6 +125,13 @@ def test_client_reads_the_summary_and_pages_the_activity_by_1000(
     assert summary.unique_clicks == len(clicked) > 0
     assert clicked <= opened
     assert all(a.occurred_at >= summary.send_time for a in actions)
+    unsubscribed = [
+        a for p in client.campaign_unsubscribes(campaign.remote_campaign_id) for a in p.actions
+    ]
+    complaints = client.campaign_abuse_reports(campaign.remote_campaign_id)
+    assert summary.unsubscribed == len(unsubscribed) > 0
+    assert summary.abuse_reports == len(complaints)
+    assert {a.email for a in unsubscribed + list(complaints)} <= opened
 
 
 def test_sandbox_report_shapes_and_limits(
@@ -129,6 +153,12 @@ def test_sandbox_report_shapes_and_limits(
         f"{base}/{campaign.remote_campaign_id}/email-activity?count=1001", auth=auth, timeout=5
     )
     unknown = requests.get(f"{base}/nosuchcampaign", auth=auth, timeout=5)
+    unsubscribed = requests.get(
+        f"{base}/{campaign.remote_campaign_id}/unsubscribed?count=5", auth=auth, timeout=5
+    )
+    abuse = requests.get(
+        f"{base}/{campaign.remote_campaign_id}/abuse-reports", auth=auth, timeout=5
+    )
 
     assert summary.status_code == 200
     body = summary.json()
@@ -147,6 +177,8 @@ def test_sandbox_report_shapes_and_limits(
     assert too_many.status_code == 400
     assert too_many.headers["Content-Type"].startswith("application/problem+json")
     assert unknown.status_code == 404
+    assert set(unsubscribed.json()) >= {"unsubscribes", "campaign_id", "total_items"}
+    assert set(abuse.json()) >= {"abuse_reports", "campaign_id", "total_items"}
 
 
 # --- pulled and rolled up ---------------------------------------------------------------------
@@ -179,26 +211,36 @@ def test_pulled_activity_becomes_recipient_times_events_and_rollups_once(
         assert not recipients[email].delivered_at
     # A hard bounce suppresses the address, as a webhook's does.
     assert set(Suppression.objects.values_list("email", flat=True)) >= set(tags["bounce"])
-    # 12 delivered + 7 opens + 3 clicks + 3 bounces.
-    assert first.events_new == 25
-    assert DeliveryEvent.objects.filter(account=mailchimp).count() == 25
+    [left] = tags["unsub"]
+    assert recipients[left].unsubscribed_at
+    assert not Customer.objects.get(email=left).marketing_consent  # left the audience
+    [complained] = tags["abuse"]
+    assert Suppression.objects.filter(email=complained).exists()
+    # 14 delivered + 9 opens + 3 clicks + 3 bounces + 1 unsubscribe + 1 complaint.
+    assert first.events_new == 31
+    assert DeliveryEvent.objects.filter(account=mailchimp).count() == 31
+    assert DeliveryEvent.objects.filter(type="complained", recipient=complained).count() == 1
     assert day_totals(campaign.pk) == {
-        "sent": 15,
-        "delivered": 12,
+        "sent": 17,
+        "delivered": 14,
         "bounced_hard": 2,
         "bounced_soft": 1,
-        "opened": 7,
+        "opened": 9,
         "clicked": 3,
+        "unsubscribed": 1,
+        "complained": 1,
     }
     campaign.refresh_from_db()
     assert campaign.report_collected_at is not None
-    assert campaign.report_summary["emails_sent"] == 15
+    assert campaign.report_summary["emails_sent"] == 17
+    assert campaign.report_summary["unsubscribed"] == 1
+    assert campaign.report_summary["abuse_reports"] == 1
 
     again = campaign_report_pull(campaign_id=campaign.pk)
 
     assert again.events_new == 0
-    assert DeliveryEvent.objects.filter(account=mailchimp).count() == 25
-    assert day_totals(campaign.pk)["opened"] == 7
+    assert DeliveryEvent.objects.filter(account=mailchimp).count() == 31
+    assert day_totals(campaign.pk)["opened"] == 9
 
 
 def test_providers_page_shows_pulled_rates_and_not_reported_before(
@@ -213,14 +255,18 @@ def test_providers_page_shows_pulled_rates_and_not_reported_before(
     campaign_report_pull(campaign_id=campaign.pk)
     after = csv_rows(manager.get(reverse("analytics:providers"), {"format": "csv"}))
 
-    column = list(before["Sent"]).index("15")
-    assert before["Email delivery rate"][column] == "not reported"
-    assert before["Unique open rate"][column] == "not reported"
+    column = list(before["Sent"]).index("17")
+    for rate in ("Email delivery rate", "Unique open rate", "Complaint rate", "Bounce rate"):
+        assert before[rate][column] == "not reported"
     assert after["Delivery not reported"][column] == "0"
-    # Same definitions as SendGrid's: delivered over reported outcomes, opens over delivered.
-    assert after["Email delivery rate"][column] == "80.00"
-    assert after["Unique open rate"][column] == "58.33"
-    assert after["Unique click rate"][column] == "25.00"
+    # Same definitions as SendGrid's: delivered over reported outcomes, opens and clicks over
+    # delivered, bounces, complaints and unsubscribes over sent.
+    assert after["Email delivery rate"][column] == "82.35"
+    assert after["Unique open rate"][column] == "64.29"
+    assert after["Unique click rate"][column] == "21.43"
+    assert after["Bounce rate"][column] == "17.65"
+    assert after["Complaint rate"][column] == "5.88"
+    assert after["Unsubscribe rate"][column] == "5.88"
 
 
 def test_only_recent_finished_campaigns_of_reporting_kinds_are_due(
