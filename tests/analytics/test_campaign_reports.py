@@ -5,6 +5,7 @@ whose report was never pulled stays "not reported", never 0 %."""
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -21,10 +22,12 @@ from analytics.services.campaign_reports import (
     campaigns_due_for_reports,
 )
 from providers.clients import client_for
-from returns_mail.models import CampaignRecipient, CampaignStatus, Customer, Suppression
+from providers.sandbox.sendgrid_events import build_events, new_signing_key, public_key_text
+from returns_mail.models import Campaign, CampaignRecipient, CampaignStatus, Customer, Suppression
 from returns_mail.services import audience
 from returns_mail.services.campaigns import campaign_start
 from tests.analytics import factories as f
+from tests.analytics.test_webhook_ingest import post_sendgrid
 from tests.conftest import TEST_KEYS
 from tests.returns_mail.campaign_support import customers, everyone, make_campaign, offer_template
 
@@ -303,3 +306,50 @@ def test_only_recent_finished_campaigns_of_reporting_kinds_are_due(
     assert recent.pk in due
     assert old.pk not in due
     assert sendgrid.pk not in due
+
+
+def test_promotional_providers_compare_side_by_side_with_the_same_definitions(
+    mailchimp, make_account, make_template, esp_sandbox, django_capture_on_commit_callbacks
+):
+    key = new_signing_key()
+    sendgrid = make_account("sendgrid", webhook_verification_key=public_key_text(key))
+    Customer.objects.bulk_create(
+        [
+            Customer(email=f"{p}@example.com", marketing_consent=True, audience_sync_pending=True)
+            for p in ("a+click", "b+open", "c+bounce", "d+delivered")
+        ]
+    )
+    template = offer_template(make_template)
+    segment = everyone()
+    with django_capture_on_commit_callbacks(execute=True):
+        for account in (sendgrid, mailchimp):
+            group = 42 if account == sendgrid else None
+            row = make_campaign(segment, template, account, unsubscribe_group_id=group)
+            campaign_start(campaign_id=row.pk)
+    [record] = esp_sandbox.records("sendgrid", path="/v3/mail/send")
+    events = build_events(record["body"], "msg-1", rates={}, rng=random.Random(3))  # noqa: S311 - simulated
+    assert post_sendgrid(sendgrid, events, key=key).status_code == 200
+    campaign_report_pull(campaign_id=mailchimp_campaign(mailchimp).pk)
+    manager = Client()
+    manager.force_login(f.manager())
+
+    table = csv_rows(
+        manager.get(reverse("analytics:providers"), {"mail": "promotional", "format": "csv"})
+    )
+
+    sent = table["Sent"]
+    columns = [i for i, value in enumerate(sent) if value == "4"]
+    assert len(columns) == 2, sent  # SendGrid and Mailchimp Marketing, 4 sent each
+    for rate, expected in (
+        ("Email delivery rate", "75.00"),
+        ("Bounce rate", "25.00"),
+        ("Unique open rate", "66.67"),
+        ("Unique click rate", "33.33"),
+        ("Complaint rate", "0.00"),
+        ("Unsubscribe rate", "0.00"),
+    ):
+        assert [table[rate][i] for i in columns] == [expected, expected], rate
+
+
+def mailchimp_campaign(account):
+    return Campaign.objects.get(account=account)
