@@ -15,7 +15,9 @@ from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django_q.models import Schedule
 
+from analytics import tasks
 from analytics.models import DeliveryEvent, Rollup
 from analytics.services.campaign_reports import (
     campaign_report_pull,
@@ -353,3 +355,22 @@ def test_promotional_providers_compare_side_by_side_with_the_same_definitions(
 
 def mailchimp_campaign(account):
     return Campaign.objects.get(account=account)
+
+
+def test_the_schedule_pulls_each_recent_campaign_and_a_second_run_adds_nothing(
+    mailchimp, make_template, esp_sandbox, django_capture_on_commit_callbacks
+):
+    tagged_customers()
+    campaign = sent_campaign(mailchimp, make_template, django_capture_on_commit_callbacks)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = tasks.pull_campaign_reports()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.pull_campaign_reports()
+
+    assert queued == 1
+    campaign.refresh_from_db()
+    assert campaign.report_collected_at is not None
+    assert DeliveryEvent.objects.filter(account=mailchimp).count() == 31
+    [schedule] = Schedule.objects.filter(func="analytics.tasks.pull_campaign_reports")
+    assert schedule.minutes == 15
