@@ -43,8 +43,8 @@ sender domain checks                    SPF, DKIM,  SPF, DKIM, DMARC  DMARC only
 
 SEND, SEND_BATCH, DOMAIN_AUTHENTICATION, LIST_SUPPRESSIONS, ADD_UNSUBSCRIBES and
 CAMPAIGN_REPORTS follow from the methods a client implements (`send`, `send_batch`,
-`domain_authentication`, `suppressions_listed`, `unsubscribes_add`, `campaign_report`); the rest are ClassVars on `base.ProviderClient`,
-overridden by each client class
+`domain_authentication`, `suppressions_listed`, `unsubscribes_add`, `campaign_report`); the
+rest are ClassVars on `base.ProviderClient`, overridden by each client class
 (tests/providers/test_capabilities.py holds this table as data).
 """
 
