@@ -1,6 +1,6 @@
 """django-q2 entry points of analytics: each takes an id (or nothing) and calls one service."""
 
-from analytics.services import alerts, health, replies, retention
+from analytics.services import alerts, campaign_reports, health, replies, retention
 from returns_mail.services import audience
 
 
@@ -39,3 +39,12 @@ def purge_old_data() -> dict:
 def reply_forward(reply_id: int) -> bool:
     """Queued for each person's reply when REPLY_FORWARD_TO is set; retries queue themselves."""
     return replies.reply_forward(reply_id=reply_id)
+
+
+def pull_campaign_reports() -> int:
+    """Every 15 minutes (schedule): queue a report pull for each recent provider-sent campaign."""
+    return campaign_reports.campaign_reports_queue()
+
+
+def pull_campaign_report(campaign_id: int) -> int:
+    return campaign_reports.campaign_report_pull(campaign_id=campaign_id).events_new

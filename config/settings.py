@@ -278,6 +278,12 @@ PROVIDER_TIMEOUT = env.float("PROVIDER_TIMEOUT", default=10.0)
 # mid-call) its message or campaign chunk is looked up in the provider's message activity, which
 # lags behind the sends by up to a few minutes; sooner would resend mail the provider has.
 RECONCILE_AFTER = env.int("RECONCILE_AFTER", default=300)
+# Days after a provider-sent campaign (Mailchimp Marketing) went out during which its report
+# is pulled (opens and clicks keep coming for a while; older reports are left as last pulled).
+CAMPAIGN_REPORTS_DAYS = env.int("CAMPAIGN_REPORTS_DAYS", default=30)
+# Days after a promotional email during which the customer's exchange, store credit or new
+# order counts as its conversion (last touch: the latest promotional email before the event).
+CONVERSION_WINDOW_DAYS = env.int("CONVERSION_WINDOW_DAYS", default=30)
 # The loopback ESP sandbox `make demo` starts; its SMTP server listens on the next port.
 ESP_SANDBOX_PORT = env.int("ESP_SANDBOX_PORT", default=8025)
 # Where provider API calls may go (providers/hosts.py): the providers' own https hosts, plus

@@ -277,6 +277,23 @@ EVENT_TYPES: tuple[EventType, ...] = (
         [ITEM],
         items=_SAMPLE_ITEMS,
     ),
+    # No default template nor rule (templates_lib/defaults has none for it): the returns
+    # system posts it so that a promotional email can be credited with the order (conversions).
+    _event(
+        "order.placed",
+        "Order placed",
+        "The customer placed a new order (return_id: the customer's latest return; order_id: "
+        "the new order). Sends nothing by default; counts as a conversion of promotional mail.",
+        [
+            Field(
+                "order",
+                "object",
+                "The new order.",
+                fields=(*MONEY, Field("items_count", "integer", "How many items.")),
+            )
+        ],
+        order={"amount": "129.00", "currency": "EUR", "items_count": 2},
+    ),
     _event(
         "return.exception",
         "Return exception",

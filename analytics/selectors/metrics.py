@@ -12,8 +12,9 @@ Definitions (rates are fractions 0..1, and None when their base is zero: "no dat
   unreported. Sends the provider refused outright are `failed`: never sent, not part of sent.
 - **Delivery not reported** (`unreported`): mail through a provider that reports nothing per
   email: Mailchimp Marketing campaigns (its audience webhooks carry no delivery, open or click,
-  and name no campaign). Such mail is left out of every rate's base, and a rate whose base is
-  all of that kind is NOT_REPORTED, never 0 %.
+  and name no campaign) whose campaign report was never pulled (`Campaign.report_collected_at`;
+  once pulled, its activity is rolled up like webhook events). Such mail is left out of every
+  rate's base, and a rate whose base is all of that kind is NOT_REPORTED, never 0 %.
 - **Email Delivery Rate** = delivered / (delivered + bounced + rejected): of the mail with a
   reported outcome; pending mail is left out instead of counting as undelivered.
 - **Bounce** (hard + soft), **complaint** and **unsubscribe** rates are over sent (less the
@@ -46,6 +47,7 @@ from analytics.models.rollups import LATENCY_BOUNDS
 from analytics.selectors.filters import MetricFilters, account_kind
 from providers.clients import Reporting, kinds_reporting, kinds_sending_campaigns
 from providers.models import ProviderAccount, ProviderKind
+from returns_mail.models import Campaign
 
 
 class _NotReported:
@@ -150,10 +152,12 @@ def _sums() -> dict:
     accounts = ProviderAccount.objects.values("pk")
     infers = kinds_reporting(Reporting.OUTCOMES_ONLY)
     inferred = Q(account_id__in=accounts.filter(kind__in=infers))
+    # A campaign whose report was pulled (services/campaign_reports.py) reports like a webhook.
+    collected = Campaign.objects.filter(report_collected_at__isnull=False).values("pk")
     silent = Q(
         account_id__in=accounts.filter(kind__in=kinds_reporting(Reporting.NOTHING)),
         campaign_id__gt=0,
-    )
+    ) & ~Q(campaign_id__in=collected)
     rest = Greatest(F("sent") - F("bounced_hard") - F("bounced_soft") - F("rejected"), Value(0))
     delivered = Case(When(inferred, then=rest), default=F("delivered"), output_field=IntegerField())
     unreported = Case(When(silent, then=rest), default=Value(0), output_field=IntegerField())

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from analytics.forms import BreakdownForm
-from analytics.selectors import metrics, recent
+from analytics.selectors import conversions, metrics, recent
 from analytics.selectors.metrics import BREAKDOWNS
 from analytics.views.auth import dashboard
 from analytics.views.common import chart_spec, page_filters, page_respond, query_with
@@ -160,6 +160,8 @@ def campaigns(request: HttpRequest) -> HttpResponse:
     form, filters = page_filters(request)
     rows = recent.recent_campaigns(filters)
     counts = metrics.campaign_counts([c.pk for c in rows])
+    converted = conversions.campaign_conversions([c.pk for c in rows])
+    rule = conversions.attribution_rule()
 
     def of(value):
         return lambda c: value(counts[c.pk])
@@ -182,6 +184,8 @@ def campaigns(request: HttpRequest) -> HttpResponse:
             Column("Unique click rate (%)", of(lambda n: n.click_rate), "pct"),
             Column("Unsubscribed", of(lambda n: n.unsubscribed)),
             Column("Unsubscribe rate (%)", of(lambda n: n.unsubscribe_rate), "pct"),
+            Column("Converted", lambda c: converted[c.pk].converted),
+            Column("Conversion rate (%)", lambda c: converted[c.pk].rate, "pct"),
         ],
         rows=rows,
         note=(
@@ -189,7 +193,22 @@ def campaigns(request: HttpRequest) -> HttpResponse:
             "out. Rates as on the overview: delivery of the mail with an outcome, opens and "
             "clicks of the delivered, unsubscribes of the sent. Mailchimp Marketing reports "
             "nothing per campaign email to us (opens and clicks are in Mailchimp's own "
-            "reports): its figures are not reported."
+            "reports): its figures are not reported until its campaign report is pulled. " + rule
         ),
     )
-    return page_respond(request, "analytics/campaigns.html", "campaigns", form, filters, [table])
+    total = conversions.total_conversions([c.pk for c in rows])
+    tile = {
+        "key": "conversion-rate",
+        "label": "Conversion rate (promotional)",
+        "text": "no data" if total.rate is None else f"{total.rate * 100:.1f} %",
+        "detail": f"{total.converted} of {total.sent} recipients converted. {rule}",
+    }
+    return page_respond(
+        request,
+        "analytics/campaigns.html",
+        "campaigns",
+        form,
+        filters,
+        [table],
+        conversion_tile=tile,
+    )

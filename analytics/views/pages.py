@@ -339,8 +339,10 @@ def providers(request: HttpRequest) -> HttpResponse:
             note="Same period, mail and email types for every provider. Sent = delivered + "
             "pending + bounced + dropped or rejected + not reported; failed at send were never "
             "sent. Mailchimp Transactional (Mandrill) reports no deliveries: what it sent and "
-            "did not bounce or reject counts as delivered. Mailchimp Marketing reports nothing "
-            "per campaign email (its own reports have it): its rates are not reported.",
+            "did not bounce or reject counts as delivered. Mailchimp Marketing's webhooks report "
+            "nothing per campaign email: its campaign reports are pulled while a campaign is "
+            "recent and counted the same way (delivered: sent less bounces); a campaign whose "
+            "report was never pulled is not reported.",
         ),
         Table(
             name="accounts",

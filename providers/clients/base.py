@@ -85,6 +85,7 @@ _PROVIDED_BY = {
     Capability.DOMAIN_AUTHENTICATION: "domain_authentication",
     Capability.LIST_SUPPRESSIONS: "suppressions_listed",
     Capability.ADD_UNSUBSCRIBES: "unsubscribes_add",
+    Capability.CAMPAIGN_REPORTS: "campaign_report",
 }
 
 
@@ -160,6 +161,14 @@ class ProviderClient:
         as it is); `groups`: the unsubscribe groups promotional mail uses, where the provider
         has them. Returns how many calls it took."""
         raise self.unsupported("adding unsubscribes", Capability.ADD_UNSUBSCRIBES)
+
+    def campaign_report(self, campaign_id: str):
+        """The provider's summary of a campaign it sent (`report_types.CampaignReportSummary`)."""
+        raise self.unsupported("reading campaign reports", Capability.CAMPAIGN_REPORTS)
+
+    def campaign_email_activity(self, campaign_id: str, *, since=None, offset: int = 0):
+        """Each recipient's actions on a campaign the provider sent, page by page."""
+        raise self.unsupported("reading campaign reports", Capability.CAMPAIGN_REPORTS)
 
     def push_template(
         self, template: TemplateContent, *, remote_id: str = ""

@@ -13,6 +13,8 @@ read its own suppression lists          yes         yes (rejects,     yes (clean
   (Capability.LIST_SUPPRESSIONS)                    max 1,000)        unsubscribed)
 add our unsubscribes to its list        yes         yes (rejects/add) yes (member PUT) no
   (Capability.ADD_UNSUBSCRIBES)
+read a sent campaign's report           no          no                yes (summary,    no
+  (Capability.CAMPAIGN_REPORTS)                                       activity)
 how campaigns go out                    BATCHES     BATCHES           PROVIDER_        NONE
   (`campaigns`, `campaign_sending`)                                   CAMPAIGN
 concurrent campaign runners             2           2                 (n/a)            (n/a)
@@ -39,10 +41,10 @@ sender domain checks                    SPF, DKIM,  SPF, DKIM, DMARC  DMARC only
   (`sender_auth_plan`)                  DMARC                                          relay's
 ======================================  ==========  ================  ===============  ========
 
-SEND, SEND_BATCH, DOMAIN_AUTHENTICATION, LIST_SUPPRESSIONS and ADD_UNSUBSCRIBES follow from
-the methods a client implements (`send`, `send_batch`, `domain_authentication`,
-`suppressions_listed`, `unsubscribes_add`); the rest are ClassVars on `base.ProviderClient`,
-overridden by each client class
+SEND, SEND_BATCH, DOMAIN_AUTHENTICATION, LIST_SUPPRESSIONS, ADD_UNSUBSCRIBES and
+CAMPAIGN_REPORTS follow from the methods a client implements (`send`, `send_batch`,
+`domain_authentication`, `suppressions_listed`, `unsubscribes_add`, `campaign_report`); the
+rest are ClassVars on `base.ProviderClient`, overridden by each client class
 (tests/providers/test_capabilities.py holds this table as data).
 """
 

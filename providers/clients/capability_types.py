@@ -17,6 +17,9 @@ class Capability(StrEnum):
     LIST_SUPPRESSIONS = "list_suppressions"
     # Put addresses on the provider's unsubscribe list: our unsubscribes mirrored there.
     ADD_UNSUBSCRIBES = "add_unsubscribes"
+    # Read a campaign's report after it went out (summary and each member's opens, clicks and
+    # bounces): how a kind whose webhooks say nothing per email still gives its results.
+    CAMPAIGN_REPORTS = "campaign_reports"
 
 
 class Reporting(StrEnum):

@@ -48,6 +48,7 @@ from providers.clients.mailchimp_marketing_types import (
     batch_entry,
     subscriber_hash,
 )
+from providers.clients.mailchimp_reports import MailchimpCampaignReports
 from providers.clients.mailchimp_suppressions import MailchimpAudienceSuppressions, iso_time
 from providers.clients.requests_transport import (
     LastResponse,
@@ -84,7 +85,9 @@ def connection_slots(api_key: str) -> threading.BoundedSemaphore:
         return _slots[ident]
 
 
-class MailchimpMarketingClient(MailchimpAudienceSuppressions, ProviderClient):
+class MailchimpMarketingClient(
+    MailchimpAudienceSuppressions, MailchimpCampaignReports, ProviderClient
+):
     kind = "mailchimp_marketing"
     reporting = Reporting.NOTHING
     instead = {

@@ -31,6 +31,7 @@ from urllib.parse import urlencode
 
 from providers.sandbox import mailchimp_audience as audience
 from providers.sandbox import mailchimp_campaigns as campaigns
+from providers.sandbox import mailchimp_reports as reports
 from providers.sandbox.core import SandboxRequest, SandboxResponse, key_hint
 from providers.sandbox.mailchimp_audience import STATUSES, Context, Problem, problem_response
 
@@ -156,6 +157,10 @@ ROUTES = [
     ("GET", r"/campaigns/(?P<campaign_id>[^/]+)/content", campaigns.get_content),
     ("POST", r"/campaigns/(?P<campaign_id>[^/]+)/actions/send", campaigns.send),
     ("POST", r"/campaigns/(?P<campaign_id>[^/]+)/actions/schedule", campaigns.schedule),
+    ("GET", r"/reports/(?P<campaign_id>[^/]+)", reports.campaign_report),
+    ("GET", r"/reports/(?P<campaign_id>[^/]+)/email-activity", reports.email_activity),
+    ("GET", r"/reports/(?P<campaign_id>[^/]+)/unsubscribed", reports.unsubscribed),
+    ("GET", r"/reports/(?P<campaign_id>[^/]+)/abuse-reports", reports.abuse_reports),
     ("POST", r"/templates", campaigns.create_template),
     ("GET", r"/templates", campaigns.list_templates),
     ("GET", r"/templates/(?P<template_id>[^/]+)", campaigns.get_template),

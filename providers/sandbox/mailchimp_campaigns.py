@@ -135,17 +135,23 @@ def _campaign(ctx: Context, campaign_id: str) -> dict:
 
 
 def _view(campaign: dict) -> dict:
-    return copy.deepcopy({k: v for k, v in campaign.items() if k != "content"})
+    hidden = ("content", "sent_to", "activity")  # the sandbox's own bookkeeping
+    return copy.deepcopy({k: v for k, v in campaign.items() if k not in hidden})
 
 
-def _recipient_count(ctx: Context, recipients: dict) -> int:
+def _recipient_emails(ctx: Context, recipients: dict) -> list[str]:
     list_id = recipients.get("list_id")
     if not list_id:
-        return 0
+        return []
     aud = audience(ctx, list_id)
     segment_id = (recipients.get("segment_opts") or {}).get("saved_segment_id")
     ids = aud["segments"][str(segment_id)]["members"] if segment_id else aud["members"]
-    return sum(1 for i in ids if aud["members"][i]["status"] == "subscribed")
+    members = [aud["members"][i] for i in ids]
+    return [m["email_address"] for m in members if m["status"] == "subscribed"]
+
+
+def _recipient_count(ctx: Context, recipients: dict) -> int:
+    return len(_recipient_emails(ctx, recipients))
 
 
 def create_campaign(ctx: Context):
@@ -249,7 +255,9 @@ def _check_ready(ctx: Context, campaign: dict) -> None:
 def send(ctx: Context, campaign_id: str):
     campaign = _campaign(ctx, campaign_id)
     _check_ready(ctx, campaign)
-    campaign["emails_sent"] = _recipient_count(ctx, campaign["recipients"])
+    # Who it went to: what its reports (mailchimp_reports.py) describe.
+    campaign["sent_to"] = _recipient_emails(ctx, campaign["recipients"])
+    campaign["emails_sent"] = len(campaign["sent_to"])
     campaign["status"] = "sent"
     campaign["send_time"] = now()
     return 204, None

@@ -154,7 +154,8 @@ class CampaignAdmin(admin.ModelAdmin):
     @admin.display(description="results")
     def results(self, campaign) -> str:
         r = campaign_results(campaign)
-        if account_reporting(campaign.account) == Reporting.NOTHING:
+        reported_elsewhere = account_reporting(campaign.account) == Reporting.NOTHING
+        if reported_elsewhere and campaign.report_collected_at is None:  # report not pulled yet
             return format_html(
                 "sent {}: delivery, opens and clicks not reported ({} reports them in its own "
                 "campaign reports); {} unsubscribed, {} bounced (from its audience webhooks)",

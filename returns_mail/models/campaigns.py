@@ -70,6 +70,12 @@ class Campaign(models.Model):
     # Mailchimp Marketing: the static segment and the campaign created there.
     remote_segment_id = models.CharField(max_length=64, blank=True)
     remote_campaign_id = models.CharField(max_length=64, blank=True)
+    # Kinds whose webhooks say nothing per email (Mailchimp Marketing): the provider's own
+    # report, pulled while the campaign is recent. Null: never collected, so its delivery,
+    # opens and clicks are "not collected" (never 0 %).
+    report_collected_at = models.DateTimeField(null=True, blank=True)
+    # The provider's summary as last pulled (its counts, its definitions).
+    report_summary = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -164,7 +170,11 @@ class CampaignRecipient(models.Model):
             # Exactly once per address, whatever a crash or a retry does.
             models.UniqueConstraint(fields=["campaign", "email"], name="one_recipient_per_email")
         ]
-        indexes = [models.Index(fields=["campaign", "chunk_number", "status"])]
+        indexes = [
+            models.Index(fields=["campaign", "chunk_number", "status"]),
+            # A customer's promotional mail by time: conversion attribution (last touch).
+            models.Index(fields=["email", "sent_at"], name="recipient_email_sent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email} ({self.status})"

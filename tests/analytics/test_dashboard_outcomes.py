@@ -208,16 +208,18 @@ def test_campaigns_csv_rows_carry_the_rollups_numbers(manager_client):
         "Started,Campaign,Status,Account,Segment,Recipients,Sent,Delivered,Pending,Bounced,"
         "Dropped or rejected,Delivery not reported,Failed at send (not sent),Delivery rate (%),"
         "Opened,Unique open rate (%),Clicked,Unique click rate (%),Unsubscribed,"
-        "Unsubscribe rate (%)"
+        "Unsubscribe rate (%),Converted,Conversion rate (%)"
     )
     by_name = {row.split(",")[1]: row.split(",")[5:] for row in rows}
     assert by_name["Spring offer"] == [
         *("57", "57", "0", "0", "0", "0", "57", "0", "not reported"),
         *("0", "not reported", "0", "not reported", "0", "not reported"),
+        *("0", ""),  # no recipient rows: no conversion base
     ]
     assert by_name["Autumn sale"] == [
         *("21", "20", "15", "3", "1", "1", "0", "1", "88.24"),
         *("6", "40.00", "2", "13.33", "1", "5.00"),
+        *("0", ""),
     ]
 
 

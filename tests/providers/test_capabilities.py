@@ -48,7 +48,7 @@ CAN = {
         *LISTS,
     },
     "smtp": {Capability.SEND},
-    "mailchimp_marketing": LISTS,
+    "mailchimp_marketing": {*LISTS, Capability.CAMPAIGN_REPORTS},
 }
 
 

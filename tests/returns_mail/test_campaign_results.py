@@ -230,3 +230,27 @@ def test_a_mailchimp_marketing_campaign_says_its_rates_are_not_reported(
     html = " ".join(page.content.decode().split())
     assert "delivery, opens and clicks not reported (Mailchimp Marketing reports them" in html
     assert "(0.0 %)" not in html
+
+
+def test_a_mailchimp_marketing_campaign_shows_its_pulled_report_like_any_campaign(
+    make_account, make_template
+):
+    from django.utils import timezone
+
+    audience = make_account("mailchimp_marketing")
+    campaign = make_campaign(everyone(), offer_template(make_template), audience)
+    now = timezone.now()
+    common = {"campaign": campaign, "chunk_number": 1, "status": "sent", "sent_at": now}
+    CampaignRecipient.objects.create(
+        email="a@example.com", delivered_at=now, opened_at=now, **common
+    )
+    CampaignRecipient.objects.create(email="b@example.com", delivered_at=now, **common)
+    Campaign.objects.filter(pk=campaign.pk).update(report_collected_at=now)
+    admin = Client()
+    admin.force_login(f.it_admin())
+
+    page = admin.get(reverse("admin:returns_mail_campaign_change", args=[campaign.pk]))
+
+    html = " ".join(page.content.decode().split())
+    assert "not reported" not in html
+    assert "sent 2: delivered 2 (100.0 %), opened 1 (50.0 %)" in html
