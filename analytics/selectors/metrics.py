@@ -241,7 +241,7 @@ class Latency:
 
 
 UNAVAILABLE = Latency(available=False)
-METRICS = (LatencyBin.Metric.RESPONSE, LatencyBin.Metric.LEAD)
+METRICS = (LatencyBin.Metric.RESPONSE, LatencyBin.Metric.OPEN, LatencyBin.Metric.LEAD)
 
 
 def latency_bins(filters: MetricFilters) -> QuerySet[LatencyBin]:
