@@ -350,7 +350,7 @@ def test_a_scrape_is_a_fixed_handful_of_queries(data):
         prometheus.collect(now=NOW)
 
     assert len(many) == len(few)
-    assert len(few) <= 16
+    assert len(few) <= 17  # the key figures (analytics/kpis.py) read five of them
 
 
 @override_settings(METRICS_TOKEN=TOKEN)
