@@ -28,11 +28,19 @@ SENDGRID_RATES = {
     "deferred": 0.05,
     "open": 0.55,
     "click": 0.2,
+    # Apple Mail Privacy Protection opens about a third of the mail as it arrives.
+    "machine_open": 0.3,
     "spamreport": 0.002,
     "unsubscribe": 0.01,
 }
 # Mandrill draws a click only after an open: its rate is per opened message.
-MANDRILL_RATES = {"hard_bounce": 0.03, "soft_bounce": 0.02, "open": 0.5, "click": 0.35}
+MANDRILL_RATES = {
+    "hard_bounce": 0.03,
+    "soft_bounce": 0.02,
+    "open": 0.5,
+    "click": 0.35,
+    "machine_open": 0.3,
+}
 
 ALERT_RECIPIENTS = ["it-alerts@demo-shop.example"]  # the mail lands in the sandbox's SMTP relay
 DEFAULT_ALERT_RULES = [

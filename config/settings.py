@@ -355,6 +355,16 @@ REPLY_DOMAIN = env.str("REPLY_DOMAIN", default="").strip().lower().lstrip("@")
 # or Django mail; empty: kept and shown, not forwarded.
 REPLY_FORWARD_TO = env.str("REPLY_FORWARD_TO", default="").strip()
 
+# An open this many seconds (or fewer) after delivery (after sending, where the provider reports
+# no delivery) is a machine's: Apple Mail Privacy Protection and security scanners fetch the
+# images as the mail arrives, while a person needs longer to see the mail and open it. 0 turns
+# the rule off (the providers' own flags and the known proxy user agents still count).
+MACHINE_OPEN_SECONDS = env.int("MACHINE_OPEN_SECONDS", default=5)
+if MACHINE_OPEN_SECONDS < 0:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("MACHINE_OPEN_SECONDS must be 0 or more (seconds)")
+
 # --- Template library ----------------------------------------------------------------------------
 # The template HTML editor in the admin: "ckeditor" (CKEditor 4, as the design names; see the
 # README for its risk) or "textarea" (plain HTML source). One setting swaps it.

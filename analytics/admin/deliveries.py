@@ -78,8 +78,16 @@ class WebhookDeliveryAdmin(ViewOnlyAdmin):
 
 @admin.register(DeliveryEvent)
 class DeliveryEventAdmin(ViewOnlyAdmin):
-    list_display = ("occurred_at", "type", "bounce_kind", "recipient", "account", "message_link")
-    list_filter = ("type", "account")
+    list_display = (
+        "occurred_at",
+        "type",
+        "machine_open",
+        "bounce_kind",
+        "recipient",
+        "account",
+        "message_link",
+    )
+    list_filter = ("type", "machine_open", "account")
     search_fields = ("recipient", "provider_message_id", "correlation_id")
     date_hierarchy = "occurred_at"
     list_select_related = ("account",)

@@ -90,6 +90,8 @@ class DeliveryEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
     reason = models.TextField(blank=True)
     url = models.URLField(max_length=2000, blank=True)
+    # An open no person made (a privacy proxy, a scanner): kept, never counted as an open.
+    machine_open = models.BooleanField(default=False)
     provider_message_id = models.CharField(max_length=255, blank=True)
     provider_event_id = models.CharField(max_length=255, blank=True)
     # As the provider echoed it: with no message, it names no message sent through the account

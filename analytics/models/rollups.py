@@ -56,6 +56,10 @@ class Rollup(models.Model):
     clicked = models.PositiveIntegerField(default=0, help_text="Messages clicked (unique).")
     complained = models.PositiveIntegerField(default=0)
     unsubscribed = models.PositiveIntegerField(default=0)
+    # Every open event reported (not unique), and those of them no person made: the share of
+    # machine opens. `opened` counts people only.
+    open_events = models.PositiveIntegerField(default=0, help_text="Open events, all.")
+    machine_opens = models.PositiveIntegerField(default=0, help_text="Open events by machines.")
 
     COUNTERS = (
         "sent",
@@ -69,6 +73,8 @@ class Rollup(models.Model):
         "clicked",
         "complained",
         "unsubscribed",
+        "open_events",
+        "machine_opens",
     )
     DIMENSIONS = (
         "period",
@@ -109,11 +115,13 @@ class LatencyBin(models.Model):
     """How many messages took how long, in histogram bins (LATENCY_BOUNDS): medians and p90s
     are read from the bins, since they cannot be added up like counters.
 
-    `response`: delivered (or sent, where the provider reports no delivery) → first open or
-    click. `lead`: the return event occurred → delivered (how long the customer waited)."""
+    `response`: delivered (or sent, where the provider reports no delivery) → the customer's
+    first action, a click or a reply. `open`: the same start → first human open. `lead`: the
+    return event occurred → delivered (how long the customer waited)."""
 
     class Metric(models.TextChoices):
         RESPONSE = "response", "Customer response time"
+        OPEN = "open", "First open (human)"
         LEAD = "lead", "Notification lead time"
 
     period = models.CharField(max_length=4, choices=Period.choices)

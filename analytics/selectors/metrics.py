@@ -21,15 +21,21 @@ Definitions (rates are fractions 0..1, and None when their base is zero: "no dat
   mail with no report). The **spam-complaint rate** is complaints over delivered, as Gmail
   and Yahoo count it against their 0.3 % limit (selectors/complaints.py).
 - **Unique open and click rates** are over delivered: the rollups count each message's first
-  open and first click once. Mailchimp Transactional (Mandrill) reports no delivery event, so
+  human open and first click once. Machine opens (privacy proxies, scanners) never count as
+  opens; the **machine-open share** is machine open events over every open event.
+  Mailchimp Transactional (Mandrill) reports no delivery event, so
   for its accounts delivered is what it sent minus bounces and rejections (summed per row in
   SQL).
-- **Customer response time** (delivered → first open or click) and **notification lead time**
+- **Customer response time** (delivered → the customer's first action: a click or a reply),
+  **first open (human)** (delivered → first open by a person) and **notification lead time**
   (the return event occurred → delivered: transactional mail only): median and p90 read from
   histogram bins (`LATENCY_BOUNDS`), interpolated linearly within the bin, so they are
-  approximations (the pages show them with "≈"). Values in the open-ended last bin are reported
-  as its lower bound (7 days). Latency bins carry no rule or template, so these are unavailable
-  (None) when the filters name a rule or template.
+  approximations (the pages show them with "≈"). Values in the open-ended last bin are
+  reported as its lower bound (7 days). Latency bins carry no rule or template, so these are
+  unavailable (None) when the filters name a rule or template.
+
+Every figure the pages, the CSV exports and /metrics show is defined once, formula included,
+in analytics/kpis.py.
 """
 
 from __future__ import annotations
@@ -82,6 +88,8 @@ class Counts:
     clicked: int = 0
     complained: int = 0
     unsubscribed: int = 0
+    open_events: int = 0  # every open reported, not unique: a person's or a machine's
+    machine_opens: int = 0  # of them, a machine's (providers/webhooks/machine_opens.py)
     # The base of the open and click rates: delivered (as _sums computes it for Mandrill too).
     engagement_base: int = 0
     # Sent through a provider that reports no outcome per email, and with none reported.
@@ -138,6 +146,11 @@ class Counts:
     @property
     def click_rate(self):
         return self._rate(self.clicked, self.engagement_base)
+
+    @property
+    def machine_open_share(self):
+        """Of every open reported, those no person made (not unique: events)."""
+        return self._rate(self.machine_opens, self.open_events)
 
 
 def _sums() -> dict:
@@ -245,7 +258,7 @@ class Latency:
 
 
 UNAVAILABLE = Latency(available=False)
-METRICS = (LatencyBin.Metric.RESPONSE, LatencyBin.Metric.LEAD)
+METRICS = (LatencyBin.Metric.RESPONSE, LatencyBin.Metric.OPEN, LatencyBin.Metric.LEAD)
 
 
 def latency_bins(filters: MetricFilters) -> QuerySet[LatencyBin]:
@@ -257,13 +270,13 @@ def latency_bins(filters: MetricFilters) -> QuerySet[LatencyBin]:
 
 
 def latency(filters: MetricFilters) -> dict[str, Latency]:
-    """{"response": Latency, "lead": Latency} over the filters."""
+    """{"response": Latency, "open": Latency, "lead": Latency} over the filters."""
     return latency_by(filters, key=None)[None]
 
 
 def latency_by(filters: MetricFilters, *, key: str | None) -> dict[object, dict[str, Latency]]:
     """Latencies per value of `key` ("account_id", "event_type", "provider" or None for the
-    total): {value: {"response": Latency, "lead": Latency}}."""
+    total): {value: {"response": Latency, "open": Latency, "lead": Latency}}."""
     if filters.by_rule_or_template:
         return defaultdict(lambda: dict.fromkeys(METRICS, UNAVAILABLE))
     bins = latency_bins(filters)
@@ -317,6 +330,7 @@ class BreakdownRow:
     label: str
     counts: Counts
     response: Latency = UNAVAILABLE
+    first_open: Latency = UNAVAILABLE
     lead: Latency = UNAVAILABLE
 
 
@@ -343,6 +357,7 @@ def breakdown(filters: MetricFilters, *, by: str) -> list[BreakdownRow]:
             label=labels[key],
             counts=counts,
             response=latencies[key]["response"] if by in _LATENCY_FIELD else UNAVAILABLE,
+            first_open=latencies[key]["open"] if by in _LATENCY_FIELD else UNAVAILABLE,
             lead=latencies[key]["lead"] if by in _LATENCY_FIELD else UNAVAILABLE,
         )
         for key, counts in sums.items()

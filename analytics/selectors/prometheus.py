@@ -20,6 +20,7 @@ from django.db.models import Count, Min, OuterRef, Subquery, Sum
 from django.utils import timezone
 from django_q.brokers import get_broker
 
+from analytics import kpis
 from analytics.models import (
     Alert,
     HealthCheck,
@@ -29,7 +30,7 @@ from analytics.models import (
     WebhookDelivery,
     WebhookDeliveryStatus,
 )
-from analytics.selectors import uptime
+from analytics.selectors import metrics, uptime
 from analytics.selectors.filters import MetricFilters
 from analytics.selectors.uptime import sorted_quantile
 from providers.models import ProviderAccount
@@ -46,6 +47,8 @@ LATENCY_WINDOW = timedelta(minutes=15)
 #: status is not: the window keeps the search a range scan).
 UNPROCESSED_WINDOW = timedelta(days=1)
 NO_ACCOUNT = "none"
+#: The key figures' window: the current hour and the 23 before it (hourly rollups).
+KPI_HOURS = timedelta(hours=23)
 
 
 # --- Exposition format -------------------------------------------------------------------------
@@ -317,6 +320,37 @@ def uptime_families(accounts: Mapping[int, _Account], now: datetime) -> list[Fam
     return [account_up, down, intake, first_try]
 
 
+def kpi_families(now: datetime) -> list[Family]:
+    """The dashboards' key figures read from the rollups (analytics/kpis.py: same names and
+    formulas), over the mail sent from the start of the hour 23 hours ago until now: in total
+    (provider="all") and per provider kind. A figure with no base (or whose provider reports
+    nothing) is absent, never 0. Rates are fractions 0..1, times seconds. Four queries."""
+    filters = MetricFilters(
+        start=now.replace(minute=0, second=0, microsecond=0) - KPI_HOURS, end=now
+    )
+    slices = [
+        ("all", kpis.Figures(counts=metrics.totals(filters), latency=metrics.latency(filters)))
+    ]
+    slices += [
+        (row.key, kpis.row_figures(row))
+        for row in metrics.breakdown(filters, by="provider")
+        if row.key
+    ]
+    families = []
+    for kpi in kpis.KPIS:
+        if not kpi.from_rollups:
+            continue
+        family = Family(
+            kpi.metric_name, f"{kpi.label}, mail sent in the last 24 hours: {kpi.formula}."
+        )
+        for provider, figures in slices:
+            value = kpi.value(figures)
+            if isinstance(value, int | float):
+                family.add(value, provider=provider)
+        families.append(family)
+    return families
+
+
 def collect(*, now: datetime | None = None) -> list[Family]:
     now = now or timezone.now()
     accounts = _accounts()
@@ -330,4 +364,5 @@ def collect(*, now: datetime | None = None) -> list[Family]:
         alert_family(),
         *health_families(accounts, now),
         *uptime_families(accounts, now),
+        *kpi_families(now),
     ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from dataclasses import replace
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -28,6 +29,7 @@ from analytics.services.rollups import Increments, effect_count, message_cohort
 from providers.clients import syncs_audience
 from providers.models import ProviderAccount
 from providers.webhooks import parse
+from providers.webhooks.machine_opens import opened_too_soon
 from providers.webhooks.types import DeliveryEventType, NormalizedEvent, ParsedBatch
 from returns_mail.models import (
     Attempt,
@@ -181,6 +183,7 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
         unique.setdefault(fingerprint(account.pk, event), event)
     _drop_stored_under_legacy_fingerprints(account.pk, unique)
     messages = _messages_by_correlation(unique.values(), account)
+    _flag_prompt_opens(unique, messages)
     # Re-processing a delivery whose events were stored before must not apply them twice.
     stored_before = set(
         DeliveryEvent.objects.filter(delivery=delivery).values_list("fingerprint", flat=True)
@@ -199,6 +202,7 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
                 occurred_at=event.occurred_at,
                 reason=event.reason,
                 url=event.url[:2000],
+                machine_open=event.machine_open,
                 provider_message_id=event.provider_message_id[:255],
                 provider_event_id=event.provider_event_id[:255],
                 correlation_id=event.correlation_id[:100],
@@ -219,6 +223,18 @@ def _store_events(delivery: WebhookDelivery, events: list[NormalizedEvent]) -> i
     campaign_recipients_apply(new, account=account, skip=messages.keys())
     _apply_suppressions(account, new)
     return len(new)
+
+
+def _flag_prompt_opens(unique: dict[str, NormalizedEvent], messages: dict[str, Message]) -> None:
+    """Flag as a machine's the opens that came within MACHINE_OPEN_SECONDS of their message's
+    delivery (or sending, before a delivery is recorded): the parsers flag what the event
+    itself shows, this what only our record of the message does."""
+    for key, event in unique.items():
+        message = messages.get(event.correlation_id)
+        if event.type != T.OPENED or event.machine_open or message is None:
+            continue
+        if opened_too_soon(event.occurred_at, message.delivered_at or message.sent_at):
+            unique[key] = replace(event, machine_open=True)
 
 
 def _drop_stored_under_legacy_fingerprints(

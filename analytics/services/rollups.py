@@ -133,8 +133,9 @@ def effect_count(
 ) -> None:
     """Count what one provider event did to its mail (a message or a campaign recipient), as
     the lifecycle reported it: every event of a type in `by_type` under its counter, and each
-    first outcome, unsubscribe, open and click once, with the response time of a first
-    engagement."""
+    first outcome, unsubscribe, (human) open and click once, every open event (and the
+    machines' among them), with the response time of the first click or reply and the time to
+    the first human open."""
     event = effect.event
     if event.type in by_type:
         increments.count(cohort, by_type[event.type])
@@ -143,9 +144,16 @@ def effect_count(
     for flag in ("unsubscribed", "opened", "clicked"):
         if getattr(effect, flag):
             increments.count(cohort, flag)
-    if effect.engaged_since is not None:
+    if event.type == DeliveryEventType.OPENED:  # every open, a person's or a machine's
+        increments.count(cohort, "open_events")
+        if event.machine_open:
+            increments.count(cohort, "machine_opens")
+    if effect.engaged_since is not None:  # the first click or reply
         response = (event.occurred_at - effect.engaged_since).total_seconds()
         increments.latency(cohort, LatencyBin.Metric.RESPONSE, response)
+    if effect.opened_since is not None:  # the first human open
+        first_open = (event.occurred_at - effect.opened_since).total_seconds()
+        increments.latency(cohort, LatencyBin.Metric.OPEN, first_open)
 
 
 # Sends count when the worker (or a reconciliation) records their outcome, or when a provider

@@ -7,12 +7,13 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
+from analytics import kpis
 from analytics.forms import BreakdownForm
 from analytics.selectors import conversions, metrics, recent
 from analytics.selectors.metrics import BREAKDOWNS
 from analytics.views.auth import dashboard
 from analytics.views.common import chart_spec, page_filters, page_respond, query_with
-from analytics.views.tables import Column, Table, counts_columns, outcome_columns
+from analytics.views.tables import Column, Table, counts_columns, kpi_column, outcome_columns
 
 
 def _drill_down_url(request: HttpRequest, by: str, key) -> str:
@@ -32,8 +33,8 @@ def breakdown(request: HttpRequest) -> HttpResponse:
     latency_columns = []
     if by in ("event_type", "provider", "account", "campaign"):
         latency_columns = [
-            Column("Response time median", lambda r: r.response.median, "seconds", csv_unit="s"),
-            Column("Lead time median", lambda r: r.lead.median, "seconds", csv_unit="s"),
+            kpi_column(key, kpis.row_figures)
+            for key in ("response_median", "first_open_median", "lead_median")
         ]
     table = Table(
         name="breakdown",

@@ -4,9 +4,13 @@ transactional, promotional (campaigns) or all of it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from analytics import kpis
+from analytics.kpis import Figures
 from analytics.selectors import metrics, uptime
 from analytics.selectors.metrics import Counts
 from analytics.views import spam
@@ -27,6 +31,7 @@ from analytics.views.tables import (
     counts_columns,
     duration_html,
     duration_unit,
+    kpi_metric,
     metric_table,
     pct_html,
 )
@@ -47,7 +52,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     worst = uptime.worst_account(per_account, "24h")
     intake = uptime.intake_uptime(now=now)
     first_tries = uptime.first_try_total(filters, now=now)
-    kpis = _kpis(counts, latency, up, worst, intake, first_tries)
+    key_figures = _kpis(counts, latency, up, worst, intake, first_tries)
     labels = [bucket_label(filters, p.bucket) for p in points]
     charts = {
         "volume": chart_spec(
@@ -76,8 +81,13 @@ def overview(request: HttpRequest) -> HttpResponse:
             "line",
             labels,
             [
-                ("Unique open rate", [pct_value(p.counts.open_rate) for p in points]),
-                ("Unique click rate", [pct_value(p.counts.click_rate) for p in points]),
+                *[
+                    (
+                        kpis.kpi(key).label,
+                        [pct_value(kpis.value(key, Figures(counts=p.counts))) for p in points],
+                    )
+                    for key in ("open_rate", "click_rate")
+                ],
             ],
             x=time_axis(filters),
             y="Share of delivered emails (%)",
@@ -98,9 +108,9 @@ def overview(request: HttpRequest) -> HttpResponse:
             ],
             rows=points,
         ),
-        metric_table("kpis", "Key figures", ["Value"], kpis),
+        metric_table("kpis", "Key figures", ["Value"], key_figures),
     ]
-    tiles = {kpi.key: _tile(kpi) for kpi in kpis if kpi.tile}
+    tiles = {kpi.key: _tile(kpi) for kpi in key_figures if kpi.tile}
     if worst is not None:  # beside the average: one account down is not hidden by the others
         tiles["uptime_24h"]["aside"] = {"text": pct_html(worst.ratio), "label": worst.name}
     return page_respond(
@@ -114,6 +124,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         failed_tile=tiles.pop("failed"),
         tiles=list(tiles.values()),
         charts=charts,
+        definitions=kpis.KPIS,
     )
 
 
@@ -123,13 +134,14 @@ def _tile(kpi: Metric) -> dict:
         "label": kpi.label,
         "text": FORMATS[kpi.kind][0](kpi.values[0]),
         "detail": kpi.detail,
+        "definition": kpi.definition,
     }
 
 
-def _times(latency: metrics.Latency, what: str) -> str:
+def _times(latency: metrics.Latency) -> str:
     """A latency tile's detail: its p90 in the unit of its median (one unit per tile)."""
     unit = duration_unit(latency.median) if latency.median is not None else None
-    text = f"p90 {duration_html(latency.p90, unit)}; {what}"
+    text = f"p90 {duration_html(latency.p90, unit)}; {latency.count:,} messages"
     return text if latency.available else f"{text} (not available per rule or template)"
 
 
@@ -141,7 +153,13 @@ def _kpis(
     intake: uptime.Uptime,
     first_tries: uptime.FirstTries,
 ) -> list[Metric]:
-    response, lead = latency["response"], latency["lead"]
+    """The key figures, as analytics/kpis.py defines them, each with what it was computed
+    from."""
+    figures = [
+        Figures(
+            counts=counts, latency=latency, uptime=up, intake=intake, first_try=first_tries.ratio
+        )
+    ]
     with_outcome = counts.delivered + counts.bounced + counts.rejected
     reported = counts.sent - counts.unreported  # the base of the bounce and complaint rates
     unreported = f"; {counts.unreported:,} not reported" if counts.unreported else ""
@@ -150,102 +168,37 @@ def _kpis(
         f"minutes with a passing credential check, all accounts together "
         f"({up.down('24h'):,} of {up.expected['24h']:,} down in 24 h)"
     )
-    return [
-        Metric(
-            "delivery_rate",
-            "Email delivery rate",
-            "pct",
-            [counts.delivery_rate],
-            f"{counts.delivered:,} delivered of {with_outcome:,} with an outcome; "
-            f"{counts.pending:,} pending{unreported}",
-        ),
-        Metric(
-            "response_median",
-            "Customer response time (median)",
-            "seconds",
-            [response.median],
-            _times(response, "delivery → first open or click"),
-        ),
-        Metric(
-            "response_p90", "Customer response time (p90)", "seconds", [response.p90], tile=False
-        ),
-        Metric(
-            "lead_median",
-            "Notification lead time (median)",
-            "seconds",
-            [lead.median],
-            _times(lead, "return event → delivered (transactional mail)"),
-        ),
-        Metric("lead_p90", "Notification lead time (p90)", "seconds", [lead.p90], tile=False),
-        Metric(
-            "uptime_24h",
-            "API integration uptime (24 h)",
-            "pct",
-            [up.ratio("24h")],
-            f"{checks}; 7 days {pct_html(up.ratio('7d'))} · 30 days {pct_html(up.ratio('30d'))}",
-        ),
-        Metric(
-            "uptime_24h_worst",
-            "Worst account's API integration uptime (24 h)" + (f": {worst.name}" if worst else ""),
-            "pct",
-            [worst.ratio if worst else None],
-            tile=False,
-        ),
-        Metric("uptime_7d", "API integration uptime (7 d)", "pct", [up.ratio("7d")], tile=False),
-        Metric("uptime_30d", "API integration uptime (30 d)", "pct", [up.ratio("30d")], tile=False),
-        Metric(
-            "intake_24h",
-            "Intake API availability (24 h)",
-            "pct",
-            [intake.ratio("24h")],
-            f"minutes a /readyz probe was answered; 7 days {pct_html(intake.ratio('7d'))} · "
-            f"30 days {pct_html(intake.ratio('30d'))}",
-        ),
-        Metric(
-            "first_try_24h",
-            "Sends accepted at the first attempt (24 h)",
-            "pct",
-            [first_tries.ratio],
-            f"{first_tries.sent:,} of {first_tries.calls:,} first provider calls",
-        ),
-        Metric(
-            "bounce_rate",
-            "Bounce rate",
-            "pct",
-            [counts.bounce_rate],
-            f"{counts.bounced:,} bounced ({counts.bounced_hard:,} hard) of {reported:,} sent",
-        ),
-        Metric(
-            "complaint_rate",
-            "Complaint rate",
-            "pct",
-            [counts.complaint_rate],
-            f"{counts.complained:,} complaints of {reported:,} sent",
-        ),
-        spam.spam_metric(counts),
-        Metric(
-            "unsubscribe_rate",
-            "Unsubscribe rate",
-            "pct",
-            [counts.unsubscribe_rate],
-            f"{counts.unsubscribed:,} unsubscribes of {reported:,} sent",
-        ),
-        Metric(
-            "open_rate",
-            "Unique open rate",
-            "pct",
-            [counts.open_rate],
-            f"{counts.opened:,} unique opens {engaged}",
-        ),
-        Metric(
-            "click_rate",
-            "Unique click rate",
-            "pct",
-            [counts.click_rate],
-            f"{counts.clicked:,} unique clicks {engaged}",
-        ),
-        *_outcome_metrics([counts]),
-    ]
+    details = {
+        "delivery_rate": f"{counts.delivered:,} delivered of {with_outcome:,} with an outcome; "
+        f"{counts.pending:,} pending{unreported}",
+        "response_median": _times(latency["response"]),
+        "first_open_median": _times(latency["open"]),
+        "lead_median": _times(latency["lead"]),
+        "uptime_24h": f"{checks}; 7 days {pct_html(up.ratio('7d'))} · "
+        f"30 days {pct_html(up.ratio('30d'))}",
+        "intake_24h": f"7 days {pct_html(intake.ratio('7d'))} · "
+        f"30 days {pct_html(intake.ratio('30d'))}",
+        "first_try_24h": f"{first_tries.sent:,} of {first_tries.calls:,} first provider calls",
+        "bounce_rate": f"{counts.bounced:,} bounced ({counts.bounced_hard:,} hard) "
+        f"of {reported:,} sent",
+        "complaint_rate": f"{counts.complained:,} complaints of {reported:,} sent",
+        "spam_rate": f"{counts.complained:,} complaints of {counts.delivered:,} delivered",
+        "unsubscribe_rate": f"{counts.unsubscribed:,} unsubscribes of {reported:,} sent",
+        "open_rate": f"{counts.opened:,} unique opens {engaged}",
+        "click_rate": f"{counts.clicked:,} unique clicks {engaged}",
+        "machine_open_share": f"{counts.machine_opens:,} of {counts.open_events:,} opens "
+        "were a machine's",
+    }
+    shown = [kpi_metric(kpi.key, figures, details.get(kpi.key, "")) for kpi in kpis.KPIS]
+    worst_metric = Metric(
+        "uptime_24h_worst",
+        "Worst account's API integration uptime (24 h)" + (f": {worst.name}" if worst else ""),
+        "pct",
+        [worst.ratio if worst else None],
+        tile=False,
+    )
+    position = next(i for i, m in enumerate(shown) if m.key == "uptime_24h") + 1
+    return [*shown[:position], worst_metric, *shown[position:], *_outcome_metrics([counts])]
 
 
 def _outcome_metrics(columns: list[Counts]) -> list[Metric]:
@@ -292,6 +245,10 @@ def _outcome_metrics(columns: list[Counts]) -> list[Metric]:
     ]
 
 
+def _provider_figures(row: metrics.BreakdownRow, health) -> Figures:
+    return replace(kpis.row_figures(row), uptime=health[row.key][0])
+
+
 @dashboard
 def providers(request: HttpRequest) -> HttpResponse:
     form, filters = page_filters(request)
@@ -307,19 +264,10 @@ def providers(request: HttpRequest) -> HttpResponse:
 
     comparison = [
         *_outcome_metrics([r.counts for r in rows]),
-        metric("delivery_rate", "Email delivery rate", "pct", lambda r: r.counts.delivery_rate),
-        metric("bounce_rate", "Bounce rate", "pct", lambda r: r.counts.bounce_rate),
-        metric("complaint_rate", "Complaint rate", "pct", lambda r: r.counts.complaint_rate),
-        metric("unsubscribe_rate", "Unsubscribe rate", "pct", lambda r: r.counts.unsubscribe_rate),
-        metric("open_rate", "Unique open rate", "pct", lambda r: r.counts.open_rate),
-        metric("click_rate", "Unique click rate", "pct", lambda r: r.counts.click_rate),
-        metric("response_median", "Response time (median)", "seconds", lambda r: r.response.median),
-        metric("response_p90", "Response time (p90)", "seconds", lambda r: r.response.p90),
-        metric("lead_median", "Lead time (median)", "seconds", lambda r: r.lead.median),
-        metric("lead_p90", "Lead time (p90)", "seconds", lambda r: r.lead.p90),
         *[
-            metric(f"uptime_{w}", f"Uptime ({w})", "pct", lambda r, w=w: health[r.key][0].ratio(w))
-            for w in uptime.WINDOWS
+            kpi_metric(kpi.key, [_provider_figures(r, health) for r in rows])
+            for kpi in kpis.KPIS
+            if kpi.key != "intake_24h"  # the intake API is no provider's
         ],
         metric(
             "first_try_24h",
@@ -372,7 +320,7 @@ def providers(request: HttpRequest) -> HttpResponse:
     ]
     spam_tables, spam_chart = spam.spam_tables_and_chart(filters)
     tables += spam_tables
-    chart_metrics = [m for m in comparison if m.key.endswith("_rate")]
+    chart_metrics = [m for m in comparison if m.kind == "pct" and not m.key.startswith("uptime")]
     charts = {
         "providers": chart_spec(
             "bar",
@@ -388,5 +336,12 @@ def providers(request: HttpRequest) -> HttpResponse:
         "spam": spam_chart,
     }
     return page_respond(
-        request, "analytics/providers.html", "providers", form, filters, tables, charts=charts
+        request,
+        "analytics/providers.html",
+        "providers",
+        form,
+        filters,
+        tables,
+        charts=charts,
+        definitions=kpis.KPIS,
     )

@@ -7,9 +7,9 @@ from __future__ import annotations
 from analytics.selectors import complaints
 from analytics.selectors.complaints import SPAM_RATE_LIMIT, SpamRate
 from analytics.selectors.filters import MetricFilters
-from analytics.selectors.metrics import Counts, SeriesPoint
+from analytics.selectors.metrics import SeriesPoint
 from analytics.views.common import bucket_label, chart_spec, time_axis
-from analytics.views.tables import Column, Metric, Table
+from analytics.views.tables import Column, Table
 
 LIMIT_LABEL = "Gmail and Yahoo limit (0.3 %)"
 CAPTION = "Spam-complaint rate (complaints ÷ delivered) against the 0.3 % limit"
@@ -18,17 +18,6 @@ CAPTION = "Spam-complaint rate (complaints ÷ delivered) against the 0.3 % limit
 def chart_value(rate):
     """A rate as a chart percentage, fine enough for 0.1 % steps (a gap when there is none)."""
     return round(rate * 100, 3) if isinstance(rate, float) else None
-
-
-def spam_metric(counts: Counts) -> Metric:
-    return Metric(
-        "spam_rate",
-        "Spam-complaint rate",
-        "pct_fine",
-        [counts.spam_rate],
-        f"{counts.complained:,} complaints of {counts.delivered:,} delivered; Gmail and Yahoo: "
-        "under 0.3 % (Gmail advises under 0.1 %)",
-    )
 
 
 def spam_series_chart(filters: MetricFilters, points: list[SeriesPoint]) -> dict:

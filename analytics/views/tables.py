@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 
+from analytics import kpis
+from analytics.kpis import Figures
 from analytics.selectors.metrics import NOT_REPORTED, Counts
 
 DURATION_UNITS = (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1))
@@ -139,15 +141,17 @@ def outcome_columns(counts: Callable[[object], Counts]) -> list[Column]:
     ]
 
 
+def kpi_column(key: str, figures: Callable[[object], Figures]) -> Column:
+    """A column of one KPI (analytics/kpis.py): its label, format and CSV unit."""
+    kpi = kpis.kpi(key)
+    return Column(kpi.label, lambda r: kpi.value(figures(r)), kpi.kind, csv_unit=kpi.unit)
+
+
 def counts_columns(counts: Callable[[object], Counts]) -> list[Column]:
+    """The outcomes, then every rate of the counts (kpis.COUNT_RATES)."""
     return [
         *outcome_columns(counts),
-        Column("Delivery rate (%)", lambda r: counts(r).delivery_rate, "pct"),
-        Column("Bounce rate (%)", lambda r: counts(r).bounce_rate, "pct"),
-        Column("Complaint rate (%)", lambda r: counts(r).complaint_rate, "pct"),
-        Column("Unsubscribe rate (%)", lambda r: counts(r).unsubscribe_rate, "pct"),
-        Column("Unique open rate (%)", lambda r: counts(r).open_rate, "pct"),
-        Column("Unique click rate (%)", lambda r: counts(r).click_rate, "pct"),
+        *[kpi_column(key, lambda r: Figures(counts=counts(r))) for key in kpis.COUNT_RATES],
     ]
 
 
@@ -161,11 +165,28 @@ class Metric:
     values: list
     detail: str = ""
     tile: bool = True
+    definition: str = ""  # its formula (analytics/kpis.py), printed under its tile
 
 
 # A metric row's unit: in the CSV, its values' unit; in HTML, durations show their own.
 UNITS = {"pct": "%", "pct_fine": "%", "seconds": "s (approx.)", "ms": "ms", "int": "emails"}
 UNITS_HTML = {**UNITS, "seconds": "approx. (as shown)"}
+
+
+def kpi_metric(key: str, columns: list[Figures], detail: str = "") -> Metric:
+    """A metric row of one KPI: its value for each column's figures, with its formula."""
+    kpi = kpis.kpi(key)
+    return Metric(
+        kpi.key,
+        kpi.label,
+        kpi.kind,
+        [kpi.value(figures) for figures in columns],
+        detail,
+        tile=kpi.tile,
+        definition=kpi.formula,
+    )
+
+
 FORMATS["unit"] = (lambda kind: UNITS_HTML.get(kind, ""), lambda kind: UNITS.get(kind, ""))
 
 

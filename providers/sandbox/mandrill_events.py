@@ -7,6 +7,10 @@ the webhook target's `rates` (event name -> probability), else it is simply sent
   +deferral → deferral, send
   +open → send, open              +click → send, open, click         +spam → send, spam
   +unsubscribe → send, unsub      rejected at send time (+reject, +unsub) → reject
+  +machineopen → send, an open by Apple Mail Privacy Protection (rate `machine_open`)
+
+A person's opens, clicks, spam reports and unsubscribes come a minute (HUMAN_DELAY) after the
+send; a machine's open comes a second after it, with Apple's bare "Mozilla/5.0" user agent.
 
 Each POST carries one form field, `mandrill_events` (a JSON array of at most 1,000 events), and
 `X-Mandrill-Signature` = base64(HMAC-SHA1(webhook key, url + "mandrill_events" + json)).
@@ -41,13 +45,17 @@ TOKEN_EVENTS = {
     "click": ["send", "open", "click"],
     "spam": ["send", "spam"],
     "unsubscribe": ["send", "unsub"],
+    "machineopen": ["send", "machine_open"],
 }
+HUMAN_DELAY = 60  # seconds from the send to a person's first action
+HUMAN_KINDS = ("open", "click", "spam", "unsub")
 STATES = {
     "send": "sent",
     "deferral": "deferred",
     "hard_bounce": "bounced",
     "soft_bounce": "soft-bounced",
     "open": "sent",
+    "machine_open": "sent",
     "click": "sent",
     "spam": "spam",
     "unsub": "unsub",
@@ -80,6 +88,8 @@ def event_kinds(entry: dict, rates: dict[str, float]) -> list[str]:
         if drawn(bounce):
             return ["send", bounce]
     kinds = ["deferral", "send"] if drawn("deferral") else ["send"]
+    if drawn("machine_open"):  # the mail client's proxy fetches it as it arrives
+        kinds.append("machine_open")
     if drawn("open"):
         kinds.append("open")
         if drawn("click"):
@@ -105,7 +115,7 @@ def build_events(entry: dict, message: dict, template: dict | None, kinds: list[
     link = re.search(r'href="(https?://[^"]+)"', html)
     events = []
     for offset, kind in enumerate(kinds):
-        ts = sent_at + offset
+        ts = sent_at + offset + (HUMAN_DELAY if kind in HUMAN_KINDS else 0)
         msg = {
             "ts": sent_at,
             "_id": entry["_id"],
@@ -116,14 +126,15 @@ def build_events(entry: dict, message: dict, template: dict | None, kinds: list[
             "tags": list(message.get("tags") or []),
             "metadata": recipient_metadata(message, entry["email"]),
             "state": STATES[kind],
-            "opens": [{"ts": ts}] if kind in ("open", "click") else [],
+            "opens": [{"ts": ts}] if kind in ("open", "machine_open", "click") else [],
             "clicks": [],
             "smtp_events": [],
             "resends": [],
             "template": (template or {}).get("slug"),
             "subaccount": message.get("subaccount"),
         }
-        event = {"event": kind, "ts": ts, "_id": entry["_id"], "msg": msg}
+        name = "open" if kind == "machine_open" else kind
+        event = {"event": name, "ts": ts, "_id": entry["_id"], "msg": msg}
         if kind in ("hard_bounce", "soft_bounce"):
             hard = kind == "hard_bounce"
             msg["bounce_description"] = "bad_mailbox" if hard else "mailbox_full"
@@ -139,6 +150,13 @@ def build_events(entry: dict, message: dict, template: dict | None, kinds: list[
                 user_agent="Mozilla/5.0 (sandbox)",
                 user_agent_parsed={"type": "Browser", "ua_family": "Sandbox", "mobile": False},
                 location={"country_short": "ZZ", "country_long": "Sandbox", "city": "Loopback"},
+            )
+        if kind == "machine_open":
+            event.update(
+                ip="17.58.0.1",  # an address of Apple's
+                user_agent="Mozilla/5.0",
+                user_agent_parsed={"type": "unknown", "ua_family": "unknown", "mobile": False},
+                location={"country_short": "US", "country_long": "United States"},
             )
         if kind == "click":
             url = link.group(1) if link else "https://shop.example/"

@@ -5,11 +5,14 @@ Which events a recipient gets:
   `a+bounce@x` processed, bounce (hard) · `+blocked` processed, bounce (type blocked) ·
   `+dropped` processed, dropped · `+deferred` processed, deferred · `+delivered` ·
   `+open` processed, delivered, open · `+click` ... delivered, open, click ·
-  `+spamreport` ... delivered, spamreport · `+unsubscribe` ... delivered, unsubscribe;
+  `+spamreport` ... delivered, spamreport · `+unsubscribe` ... delivered, unsubscribe ·
+  `+machineopen` ... delivered, an open by a machine (`sg_machine_open: true`);
 - otherwise the target's `rates` (each an overall probability): `dropped` and `bounce` exclude
   delivery; `delivered` defaults to everything not dropped or bounced; `deferred` can precede a
   bounce or a delivery; `open`, `click` (a click implies an open), `spamreport` and
-  `unsubscribe` follow a delivery. No token and no rates: processed, delivered.
+  `unsubscribe` follow a delivery, a minute later (HUMAN_DELAY: a person's actions);
+  `machine_open` is an open by Apple Mail Privacy Protection at the delivery (flagged
+  `sg_machine_open: true`, as SendGrid flags them). No token and no rates: processed, delivered.
 
 Signature (SendGrid's signed Event Webhook): ECDSA P-256 / SHA-256 over the timestamp header's
 bytes followed by the raw body, base64 of the DER signature.
@@ -45,7 +48,11 @@ TOKENS: dict[str, tuple[str, ...]] = {
     "click": ("delivered", "open", "click"),
     "spamreport": ("delivered", "spamreport"),
     "unsubscribe": ("delivered", "unsubscribe"),
+    "machineopen": ("delivered", "machine_open"),
 }
+HUMAN_DELAY = 60  # seconds from the delivery to a person's open, click or report
+_HUMAN = ("open", "click", "spamreport", "unsubscribe")
+_MACHINE_AGENT = "Mozilla/5.0"  # Apple's image proxy says no more
 
 # Per-event details, as SendGrid words them.
 _DETAILS: dict[str, dict[str, Any]] = {
@@ -143,6 +150,8 @@ def outcome(email: str, rates: Mapping[str, float], rng: random.Random) -> list[
     if draw >= dropped + bounce + delivered:
         return events  # still on its way when the sandbox stops reporting
     events.append("delivered")
+    if rng.random() < rates.get("machine_open", 0.0):
+        events.append("machine_open")
     engaged = rng.random()
     if engaged < max(rates.get("open", 0.0), rates.get("click", 0.0)):
         events.append("open")
@@ -194,6 +203,12 @@ def build_events(
         for name in outcome(email, rates, rng):
             event = {**shared, "sg_event_id": secrets.token_urlsafe(16)}
             event.update(_DETAILS.get(name, {"event": name}))
+            if name in _HUMAN:
+                event["timestamp"] = now + HUMAN_DELAY
+            if name == "machine_open":
+                event.update(
+                    event="open", useragent=_MACHINE_AGENT, ip="17.58.0.1", sg_machine_open=True
+                )
             if name in ("open", "click"):
                 event.update(useragent=_USER_AGENT, ip="192.0.2.10", sg_machine_open=False)
             if name == "click":

@@ -34,6 +34,7 @@ from providers.webhooks.common import (
     text,
     unix_time,
 )
+from providers.webhooks.machine_opens import machine_user_agent, opened_too_soon
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
 
 KIND = "mailchimp_transactional"  # ProviderKind.MAILCHIMP_TRANSACTIONAL
@@ -218,6 +219,7 @@ def _event(item: Any, *, received_at: datetime) -> NormalizedEvent:
         reason=text(msg.get("diag")) or text(msg.get("bounce_description")) or _smtp_diag(msg),
         url=text(item.get("url")) if name == "click" else "",
         user_agent=text(item.get("user_agent")),
+        machine_open=name == "open" and _machine_open(item, msg, occurred_at),
         raw=item,
     )
 
@@ -270,3 +272,15 @@ def _smtp_diag(msg: dict[str, Any]) -> str:
     if isinstance(smtp_events, list) and smtp_events and isinstance(smtp_events[-1], dict):
         return text(smtp_events[-1].get("diag"))
     return ""
+
+
+def _machine_open(item: dict[str, Any], msg: dict[str, Any], opened: datetime) -> bool:
+    """A known machine's user agent, or opened within seconds of sending (`msg.ts`: Mandrill
+    reports no delivery)."""
+    if machine_user_agent(text(item.get("user_agent"))):
+        return True
+    try:
+        sent = unix_time(msg.get("ts"))
+    except ValueError:
+        return False
+    return opened_too_soon(opened, sent)

@@ -30,6 +30,7 @@ from providers.webhooks.common import (
     text,
     unix_time,
 )
+from providers.webhooks.machine_opens import machine_user_agent
 from providers.webhooks.types import BounceKind, DeliveryEventType, NormalizedEvent, ParsedBatch
 
 KIND = "sendgrid"  # ProviderKind.SENDGRID
@@ -172,5 +173,13 @@ def _event(item: Any) -> NormalizedEvent:
         url=text(item.get("url")) if name == "click" else "",
         list_id=text(item.get("asm_group_id")),
         user_agent=text(item.get("useragent")),
+        machine_open=name == "open" and _machine_open(item),
         raw=item,
     )
+
+
+def _machine_open(item: dict[str, Any]) -> bool:
+    """SendGrid's own flag (true or "true"), or a known machine's user agent."""
+    flag = item.get("sg_machine_open")
+    flagged = flag is True or (isinstance(flag, str) and flag.strip().lower() == "true")
+    return flagged or machine_user_agent(text(item.get("useragent")))

@@ -55,6 +55,8 @@ class NormalizedEvent:
     url: str = ""  # clicks
     list_id: str = ""  # the list or group the event is about: SendGrid asm_group_id
     user_agent: str = ""
+    # An open no person made (providers/webhooks/machine_opens.py): kept, never counted as one.
+    machine_open: bool = False
     # Why an address was added to a deny list, as the event that would have listed it: BOUNCED
     # (with bounce_kind), COMPLAINED, UNSUBSCRIBED; "" when someone listed it by hand.
     cause: str = ""

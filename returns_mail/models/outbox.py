@@ -83,12 +83,15 @@ class Message(models.Model):
     )
     provider_message_id = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    # First delivery, open and click the provider reported (webhooks, analytics).
+    # First delivery, open and click the provider reported (webhooks, analytics). Opens are a
+    # person's only: a machine's (a privacy proxy, a scanner) never set `opened_at`.
     delivered_at = models.DateTimeField(null=True, blank=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
     # The customer's first reply (a person's, not an auto-reply): a time, not a status.
     replied_at = models.DateTimeField(null=True, blank=True)
+    # The customer's first action on it: a click or a reply (what response time runs to).
+    responded_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     # Set with the status by the lifecycle when the gate refuses the message (empty otherwise).
     refusal = models.CharField(max_length=24, choices=MessageRefusal.choices, blank=True)

@@ -85,6 +85,8 @@ STATUS_OF_EVENT = {
     T.OPENED: S.OPENED,
     T.CLICKED: S.CLICKED,
 }
+# The customer's own actions on a message: response time runs to the first of them.
+RESPONSE_EVENTS = frozenset({T.CLICKED, T.REPLIED})
 # Recording a send lands on "sent" or further (provider events that came first).
 SENT_OR_FURTHER = frozenset({S.SENT, S.DELIVERED, S.OPENED, S.CLICKED})
 
@@ -332,13 +334,15 @@ class EventEffect:
     row: Message | CampaignRecipient
     changed: bool = False  # the row was written (a first time, an earlier time, a status)
     outcome: bool = False  # its one outcome: delivered, bounced or rejected (the event's type)
-    opened: bool = False
+    opened: bool = False  # by a person: a machine's open (`event.machine_open`) never is
     clicked: bool = False  # a click implies an open: `opened` too when it is the first
     unsubscribed: bool = False  # campaign recipients only: a message keeps no unsubscribe time
     replied: bool = False  # the message's first (earliest) reply by a person
-    # A first open or click: when the mail was delivered (else sent), where response time runs
-    # from; None otherwise, or when the row has neither time.
+    # The customer's first action (a click or a reply): when the mail was delivered (else
+    # sent), where response time runs from; None otherwise, or when the row has neither time.
     engaged_since: datetime | None = None
+    # A first human open (a click implies one): the same start, for "first open (human)".
+    opened_since: datetime | None = None
 
 
 # What reading a message for provider events must load (the locked read is the caller's).
@@ -352,6 +356,7 @@ MESSAGE_EVENT_FIELDS = (
     "opened_at",
     "clicked_at",
     "replied_at",
+    "responded_at",
 )
 _MESSAGE_SAVED = (
     "status",
@@ -362,6 +367,7 @@ _MESSAGE_SAVED = (
     "opened_at",
     "clicked_at",
     "replied_at",
+    "responded_at",
 )
 
 
@@ -411,24 +417,30 @@ def _message_event(event: NormalizedEvent, message: Message, at: datetime) -> Ev
     elif kind in (T.BOUNCED, T.REJECTED) and not _has_outcome(message):
         message.error = f"{event.provider_event}: {event.reason}"[:2000]
         flags["outcome"] = True
-    elif kind in (T.OPENED, T.CLICKED):
-        first_engagement = message.opened_at is None and message.clicked_at is None
-        if message.opened_at is None:  # a click implies an open
+    elif kind == T.OPENED and event.machine_open:
+        pass  # no person opened it: stored and counted as a machine's, nothing else
+    elif kind in (T.OPENED, T.CLICKED, T.REPLIED):
+        since = message.delivered_at or message.sent_at
+        if message.opened_at is None and kind != T.REPLIED:  # a click implies an open
             message.opened_at = when
             flags["opened"] = True
+            flags["opened_since"] = since
         if kind == T.CLICKED and message.clicked_at is None:
             message.clicked_at = when
             flags["clicked"] = True
-        if first_engagement:
-            flags["engaged_since"] = message.delivered_at or message.sent_at
-    elif kind == T.REPLIED and (message.replied_at is None or when < message.replied_at):
-        # A tracking time like an open: the status never moves for it. An earlier reply
-        # arriving late moves the time, but is no first reply to count.
-        flags["replied"] = message.replied_at is None
-        message.replied_at = when
-        changed = True
-    changed = changed or any(flags.get(n) for n in ("outcome", "opened", "clicked"))
-    target = STATUS_OF_EVENT.get(kind)
+        if kind == T.REPLIED and (message.replied_at is None or when < message.replied_at):
+            # A tracking time like an open: the status never moves for it. An earlier reply
+            # arriving late moves the time, but is no first reply to count.
+            flags["replied"] = message.replied_at is None
+            message.replied_at = when
+            changed = True
+        if kind in RESPONSE_EVENTS and message.responded_at is None:
+            message.responded_at = when
+            flags["responded"] = True
+            flags["engaged_since"] = since
+    responded = flags.pop("responded", False)  # the row keeps it; the effect has no flag
+    changed = changed or responded or any(flags.get(n) for n in ("outcome", "opened", "clicked"))
+    target = None if event.machine_open else STATUS_OF_EVENT.get(kind)
     # A message still "sending" keeps its status: its worker is about to record the send and
     # then takes the times recorded here into account.
     if target is not None and allowed(Transition.PROVIDER_EVENT, message.status, target):
@@ -486,17 +498,25 @@ def _recipient_event(event: NormalizedEvent, recipient: CampaignRecipient) -> Ev
     if kind == T.UNSUBSCRIBED:
         first, changed = _earliest(recipient, "unsubscribed_at", at)
         return EventEffect(event, recipient, changed=changed, unsubscribed=first)
-    if kind not in (T.OPENED, T.CLICKED):
-        return EventEffect(event, recipient)  # nothing on the row marks it
-    first_engagement = recipient.opened_at is None and recipient.clicked_at is None
+    if kind not in (T.OPENED, T.CLICKED) or event.machine_open:
+        # Nothing on the row marks it (a machine's open is stored and counted, not an open).
+        return EventEffect(event, recipient)
+    start = recipient.delivered_at or recipient.sent_at
+    first_click = kind == T.CLICKED and recipient.clicked_at is None
     opened, changed = _earliest(recipient, "opened_at", at)
     clicked = False
     if kind == T.CLICKED:
         clicked, click_changed = _earliest(recipient, "clicked_at", at)
         changed |= click_changed
-    since = (recipient.delivered_at or recipient.sent_at) if first_engagement else None
     return EventEffect(
-        event, recipient, changed=changed, opened=opened, clicked=clicked, engaged_since=since
+        event,
+        recipient,
+        changed=changed,
+        opened=opened,
+        clicked=clicked,
+        # A recipient keeps no reply: its response is its first click.
+        engaged_since=start if first_click else None,
+        opened_since=start if opened else None,
     )
 
 

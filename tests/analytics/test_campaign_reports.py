@@ -261,13 +261,18 @@ def test_providers_page_shows_pulled_rates_and_not_reported_before(
     after = csv_rows(manager.get(reverse("analytics:providers"), {"format": "csv"}))
 
     column = list(before["Sent"]).index("17")
-    for rate in ("Email delivery rate", "Unique open rate", "Complaint rate", "Bounce rate"):
+    for rate in (
+        "Email delivery rate",
+        "Unique open rate (human)",
+        "Complaint rate",
+        "Bounce rate",
+    ):
         assert before[rate][column] == "not reported"
     assert after["Delivery not reported"][column] == "0"
     # Same definitions as SendGrid's: delivered over reported outcomes, opens and clicks over
     # delivered, bounces, complaints and unsubscribes over sent.
     assert after["Email delivery rate"][column] == "82.35"
-    assert after["Unique open rate"][column] == "64.29"
+    assert after["Unique open rate (human)"][column] == "64.29"
     assert after["Unique click rate"][column] == "21.43"
     assert after["Bounce rate"][column] == "17.65"
     assert after["Complaint rate"][column] == "5.88"
@@ -345,7 +350,7 @@ def test_promotional_providers_compare_side_by_side_with_the_same_definitions(
     for rate, expected in (
         ("Email delivery rate", "75.00"),
         ("Bounce rate", "25.00"),
-        ("Unique open rate", "66.67"),
+        ("Unique open rate (human)", "66.67"),
         ("Unique click rate", "33.33"),
         ("Complaint rate", "0.00"),
         ("Unsubscribe rate", "0.00"),

@@ -154,7 +154,7 @@ def test_a_mailchimp_marketing_campaign_is_sent_and_its_delivery_not_reported(
     assert providers["Delivery not reported"][1] == "57"
     assert providers["Pending"][1] == "0"
     assert providers["Email delivery rate"][1] == "not reported"
-    assert providers["Unique open rate"][1] == "not reported"
+    assert providers["Unique open rate (human)"][1] == "not reported"
 
 
 def test_recipients_refused_at_send_count_as_failed_not_sent(

@@ -192,7 +192,7 @@ def test_a_provider_that_reports_no_delivery_shows_not_reported_never_zero(manag
     assert kpis["Email delivery rate"][0] == "not reported"
     # Side by side: SendGrid's campaign has rates, Mailchimp Marketing's has none.
     assert providers["Email delivery rate"][:2] == ["88.24", "not reported"]  # 15 / 17
-    assert providers["Unique open rate"][:2] == ["40.00", "not reported"]
+    assert providers["Unique open rate (human)"][:2] == ["40.00", "not reported"]
     # The campaigns page: the Mailchimp campaign's rates (the CSV: next test).
     assert "not reported" in page
     assert ">0.0 %<" not in page

@@ -267,6 +267,8 @@ def test_csv_of_the_key_figures(manager_client, data):
         "Email delivery rate,94.68,%",  # 178 / 188
         "Customer response time (median),25.0,s (approx.)",
         "Customer response time (p90),52.5,s (approx.)",
+        "First open (human) (median),,s (approx.)",  # the data set has no open latencies
+        "First open (human) (p90),,s (approx.)",
         "Notification lead time (median),120.0,s (approx.)",
         "Notification lead time (p90),264.0,s (approx.)",
         "API integration uptime (24 h),,%",
@@ -279,8 +281,9 @@ def test_csv_of_the_key_figures(manager_client, data):
         "Complaint rate,1.00,%",
         "Spam-complaint rate,1.124,%",  # 2 complaints / 178 delivered
         "Unsubscribe rate,1.50,%",
-        "Unique open rate,48.88,%",  # 87 / 178 delivered
+        "Unique open rate (human),48.88,%",  # 87 / 178 delivered
         "Unique click rate,15.17,%",  # 27 / 178
+        "Machine-open share,,%",  # no open events counted in the data set
         "Sent,200,emails",
         "Delivered,178,emails",  # 90 + 30 + (60 - 1 - 1)
         "Pending,12,emails",  # 200 - 178 - 6 hard - 3 soft - 1 rejected
@@ -296,24 +299,24 @@ def test_csv_of_the_series(manager_client, data):
 
     assert lines[0] == (
         "Hour sent (UTC),Sent,Delivered,Pending,Bounced,Dropped or rejected,"
-        "Delivery not reported,Failed at send (not sent),Delivery rate (%),"
-        "Bounce rate (%),Complaint rate (%),Unsubscribe rate (%),Unique open rate (%),"
-        "Unique click rate (%),Opened,Clicked"
+        "Delivery not reported,Failed at send (not sent),Email delivery rate (%),"
+        "Bounce rate (%),Complaint rate (%),Spam-complaint rate (%),Unsubscribe rate (%),"
+        "Unique open rate (human) (%),Unique click rate (%),Machine-open share (%),Opened,Clicked"
     )
     assert len(lines) == 25
-    assert lines[1] == "2026-11-20T00:00:00+00:00,0,0,0,0,0,0,0,,,,,,,0,0"
+    assert lines[1] == "2026-11-20T00:00:00+00:00,0,0,0,0,0,0,0,,,,,,,,,0,0"
     # 10:00 SendGrid + Mailchimp Marketing: 140 sent, 120 delivered, 7 bounced, 1 rejected,
     # 2 failed (never sent): pending 140 - 120 - 7 - 1 = 12, delivery 120 / 128; opens and
     # clicks over 120 delivered.
     assert (
         lines[11]
-        == "2026-11-20T10:00:00+00:00,140,120,12,7,1,0,2,93.75,5.00,0.71,2.14,47.50,17.50,57,21"
+        == "2026-11-20T10:00:00+00:00,140,120,12,7,1,0,2,93.75,5.00,0.71,0.833,2.14,47.50,17.50,,57,21"
     )
     # 11:00 Mandrill: 60 sent - 2 bounced = 58 delivered, none pending, delivery 58 / 60;
     # opens and clicks over 58 delivered (30 / 58, 6 / 58).
     assert (
         lines[12]
-        == "2026-11-20T11:00:00+00:00,60,58,0,2,0,0,0,96.67,3.33,1.67,0.00,51.72,10.34,30,6"
+        == "2026-11-20T11:00:00+00:00,60,58,0,2,0,0,0,96.67,3.33,1.67,1.724,0.00,51.72,10.34,,30,6"
     )
 
 
@@ -324,14 +327,16 @@ def test_csv_of_a_breakdown(manager_client, data):
 
     assert lines == [
         "Email type,Sent,Delivered,Pending,Bounced,Dropped or rejected,Delivery not reported,"
-        "Failed at send (not sent),Delivery rate (%),Bounce rate (%),"
-        "Complaint rate (%),Unsubscribe rate (%),Unique open rate (%),Unique click rate (%),"
-        "Response time median (s),Lead time median (s)",
+        "Failed at send (not sent),Email delivery rate (%),Bounce rate (%),"
+        "Complaint rate (%),Spam-complaint rate (%),Unsubscribe rate (%),"
+        "Unique open rate (human) (%),Unique click rate (%),Machine-open share (%),"
+        "Customer response time (median) (s),First open (human) (median) (s),"
+        "Notification lead time (median) (s)",
         # SendGrid + Mandrill: delivered 90 + 58 = 148, pending 160 - 148 - 7 - 1 = 4,
         # delivery 148 / 156, opens 75 / 148, clicks 24 / 148.
-        "Refund processed,160,148,4,7,1,0,0,94.87,4.38,1.25,1.25,50.68,16.22,25.0,120.0",
+        "Refund processed,160,148,4,7,1,0,0,94.87,4.38,1.25,1.351,1.25,50.68,16.22,,25.0,,120.0",
         # Mailchimp Marketing: pending 40 - 30 - 2 = 8, delivery 30 / 32.
-        "Return approved,40,30,8,2,0,0,2,93.75,5.00,0.00,2.50,40.00,10.00,,",
+        "Return approved,40,30,8,2,0,0,2,93.75,5.00,0.00,0.000,2.50,40.00,10.00,,,,",
     ]
 
 
@@ -341,7 +346,7 @@ def test_csv_of_providers_side_by_side(manager_client, data):
     assert lines[0] == (
         "Metric,SendGrid,Mailchimp Marketing,Mailchimp Transactional (Mandrill),Unit"
     )
-    assert lines[1:14] == [
+    assert lines[1:13] == [
         "Sent,100,40,60,emails",
         "Delivered,90,30,58,emails",  # Mandrill: 60 - 1 - 1
         "Pending,4,8,0,emails",  # 100 - 90 - 5 - 1; 40 - 30 - 2; 60 - 58 - 2
@@ -350,13 +355,19 @@ def test_csv_of_providers_side_by_side(manager_client, data):
         "Delivery not reported,0,0,0,emails",
         "Failed at send (not sent),0,2,0,emails",
         "Email delivery rate,93.75,93.75,96.67,%",  # 90 / 96, 30 / 32, 58 / 60
-        "Bounce rate,5.00,5.00,3.33,%",
-        "Complaint rate,1.00,0.00,1.67,%",
-        "Unsubscribe rate,2.00,2.50,0.00,%",
-        "Unique open rate,50.00,40.00,51.72,%",  # 45 / 90, 12 / 30, 30 / 58
-        "Unique click rate,20.00,10.00,10.34,%",  # 18 / 90, 3 / 30, 6 / 58
+        "Customer response time (median),15.0,,45.0,s (approx.)",
+        "Customer response time (p90),27.0,,57.0,s (approx.)",
+        "First open (human) (median),,,,s (approx.)",
+        "First open (human) (p90),,,,s (approx.)",
     ]
-    assert lines[14] == "Response time (median),15.0,,45.0,s (approx.)"
+    rows = {line.split(",")[0]: line for line in lines}
+    assert rows["Bounce rate"] == "Bounce rate,5.00,5.00,3.33,%"
+    assert rows["Complaint rate"] == "Complaint rate,1.00,0.00,1.67,%"
+    assert rows["Unsubscribe rate"] == "Unsubscribe rate,2.00,2.50,0.00,%"
+    # 45 / 90, 12 / 30, 30 / 58
+    assert rows["Unique open rate (human)"] == "Unique open rate (human),50.00,40.00,51.72,%"
+    # 18 / 90, 3 / 30, 6 / 58
+    assert rows["Unique click rate"] == "Unique click rate,20.00,10.00,10.34,%"
     assert lines[-2:] == [
         "Call latency p50 (24 h),,,,ms",
         "Call latency p95 (24 h),,,,ms",

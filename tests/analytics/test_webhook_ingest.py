@@ -114,13 +114,23 @@ def test_a_signed_batch_moves_the_message_forward_and_is_counted(send, sendgrid)
     assert set(DeliveryEvent.objects.values_list("message", flat=True)) == {message.pk}
     message.refresh_from_db()
     assert message.status == MessageStatus.CLICKED
-    assert message.delivered_at == message.opened_at == message.clicked_at is not None
-    assert rollup(account_id=sendgrid.pk) == {"sent": 1, "delivered": 1, "opened": 1, "clicked": 1}
+    # A person's open and click come a minute after the delivery (the sandbox's HUMAN_DELAY).
+    assert message.opened_at == message.clicked_at == message.delivered_at + timedelta(minutes=1)
+    assert rollup(account_id=sendgrid.pk) == {
+        "sent": 1,
+        "delivered": 1,
+        "opened": 1,
+        "clicked": 1,
+        "open_events": 1,
+    }
     lead = LatencyBin.objects.get(period="day", metric="lead")
     response_time = LatencyBin.objects.get(period="day", metric="response")
     # Delivered a minute after sending; the event occurred 2026-11-26 10:15 (the fixture).
     assert (lead.event_type, lead.count) == ("refund.processed", 1)
-    assert (response_time.bin, response_time.count) == (0, 1)  # opened at once: < 10 s
+    first_open = LatencyBin.objects.get(period="day", metric="open")
+    # Opened and clicked a minute after the delivery: the 30-60 s bin, for both.
+    assert (response_time.bin, response_time.count) == (2, 1)
+    assert (first_open.bin, first_open.count) == (2, 1)
 
 
 def test_the_same_events_again_are_absorbed_even_with_new_event_ids(send, sendgrid):
@@ -134,7 +144,12 @@ def test_the_same_events_again_are_absorbed_even_with_new_event_ids(send, sendgr
     assert again.json() == {"events": 3, "new": 0, "skipped": 0}
     assert DeliveryEvent.objects.count() == 3
     assert WebhookDelivery.objects.count() == 2  # both kept raw
-    assert rollup(account_id=sendgrid.pk) == {"sent": 1, "delivered": 1, "opened": 1}
+    assert rollup(account_id=sendgrid.pk) == {
+        "sent": 1,
+        "delivered": 1,
+        "opened": 1,
+        "open_events": 1,
+    }
 
 
 def test_a_group_unsubscribe_and_an_unsubscribe_at_the_same_second_are_both_kept(send, sendgrid):
@@ -184,7 +199,12 @@ def test_an_event_stored_under_the_older_fingerprint_is_still_a_duplicate(send, 
 
     assert again.json() == {"events": 3, "new": 0, "skipped": 0}
     assert DeliveryEvent.objects.count() == 3
-    assert rollup(account_id=sendgrid.pk) == {"sent": 1, "delivered": 1, "opened": 1}
+    assert rollup(account_id=sendgrid.pk) == {
+        "sent": 1,
+        "delivered": 1,
+        "opened": 1,
+        "open_events": 1,
+    }
 
 
 def row_raw(row: DeliveryEvent, events: list[dict]) -> dict:
@@ -203,7 +223,12 @@ def test_a_late_delivered_never_undoes_opened(send, sendgrid):
     message.refresh_from_db()
     assert message.status == MessageStatus.OPENED
     assert message.delivered_at is not None
-    assert rollup(account_id=sendgrid.pk) == {"sent": 1, "delivered": 1, "opened": 1}
+    assert rollup(account_id=sendgrid.pk) == {
+        "sent": 1,
+        "delivered": 1,
+        "opened": 1,
+        "open_events": 1,
+    }
 
 
 @pytest.mark.parametrize(
@@ -478,7 +503,7 @@ def test_a_signed_mandrill_batch_is_processed(mandrill_sent):
     message.refresh_from_db()
     assert message.status == MessageStatus.OPENED
     assert message.delivered_at is None  # no "delivered" event in this batch
-    assert rollup(account_id=account.pk) == {"sent": 1, "opened": 1}
+    assert rollup(account_id=account.pk) == {"sent": 1, "opened": 1, "open_events": 1}
 
 
 def test_mandrill_signed_for_another_url_is_403(mandrill_sent):

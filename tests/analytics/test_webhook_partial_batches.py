@@ -235,8 +235,9 @@ def test_a_held_message_proven_sent_by_a_webhook_is_counted_sent_once(
     }
 
     post_sendgrid(sendgrid, [delivered])
+    # A person's open, two minutes later (one within seconds would be a machine's).
     post_sendgrid(
-        sendgrid, [{**delivered, "event": "open", "timestamp": delivered["timestamp"] + 1}]
+        sendgrid, [{**delivered, "event": "open", "timestamp": delivered["timestamp"] + 120}]
     )
 
     message.refresh_from_db()

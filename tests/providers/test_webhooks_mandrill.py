@@ -333,7 +333,11 @@ def test_every_sandbox_event_kind_maps_to_our_vocabulary(monkeypatch):
         NormalizedEvent(
             type=type_,
             provider_event=provider_event,
-            occurred_at=datetime.fromtimestamp(NOW + offset, UTC),
+            # A person's actions come HUMAN_DELAY after the send.
+            occurred_at=datetime.fromtimestamp(
+                NOW + offset + (60 if provider_event in ("open", "click", "spam", "unsub") else 0),
+                UTC,
+            ),
             recipient="a@x.example",
             correlation_id="m-1",
             provider_message_id="5f1c0a",

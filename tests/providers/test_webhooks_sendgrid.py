@@ -6,7 +6,7 @@ import base64
 import json
 import random
 import urllib.request
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -294,6 +294,7 @@ def test_every_sandbox_event_kind_maps_to_our_vocabulary():
         "e+click@x.example",
         "f+spamreport@x.example",
         "g+unsubscribe@x.example",
+        "h+machineopen@x.example",
     ]
     raw = sandbox_events(emails)
 
@@ -320,12 +321,19 @@ def test_every_sandbox_event_kind_maps_to_our_vocabulary():
         (6, "queued", "processed", {}),
         (6, "delivered", "delivered", delivered),
         (6, "unsubscribed", "unsubscribe", {}),
+        (7, "queued", "processed", {}),
+        (7, "delivered", "delivered", delivered),
+        (7, "opened", "open", {"user_agent": "Mozilla/5.0", "machine_open": True}),
     ]
+    human = ("open", "click", "spamreport", "unsubscribe")
     assert parsed == [
         NormalizedEvent(
             type=type_,
             provider_event=provider_event,
-            occurred_at=AT,
+            # A person's actions come a minute (the sandbox's HUMAN_DELAY) after the delivery.
+            occurred_at=AT + timedelta(minutes=1)
+            if fields.get("machine_open") is None and provider_event in human
+            else AT,
             recipient=emails[n],
             correlation_id=f"m-{n}",
             provider_message_id=f"MID.filterdrecv-sandbox-{n}-6553F100-{n}.0",
@@ -334,7 +342,7 @@ def test_every_sandbox_event_kind_maps_to_our_vocabulary():
         )
         for position, (n, type_, provider_event, fields) in enumerate(expected)
     ]
-    assert len({event.provider_event_id for event in parsed}) == 18  # random, but each its own
+    assert len({event.provider_event_id for event in parsed}) == 21  # random, but each its own
     assert [event.raw for event in parsed] == raw
 
 
