@@ -18,6 +18,7 @@ from providers.sandbox.mailchimp_audience import (
     Context,
     Problem,
     audience,
+    int_query,
     invalid,
     not_found,
     now,
@@ -353,20 +354,11 @@ def delete_template(ctx: Context, template_id: str):
 
 def list_templates(ctx: Context):
     """User templates, newest first; `count` and `offset` as everywhere in the API."""
-    count = _int_query(ctx, "count", 10, maximum=1000)
-    offset = _int_query(ctx, "offset", 0)
+    count = int_query(ctx, "count", 10, maximum=1000)
+    offset = int_query(ctx, "offset", 0)
     ordered = sorted(ctx.account["templates"].values(), key=lambda t: t["id"], reverse=True)
     page = [_template_view(t) for t in ordered[offset : offset + count]]
     return 200, {"templates": page, "total_items": len(ordered), "_links": []}
-
-
-def _int_query(ctx: Context, name: str, default: int, *, maximum: int | None = None) -> int:
-    raw = (ctx.request.query.get(name) or [str(default)])[0]
-    if not raw.isdigit() or (maximum is not None and int(raw) > maximum):
-        raise invalid(
-            name, f"{name} must be a whole number" + (f" up to {maximum}" if maximum else "")
-        )
-    return int(raw)
 
 
 def later_than(previous: str) -> str:

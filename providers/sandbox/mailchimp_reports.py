@@ -20,7 +20,13 @@ import random
 import re
 from datetime import UTC, datetime, timedelta
 
-from providers.sandbox.mailchimp_audience import Context, invalid, not_found, subscriber_hash
+from providers.sandbox.mailchimp_audience import (
+    Context,
+    int_query,
+    invalid,
+    not_found,
+    subscriber_hash,
+)
 
 PAGE_LIMIT = 1000
 # What a member without a `+outcome` tag draws (Mailchimp-like averages of a retail list).
@@ -91,19 +97,10 @@ def _draw(campaign: dict, email: str) -> list[dict]:
     return actions
 
 
-def _int_query(ctx: Context, name: str, default: int, *, maximum: int | None = None) -> int:
-    raw = (ctx.request.query.get(name) or [str(default)])[0]
-    if not raw.isdigit() or (maximum is not None and int(raw) > maximum):
-        raise invalid(
-            name, f"{name} must be a whole number" + (f" up to {maximum}" if maximum else "")
-        )
-    return int(raw)
-
-
 def email_activity(ctx: Context, campaign_id: str):
     campaign = _sent(ctx, campaign_id)
-    count = _int_query(ctx, "count", 10, maximum=PAGE_LIMIT)
-    offset = _int_query(ctx, "offset", 0)
+    count = int_query(ctx, "count", 10, maximum=PAGE_LIMIT)
+    offset = int_query(ctx, "offset", 0)
     since_raw = (ctx.request.query.get("since") or [""])[0]
     try:
         since = _time(since_raw) if since_raw else None
@@ -206,8 +203,8 @@ def _listed(ctx: Context, campaign_id: str, action: str) -> tuple[dict, list[tup
 
 def unsubscribed(ctx: Context, campaign_id: str):
     """`GET /reports/{id}/unsubscribed`: who unsubscribed through the campaign, paged."""
-    count = _int_query(ctx, "count", 10, maximum=PAGE_LIMIT)
-    offset = _int_query(ctx, "offset", 0)
+    count = int_query(ctx, "count", 10, maximum=PAGE_LIMIT)
+    offset = int_query(ctx, "offset", 0)
     campaign, found = _listed(ctx, campaign_id, "unsub")
     page = [
         {
