@@ -96,10 +96,11 @@ def unsubscribes_mirror(*, suppression_ids: Iterable[int]) -> int:
     reached, failed = 0, []
     for account in mirror_accounts():
         emails = [email for _, email, source in rows if source != account.pk]
-        if not emails:
+        groups = unsubscribe_groups(account)
+        if not emails or stops_transactional_mail(account, groups):
             continue
         try:
-            _add(account, emails)
+            _add(account, emails, groups)
         except ProviderError as exc:
             failed.append(exc)
             continue
@@ -110,17 +111,11 @@ def unsubscribes_mirror(*, suppression_ids: Iterable[int]) -> int:
     return reached
 
 
-def _add(account: ProviderAccount, emails: list[str]) -> None:
+def _add(account: ProviderAccount, emails: list[str], groups: list[int]) -> None:
     """Raises only a transient error. A permanent one (asking again cannot help) is logged; on
     a batch it is retried address by address, so one address the provider refuses (malformed,
     say) does not keep the others off its list."""
-    client, groups = client_for(account), unsubscribe_groups(account)
-    if stops_transactional_mail(account, groups):
-        logger.info(
-            "unsubscribes not mirrored to account %s: its list would stop transactional mail too",
-            account.pk,
-        )
-        return
+    client = client_for(account)
     try:
         client.unsubscribes_add(emails=emails, comment=COMMENT, groups=groups)
         return
